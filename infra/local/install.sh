@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Installs what the local emulators need: a Java runtime (DynamoDB Local),
+# Node.js and npm (fauxqs), and the npm packages pinned in package-lock.json.
+#
+# Idempotent and non-interactive: safe to run before every build, in CI
+# (CI=true, no standard input) and on a developer machine. When everything is
+# already in place it only compares a stamp file and exits.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+stamp="$here/node_modules/.install-stamp"
+min_java=17
+min_node=20
+
+log() { printf 'install.sh: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# major_version prints the first number found in a version string,
+# treating the legacy "1.8" Java scheme as 8.
+major_version() {
+  local v
+  v="$(printf '%s' "$1" | grep -oE '[0-9]+(\.[0-9]+)?' | head -n 1)"
+  case "$v" in
+    1.*) printf '%s' "${v#1.}" ;;
+    *) printf '%s' "${v%%.*}" ;;
+  esac
+}
+
+java_ok() {
+  command -v java >/dev/null 2>&1 || return 1
+  local out
+  out="$(java -version 2>&1 | head -n 1)" || return 1
+  [ "$(major_version "${out#*version}")" -ge "$min_java" ] 2>/dev/null
+}
+
+node_ok() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || return 1
+  [ "$(major_version "$(node --version)")" -ge "$min_node" ] 2>/dev/null
+}
+
+modules_ok() {
+  [ -f "$stamp" ] && [ "$stamp" -nt "$here/package-lock.json" ] && [ "$stamp" -nt "$here/package.json" ]
+}
+
+# as_root runs a command as root: directly, or through sudo when available.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
+      sudo "$@"
+    else
+      sudo -n "$@"
+    fi
+  else
+    die "need root to run: $* (install sudo, or run this script as root)"
+  fi
+}
+
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 ||
+    die "apt-get not found: install $* with your system's package manager (Java >= $min_java, Node.js >= $min_node with npm)"
+  if [ "$apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+    apt_updated=1
+  fi
+  log "apt-get install $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null
+}
+
+ensure_java() {
+  java_ok && return 0
+  apt_install openjdk-17-jre-headless
+  java_ok || die "java >= $min_java still not found on PATH after installing openjdk-17-jre-headless"
+}
+
+ensure_node() {
+  node_ok && return 0
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  node_ok || die "Node.js >= $min_node with npm is required (found: $(node --version 2>/dev/null || echo none)); install a newer Node.js and run this script again"
+}
+
+ensure_modules() {
+  modules_ok && return 0
+  log "npm ci in $here"
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+  touch "$stamp"
+}
+
+main() {
+  if java_ok && node_ok && modules_ok; then
+    exit 0
+  fi
+  ensure_java
+  ensure_node
+  ensure_modules
+  log "local emulator dependencies are installed"
+}
+
+main "$@"

@@ -1,0 +1,126 @@
+package gancho
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MaxPayloadBytes bounds an event's encoded payload.
+const MaxPayloadBytes = 256 * 1024
+
+// EventInput is a publish request.
+type EventInput struct {
+	Type           string          `json:"type"`
+	Payload        json.RawMessage `json:"payload"`
+	OwnerID        *string         `json:"ownerId"`
+	Context        *string         `json:"context"`
+	Subject        *string         `json:"subject"`
+	Reference      *Reference      `json:"reference"`
+	IdempotencyKey string          `json:"idempotencyKey"`
+}
+
+// BroadcastOwner as an event's ownerId reaches subscriptions of every owner.
+const BroadcastOwner = "*"
+
+// TypeTest is the event type sent by subscription tests; it cannot be published.
+const TypeTest = "webhook.test"
+
+// NewEvent validates in and returns the event to store.
+func NewEvent(tenantID string, in EventInput, now time.Time) (Event, error) {
+	var errs []FieldError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if in.Type == "" {
+		bad("type", "is required")
+	} else if msg := checkEventType(in.Type); msg != "" {
+		bad("type", "%s", msg)
+	} else if in.Type == TypeTest {
+		bad("type", "%s is sent by POST /v1/subscriptions/{id}/test and cannot be published", TypeTest)
+	}
+	payload := bytes.TrimSpace(in.Payload)
+	if len(payload) == 0 {
+		bad("payload", "is required")
+	} else if len(payload) > MaxPayloadBytes {
+		return Event{}, Errorf(KindTooLarge, "payload must be at most %d bytes", MaxPayloadBytes)
+	}
+	ev := Event{TenantID: tenantID, Type: in.Type, CreatedAt: now.UTC(), Payload: payload}
+	if in.OwnerID != nil {
+		if *in.OwnerID != BroadcastOwner {
+			if msg := checkToken(*in.OwnerID); msg != "" {
+				bad("ownerId", "%s", msg)
+			}
+		}
+		ev.OwnerID = *in.OwnerID
+	}
+	if in.Context != nil {
+		if msg := checkToken(*in.Context); msg != "" {
+			bad("context", "%s", msg)
+		}
+		ev.Context = *in.Context
+	}
+	if in.Subject != nil {
+		if *in.Subject == "" || len(*in.Subject) > 512 {
+			bad("subject", "must be 1-512 characters")
+		}
+		ev.Subject = *in.Subject
+	}
+	if in.Reference != nil {
+		if msg := checkToken(in.Reference.ID); msg != "" {
+			bad("reference.id", "%s", msg)
+		}
+		if len(in.Reference.Type) > 100 {
+			bad("reference.type", "must be at most 100 characters")
+		}
+		ev.Reference = in.Reference
+	}
+	if len(in.IdempotencyKey) > 255 {
+		bad("idempotencyKey", "must be at most 255 characters")
+	}
+	if len(errs) > 0 {
+		return Event{}, Invalid(errs...)
+	}
+	ev.ID = NewID(PrefixEvent, now)
+	return ev, nil
+}
+
+// MatchPatterns lists the subscription patterns that accept eventType: the type itself,
+// "p.*" for each proper prefix p, and "*".
+func MatchPatterns(eventType string) []string {
+	out := []string{eventType}
+	for i := len(eventType) - 1; i > 0; i-- {
+		if eventType[i] == '.' {
+			out = append(out, eventType[:i]+".*")
+		}
+	}
+	return append(out, "*")
+}
+
+// Accepts reports whether a subscription's patterns accept eventType.
+func Accepts(patterns []string, eventType string) bool {
+	for _, p := range patterns {
+		if p == "*" || p == eventType || strings.HasSuffix(p, ".*") && strings.HasPrefix(eventType, p[:len(p)-1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// Matches reports whether sub receives ev (API.md "Matching"): an owner-less (or
+// context-less) subscription gets every event of its types; one with an owner gets that
+// owner's events and broadcasts.
+func Matches(sub Subscription, ev Event) bool {
+	if !sub.IsActive || !Accepts(sub.Events, ev.Type) {
+		return false
+	}
+	if sub.OwnerID != "" && sub.OwnerID != ev.OwnerID && ev.OwnerID != BroadcastOwner {
+		return false
+	}
+	if sub.Context != "" && sub.Context != ev.Context {
+		return false
+	}
+	return true
+}

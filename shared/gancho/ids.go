@@ -1,0 +1,54 @@
+package gancho
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"strings"
+	"time"
+)
+
+// Crockford-like lower-case alphabet whose byte order matches its sort order.
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID returns prefix + a 26-character id that sorts by creation time (millisecond
+// timestamp first, then 80 random bits), so "newest first" is a reverse key order.
+func NewID(prefix string, now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return prefix + idEncoding.EncodeToString(b[:])
+}
+
+// DeliveryID is deterministic for one event and one destination, so re-queueing the
+// deliveries of an event after a crash produces the same records and the same webhook-id.
+func DeliveryID(eventID, destination string) string {
+	sum := sha256.Sum256([]byte(eventID + "\x00" + destination))
+	// Keep the event id's time prefix so a subscription's deliveries sort by event time.
+	ts := strings.TrimPrefix(eventID, PrefixEvent)
+	if len(ts) > 10 {
+		ts = ts[:10]
+	}
+	return PrefixDelivery + ts + idEncoding.EncodeToString(sum[:10])
+}
+
+// Id prefixes.
+const (
+	PrefixSubscription = "sub_"
+	PrefixEvent        = "evt_"
+	PrefixDelivery     = "dlv_"
+	PrefixKey          = "key_"
+	PrefixTenant       = "ten_"
+)
+
+// RandomToken returns n random bytes, panicking only if the OS random source fails.
+func RandomToken(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return b
+}

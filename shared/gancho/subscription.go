@@ -1,0 +1,327 @@
+package gancho
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// Subscription defaults and limits (API.md "A subscription").
+const (
+	DefaultTimeoutSeconds = 15
+	MaxTimeoutSeconds     = 30
+	MaxHeaders            = 20
+	MaxURLLength          = 2048
+	MaxNameLength         = 100
+	MaxDescriptionLength  = 500
+	MaxMetadataBytes      = 4096
+	MaxRetrySteps         = 20
+	MaxRetryStepSeconds   = 24 * 60 * 60
+	MaxEventPatterns      = 100
+)
+
+// DefaultRetrySchedule is 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+func DefaultRetrySchedule() []int { return []int{5, 300, 1800, 7200, 18000, 36000, 36000} }
+
+// SubscriptionInput is the writable part of a subscription as a client sends it.
+// Pointers tell an omitted field from a zero value.
+type SubscriptionInput struct {
+	Name           *string           `json:"name"`
+	Description    *string           `json:"description"`
+	URL            *string           `json:"url"`
+	Method         *string           `json:"method"`
+	Events         *[]string         `json:"events"`
+	OwnerID        *string           `json:"ownerId"`
+	Context        *string           `json:"context"`
+	Headers        map[string]string `json:"headers"`
+	Format         *string           `json:"format"`
+	IsActive       *bool             `json:"isActive"`
+	TimeoutSeconds *int              `json:"timeoutSeconds"`
+	RetrySchedule  *[]int            `json:"retrySchedule"`
+	Metadata       json.RawMessage   `json:"metadata"`
+}
+
+// TargetPolicy says which receiver URLs a deployment accepts.
+type TargetPolicy struct {
+	// AllowInsecure permits http:// and loopback or private literal addresses (local runs).
+	AllowInsecure bool
+}
+
+// NewSubscription validates in and returns a subscription with defaults applied.
+// It reports every invalid field at once.
+func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, error) {
+	var errs []FieldError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	s := Subscription{
+		Method:         "POST",
+		Events:         []string{"*"},
+		Headers:        map[string]string{},
+		Format:         "envelope",
+		IsActive:       true,
+		TimeoutSeconds: DefaultTimeoutSeconds,
+		RetrySchedule:  DefaultRetrySchedule(),
+	}
+
+	if in.URL == nil || strings.TrimSpace(*in.URL) == "" {
+		bad("url", "is required")
+	} else if msg := checkURL(*in.URL, policy); msg != "" {
+		bad("url", "%s", msg)
+	} else {
+		s.URL = *in.URL
+	}
+
+	if in.Name != nil {
+		n := utf8.RuneCountInString(strings.TrimSpace(*in.Name))
+		if n < 1 || n > MaxNameLength {
+			bad("name", "must be 1-%d characters", MaxNameLength)
+		}
+		s.Name = strings.TrimSpace(*in.Name)
+	} else if s.URL != "" {
+		u, _ := url.Parse(s.URL)
+		s.Name = u.Hostname()
+	}
+	if in.Description != nil {
+		if utf8.RuneCountInString(*in.Description) > MaxDescriptionLength {
+			bad("description", "must be at most %d characters", MaxDescriptionLength)
+		}
+		s.Description = *in.Description
+	}
+	if in.Method != nil {
+		m := strings.ToUpper(*in.Method)
+		switch m {
+		case "POST", "PUT", "PATCH", "GET", "DELETE":
+			s.Method = m
+		default:
+			bad("method", "must be one of POST, PUT, PATCH, GET, DELETE")
+		}
+	}
+	if in.Events != nil {
+		evs := *in.Events
+		switch {
+		case len(evs) == 0:
+			bad("events", "must list at least one event type (or be omitted for every type)")
+		case len(evs) > MaxEventPatterns:
+			bad("events", "must list at most %d entries", MaxEventPatterns)
+		}
+		seen := map[string]bool{}
+		s.Events = s.Events[:0]
+		for i, e := range evs {
+			if msg := checkPattern(e); msg != "" {
+				bad(fmt.Sprintf("events[%d]", i), "%s", msg)
+				continue
+			}
+			if !seen[e] {
+				seen[e] = true
+				s.Events = append(s.Events, e)
+			}
+		}
+	}
+	if in.OwnerID != nil {
+		if msg := checkToken(*in.OwnerID); msg != "" {
+			bad("ownerId", "%s", msg)
+		}
+		s.OwnerID = *in.OwnerID
+	}
+	if in.Context != nil {
+		if msg := checkToken(*in.Context); msg != "" {
+			bad("context", "%s", msg)
+		}
+		s.Context = *in.Context
+	}
+	if len(in.Headers) > MaxHeaders {
+		bad("headers", "must have at most %d entries", MaxHeaders)
+	}
+	for name, value := range in.Headers {
+		if msg := checkHeader(name, value); msg != "" {
+			bad("headers."+name, "%s", msg)
+			continue
+		}
+		s.Headers[name] = value
+	}
+	if in.Format != nil {
+		switch *in.Format {
+		case "envelope", "raw":
+			s.Format = *in.Format
+		default:
+			bad("format", "must be envelope or raw")
+		}
+	}
+	if in.IsActive != nil {
+		s.IsActive = *in.IsActive
+	}
+	if in.TimeoutSeconds != nil {
+		if *in.TimeoutSeconds < 1 || *in.TimeoutSeconds > MaxTimeoutSeconds {
+			bad("timeoutSeconds", "must be between 1 and %d", MaxTimeoutSeconds)
+		}
+		s.TimeoutSeconds = *in.TimeoutSeconds
+	}
+	if in.RetrySchedule != nil {
+		rs := *in.RetrySchedule
+		if len(rs) < 1 || len(rs) > MaxRetrySteps {
+			bad("retrySchedule", "must have 1-%d steps", MaxRetrySteps)
+		}
+		for i, d := range rs {
+			if d < 1 || d > MaxRetryStepSeconds {
+				bad(fmt.Sprintf("retrySchedule[%d]", i), "must be between 1 and %d seconds", MaxRetryStepSeconds)
+			}
+		}
+		s.RetrySchedule = append([]int(nil), rs...)
+	}
+	if len(in.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(in.Metadata), []byte("null")) {
+		var obj map[string]any
+		if err := json.Unmarshal(in.Metadata, &obj); err != nil {
+			bad("metadata", "must be a JSON object")
+		} else if len(in.Metadata) > MaxMetadataBytes {
+			bad("metadata", "must be at most %d bytes", MaxMetadataBytes)
+		} else {
+			s.Metadata = in.Metadata
+		}
+	}
+	if len(errs) > 0 {
+		return Subscription{}, Invalid(errs...)
+	}
+	return s, nil
+}
+
+func checkURL(raw string, policy TargetPolicy) string {
+	if len(raw) > MaxURLLength {
+		return fmt.Sprintf("must be at most %d characters", MaxURLLength)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "" {
+		return "must be an absolute http(s) URL with a host"
+	}
+	if u.User != nil {
+		return "must not carry credentials; use headers or auth"
+	}
+	if u.Fragment != "" {
+		return "must not have a fragment"
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !policy.AllowInsecure {
+			return "must use https"
+		}
+	default:
+		return "must be an absolute http(s) URL with a host"
+	}
+	if !policy.AllowInsecure {
+		host := strings.ToLower(u.Hostname())
+		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+			return "must not point at a loopback host"
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && !PublicAddr(ip) {
+			return "must not point at a private, loopback or reserved address"
+		}
+	}
+	return ""
+}
+
+// checkPattern accepts an event type ("a.b"), a prefix wildcard ("a.*") or "*".
+func checkPattern(p string) string {
+	if p == "*" {
+		return ""
+	}
+	base := strings.TrimSuffix(p, ".*")
+	if msg := checkEventType(base); msg != "" {
+		return msg
+	}
+	return ""
+}
+
+// checkEventType accepts dot-separated names of letters, digits, '_' and '-'.
+func checkEventType(t string) string {
+	if t == "" || len(t) > 200 {
+		return "must be an event type of 1-200 characters"
+	}
+	for _, part := range strings.Split(t, ".") {
+		if part == "" {
+			return "must not have empty segments"
+		}
+		for _, r := range part {
+			if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return "may contain only letters, digits, '_', '-' and '.' (and end in '.*' as a wildcard)"
+			}
+		}
+	}
+	return ""
+}
+
+// checkToken validates owner ids and contexts: 1-200 printable characters without '#'.
+func checkToken(v string) string {
+	if v == "" || len(v) > 200 {
+		return "must be 1-200 characters"
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f || r == '#' {
+			return "must not contain control characters or '#'"
+		}
+	}
+	return ""
+}
+
+var reservedHeaders = map[string]bool{
+	"host": true, "content-length": true, "transfer-encoding": true, "connection": true, "user-agent": true,
+}
+
+func checkHeader(name, value string) string {
+	lower := strings.ToLower(name)
+	if name == "" || strings.IndexFunc(name, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r)
+	}) >= 0 {
+		return "is not a valid header name"
+	}
+	if reservedHeaders[lower] || strings.HasPrefix(lower, "webhook-") || strings.HasPrefix(lower, "x-gancho-") {
+		return "is a reserved header name"
+	}
+	if strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096 {
+		return "must be at most 4096 characters without line breaks"
+	}
+	return ""
+}
+
+// PublicAddr reports whether ip is a globally routable unicast address: not loopback,
+// private, link-local, CGNAT, multicast, unspecified, documentation, or an IPv4-mapped
+// or NAT64 form of one of those.
+func PublicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if nat64.Contains(ip) || nat64Local.Contains(ip) {
+			b := ip.As16()
+			return PublicAddr(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
+		}
+	}
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+		return false
+	}
+	for _, p := range reservedPrefixes {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+)
+
+var reservedPrefixes = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{
+		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
+		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32",
+		"2001:db8::/32", "fc00::/7", "fe80::/10", "100::/64", "2001::/32", "2002::/16",
+	} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
