@@ -1,0 +1,6 @@
+// Command deliver is the Lambda that consumes the deliveries queue and sends webhooks.
+package main
+
+import "github.com/gancho-dev/gancho/shared/app"
+
+func main() { app.StartDeliver() }

@@ -1,0 +1,82 @@
+// Package app wires Gancho's parts together from configuration: the same wiring for
+// every Lambda and for the local server.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/gancho-dev/gancho/shared/config"
+	"github.com/gancho-dev/gancho/shared/deliver"
+	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/httpapi"
+	"github.com/gancho-dev/gancho/shared/outbound"
+	"github.com/gancho-dev/gancho/shared/publish"
+)
+
+// App is a configured Gancho.
+type App struct {
+	Config  config.Config
+	Clients config.Clients
+	Log     *slog.Logger
+	API     *httpapi.API
+	Deliver *deliver.Handler
+}
+
+// New builds an App from cfg.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	clients, err := cfg.NewClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	policy := gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure}
+	api := httpapi.New(httpapi.Config{
+		Store:     clients.Store,
+		Publisher: publish.New(clients.Store, clients.Queue, time.Now),
+		Log:       log,
+		Policy:    policy,
+	})
+	client := outbound.NewClient(outbound.Options{AllowPrivate: cfg.AllowInsecure})
+	return &App{
+		Config:  cfg,
+		Clients: clients,
+		Log:     log,
+		API:     api,
+		Deliver: deliver.NewHandler(clients.Store, clients.Queue, client, log),
+	}, nil
+}
+
+// fromEnv builds the App of a Lambda, or exits: a Lambda that cannot configure itself
+// must fail its init, visibly, rather than serve errors.
+func fromEnv() *App {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gancho: configuration:", err)
+		os.Exit(1)
+	}
+	log := cfg.Logger(os.Stdout)
+	a, err := New(context.Background(), cfg, log)
+	if err != nil {
+		log.Error("init", "err", err)
+		os.Exit(1)
+	}
+	return a
+}
+
+// StartRoute runs a Lambda serving one API route (HTTP API, payload 2.0).
+func StartRoute(name string) {
+	a := fromEnv()
+	lambda.Start(httpadapter.NewV2(a.API.Handler(name)).ProxyWithContext)
+}
+
+// StartDeliver runs the deliveries queue consumer Lambda.
+func StartDeliver() {
+	a := fromEnv()
+	lambda.Start(a.Deliver.Handle)
+}

@@ -1,0 +1,198 @@
+// Package deliver is the consumer of the deliveries queue: it sends each delivery as a
+// signed HTTP request, records the attempt and schedules the next one.
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/signature"
+)
+
+// Limits on what is read from and kept of a receiver's response.
+const (
+	maxResponseRead = 64 << 10
+	maxResponseKept = 4 << 10
+)
+
+// errMissingSubject fails a delivery whose URL has ":id" for an event without subject.
+var errMissingSubject = errors.New("missing_subject")
+
+// envelope is the default webhook body.
+type envelope struct {
+	ID        string            `json:"id"`
+	Type      string            `json:"type"`
+	CreatedAt time.Time         `json:"createdAt"`
+	OwnerID   string            `json:"ownerId,omitempty"`
+	Context   string            `json:"context,omitempty"`
+	Subject   string            `json:"subject,omitempty"`
+	Reference *gancho.Reference `json:"reference,omitempty"`
+	Data      json.RawMessage   `json:"data"`
+}
+
+// Body returns the bytes a subscription receives for ev.
+func Body(sub gancho.Subscription, ev gancho.Event) ([]byte, error) {
+	if sub.Method == http.MethodGet || sub.Method == http.MethodDelete {
+		return nil, nil
+	}
+	if sub.Format == "raw" {
+		return ev.Payload, nil
+	}
+	b, err := json.Marshal(envelope{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, OwnerID: ev.OwnerID,
+		Context: ev.Context, Subject: ev.Subject, Reference: ev.Reference, Data: ev.Payload})
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
+	}
+	return b, nil
+}
+
+// TargetURL fills ":id" (a whole path segment or a query value) with the event's
+// subject, escaped for where it stands.
+func TargetURL(raw, subject string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("parse url: %w", err)
+	}
+	found := false
+	segs := strings.Split(u.EscapedPath(), "/")
+	for i, seg := range segs {
+		if seg == ":id" {
+			found = true
+			segs[i] = url.PathEscape(subject)
+		}
+	}
+	q := u.Query()
+	for k, vs := range q {
+		for i, v := range vs {
+			if v == ":id" {
+				found = true
+				q[k][i] = subject
+			}
+		}
+	}
+	if !found {
+		return raw, nil
+	}
+	if subject == "" {
+		return "", errMissingSubject
+	}
+	out := *u
+	out.RawPath = strings.Join(segs, "/")
+	out.Path, _ = url.PathUnescape(out.RawPath)
+	if u.RawQuery != "" {
+		out.RawQuery = q.Encode()
+	}
+	return out.String(), nil
+}
+
+// request is one attempt of one delivery.
+type request struct {
+	delivery gancho.Delivery
+	sub      gancho.Subscription
+	event    gancho.Event
+	attempt  int
+}
+
+// build returns the HTTP request for one attempt.
+func (r request) build(ctx context.Context, now time.Time) (*http.Request, error) {
+	target, err := TargetURL(r.sub.URL, r.event.Subject)
+	if err != nil {
+		return nil, err
+	}
+	body, err := Body(r.sub, r.event)
+	if err != nil {
+		return nil, err
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.sub.Method, target, rd)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	key, err := signature.ParseSecret(r.sub.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("subscription secret: %w", err)
+	}
+	ts := now.Unix()
+	h := req.Header
+	if body != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("User-Agent", "Gancho/"+gancho.Version)
+	h.Set("webhook-id", r.delivery.ID)
+	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	h.Set("webhook-signature", signature.Header([]signature.Key{key}, r.delivery.ID, ts, body))
+	h.Set("X-Gancho-Event", r.event.ID)
+	h.Set("X-Gancho-Attempt", strconv.Itoa(r.attempt))
+	for name, value := range r.sub.Headers {
+		h.Set(name, value)
+	}
+	return req, nil
+}
+
+// send performs one attempt and describes it. It never returns an error: network
+// failures are part of the attempt.
+func send(ctx context.Context, client *http.Client, r request, now time.Time) gancho.Attempt {
+	a := gancho.Attempt{Number: r.attempt, At: now.UTC(), Outcome: gancho.OutcomeFailure}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(r.sub.TimeoutSeconds)*time.Second)
+	defer cancel()
+	start := time.Now()
+	req, err := r.build(ctx, now)
+	if err != nil {
+		a.Error = describe(err)
+		return a
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		a.Error = describe(err)
+		a.DurationMs = time.Since(start).Milliseconds()
+		return a
+	}
+	defer resp.Body.Close()
+	a.StatusCode = resp.StatusCode
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	a.Response = keep(body)
+	if err != nil {
+		a.Error = "reading response: " + describe(err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		a.Outcome = gancho.OutcomeSuccess
+	}
+	a.DurationMs = time.Since(start).Milliseconds()
+	return a
+}
+
+// keep returns at most maxResponseKept bytes of body as valid UTF-8.
+func keep(body []byte) string {
+	if len(body) > maxResponseKept {
+		body = body[:maxResponseKept]
+	}
+	return strings.ToValidUTF8(string(body), "")
+}
+
+// describe turns a transport error into a short reason without internal detail.
+func describe(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, errMissingSubject):
+		return errMissingSubject.Error()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,274 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+func eventKey(tenant, id string) map[string]av    { return key("T#"+tenant+"#E#"+id, "E") }
+func deliveryKey(tenant, id string) map[string]av { return key("T#"+tenant+"#D#"+id, "D") }
+
+// CreateEvent stores ev (once: a second call with the same id is a conflict) and then
+// its delivery records. Deliveries have deterministic ids, so writing them again after
+// a crash is harmless.
+func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event, deliveries []gancho.Delivery) error {
+	it, err := marshal(ev)
+	if err != nil {
+		return err
+	}
+	for k, v := range eventKey(ev.TenantID, ev.ID) {
+		it[k] = v
+	}
+	it["gsi1pk"], it["gsi1sk"] = s("T#"+ev.TenantID+"#E"), s(ev.ID)
+	it["deliveryCount"] = n(int64(len(deliveries)))
+	it["expiresAt"] = n(st.expiry(ev.CreatedAt))
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
+		if conditionFailed(err) {
+			return fmt.Errorf("event %s: %w", ev.ID, gancho.ErrConflict)
+		}
+		return fmt.Errorf("put event: %w", err)
+	}
+	items := make([]map[string]av, 0, len(deliveries))
+	for _, d := range deliveries {
+		di, err := st.deliveryItem(d)
+		if err != nil {
+			return err
+		}
+		items = append(items, di)
+	}
+	if err := st.batchWrite(ctx, items); err != nil {
+		return fmt.Errorf("put deliveries of %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+func (st *Store) deliveryItem(d gancho.Delivery) (map[string]av, error) {
+	if d.Attempts == nil {
+		d.Attempts = []gancho.Attempt{}
+	}
+	it, err := marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range deliveryKey(d.TenantID, d.ID) {
+		it[k] = v
+	}
+	it["tenantId"] = s(d.TenantID)
+	it["gsi1pk"], it["gsi1sk"] = s("T#"+d.TenantID+"#S#"+d.SubscriptionID+"#D"), s(d.ID)
+	it["attemptCount"] = n(int64(len(d.Attempts)))
+	it["expiresAt"] = n(st.expiry(d.CreatedAt))
+	return it, nil
+}
+
+// MarkEventQueued records that every delivery of the event was handed to the queue.
+func (st *Store) MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       eventKey(ev.TenantID, ev.ID),
+		UpdateExpression:          aws.String("SET queuedAt = :t"),
+		ExpressionAttributeValues: map[string]av{":t": s(at.UTC().Format(time.RFC3339Nano))},
+	})
+	if err != nil {
+		return fmt.Errorf("mark event queued: %w", err)
+	}
+	return nil
+}
+
+// GetEvent reads one event of tenant.
+func (st *Store) GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error) {
+	var ev gancho.Event
+	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: eventKey(tenant, id)})
+	if err != nil {
+		return ev, fmt.Errorf("get event: %w", err)
+	}
+	if res.Item == nil || expired(res.Item, time.Now()) {
+		return ev, fmt.Errorf("event %s: %w", id, gancho.ErrNotFound)
+	}
+	ev.TenantID = tenant
+	return ev, unmarshal(res.Item, &ev)
+}
+
+// GetDelivery reads one delivery of tenant with its attempts.
+func (st *Store) GetDelivery(ctx context.Context, tenant, id string) (gancho.Delivery, error) {
+	var d gancho.Delivery
+	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: deliveryKey(tenant, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return d, fmt.Errorf("get delivery: %w", err)
+	}
+	if res.Item == nil || expired(res.Item, time.Now()) {
+		return d, fmt.Errorf("delivery %s: %w", id, gancho.ErrNotFound)
+	}
+	d.TenantID = tenant
+	return d, unmarshal(res.Item, &d)
+}
+
+// expired reports whether an item's expiresAt has passed; DynamoDB deletes expired
+// items late (and DynamoDB Local never), so reads must check it themselves.
+func expired(it map[string]av, now time.Time) bool {
+	v, ok := it["expiresAt"].(*types.AttributeValueMemberN)
+	if !ok {
+		return false
+	}
+	sec, err := strconv.ParseInt(v.Value, 10, 64)
+	return err == nil && sec <= now.Unix()
+}
+
+// DeliveryRef names the items one queue message needs.
+type DeliveryRef struct {
+	TenantID, DeliveryID, EventID, SubscriptionID string
+}
+
+// DeliveryBatch is everything a batch of messages needs, read at once.
+type DeliveryBatch struct {
+	Deliveries    map[string]gancho.Delivery     // by delivery id
+	Events        map[string]gancho.Event        // by event id
+	Subscriptions map[string]gancho.Subscription // by subscription id
+}
+
+// LoadDeliveryBatch reads the deliveries, events and subscriptions of refs with one
+// BatchGetItem (per 100 keys). Missing items are simply absent from the maps.
+func (st *Store) LoadDeliveryBatch(ctx context.Context, refs []DeliveryRef) (DeliveryBatch, error) {
+	b := DeliveryBatch{Deliveries: map[string]gancho.Delivery{}, Events: map[string]gancho.Event{}, Subscriptions: map[string]gancho.Subscription{}}
+	seen := map[string]bool{}
+	var keys []map[string]av
+	add := func(k map[string]av) {
+		id := k["pk"].(*types.AttributeValueMemberS).Value
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, r := range refs {
+		add(deliveryKey(r.TenantID, r.DeliveryID))
+		add(eventKey(r.TenantID, r.EventID))
+		add(subKey(r.TenantID, r.SubscriptionID))
+	}
+	items, err := st.batchGet(ctx, keys)
+	if err != nil {
+		return b, err
+	}
+	for _, it := range items {
+		sk := it["sk"].(*types.AttributeValueMemberS).Value
+		switch sk {
+		case "D":
+			var d gancho.Delivery
+			if err := unmarshal(it, &d); err != nil {
+				return b, err
+			}
+			d.TenantID = it["tenantId"].(*types.AttributeValueMemberS).Value
+			b.Deliveries[d.ID] = d
+		case "E":
+			var ev gancho.Event
+			if err := unmarshal(it, &ev); err != nil {
+				return b, err
+			}
+			b.Events[ev.ID] = ev
+		case "S":
+			var sub gancho.Subscription
+			if err := unmarshal(it, &sub); err != nil {
+				return b, err
+			}
+			b.Subscriptions[sub.ID] = sub
+		}
+	}
+	return b, nil
+}
+
+// RecordAttempt appends attempt to d and sets its status, only if d still has exactly
+// attempt.Number-1 attempts: a duplicate message for an attempt already made gets
+// ErrConflict and changes nothing.
+func (st *Store) RecordAttempt(ctx context.Context, d gancho.Delivery, a gancho.Attempt, status string, next *time.Time) error {
+	av1, err := marshal(struct {
+		A []gancho.Attempt `json:"a"`
+	}{[]gancho.Attempt{a}})
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	update := "SET attempts = list_append(if_not_exists(attempts, :empty), :a), attemptCount = :n, #s = :s, updatedAt = :now"
+	values := map[string]av{
+		":a": av1["a"], ":empty": &types.AttributeValueMemberL{}, ":n": n(int64(a.Number)),
+		":prev": n(int64(a.Number - 1)), ":s": s(status), ":now": s(now),
+	}
+	if next != nil {
+		update += ", nextAttemptAt = :next"
+		values[":next"] = s(next.UTC().Format(time.RFC3339Nano))
+	} else {
+		update += " REMOVE nextAttemptAt"
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       deliveryKey(d.TenantID, d.ID),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attemptCount = :prev"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: values,
+	})
+	if conditionFailed(err) {
+		return fmt.Errorf("attempt %d of %s: %w", a.Number, d.ID, gancho.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("record attempt: %w", err)
+	}
+	return nil
+}
+
+// SetDeliveryStatus ends a delivery without an attempt (e.g. cancelled), unless it is
+// already final.
+func (st *Store) SetDeliveryStatus(ctx context.Context, d gancho.Delivery, status string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.table,
+		Key:                      deliveryKey(d.TenantID, d.ID),
+		UpdateExpression:         aws.String("SET #s = :s, updatedAt = :now REMOVE nextAttemptAt"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND NOT #s IN (:d, :f, :c)"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]av{":s": s(status), ":now": s(time.Now().UTC().Format(time.RFC3339Nano)),
+			":d": s(gancho.StatusDelivered), ":f": s(gancho.StatusFailed), ":c": s(gancho.StatusCancelled)},
+	})
+	if conditionFailed(err) {
+		return fmt.Errorf("delivery %s already final: %w", d.ID, gancho.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("set delivery status: %w", err)
+	}
+	return nil
+}
+
+// RecordSubscriptionOutcome updates a subscription's status block after an attempt.
+// A subscription deleted meanwhile is left alone.
+func (st *Store) RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, a gancho.Attempt) error {
+	at := s(a.At.UTC().Format(time.RFC3339Nano))
+	values := map[string]av{":code": n(int64(a.StatusCode)), ":resp": s(truncate(a.Response, 1024)), ":at": at}
+	var update string
+	if a.Outcome == gancho.OutcomeSuccess {
+		update = "SET lastStatusCode = :code, lastResponse = :resp, lastAttemptAt = :at, lastSuccessAt = :at, consecutiveFailures = :zero REMOVE failingSince"
+		values[":zero"] = n(0)
+	} else {
+		update = "SET lastStatusCode = :code, lastResponse = :resp, lastAttemptAt = :at, failingSince = if_not_exists(failingSince, :at) ADD consecutiveFailures :one"
+		values[":one"] = n(1)
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: subKey(tenant, subID), UpdateExpression: aws.String(update),
+		ConditionExpression: aws.String("attribute_exists(pk)"), ExpressionAttributeValues: values,
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("record subscription outcome: %w", err)
+	}
+	return nil
+}
+
+func truncate(v string, max int) string {
+	if len(v) <= max {
+		return v
+	}
+	return v[:max]
+}

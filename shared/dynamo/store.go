@@ -1,0 +1,190 @@
+// Package dynamo stores Gancho's state in one DynamoDB table whose keys start with the
+// tenant, so isolation is structural.
+//
+// Item layout (pk / sk; gsi1pk / gsi1sk):
+//
+//	tenant        T#<tenant>                  / T
+//	api key       K#<sha256 of key>           / K ; T#<tenant>#K / <key id>
+//	subscription  T#<tenant>#S#<id>           / S ; T#<tenant>#S / <id>
+//	match entry   T#<tenant>#M#<pattern>      / 0#<sub id> (no owner) or 1#<owner>#<sub id>
+//	event         T#<tenant>#E#<id>           / E ; T#<tenant>#E / <id>
+//	delivery      T#<tenant>#D#<id>           / D ; T#<tenant>#S#<sub>#D / <id>
+package dynamo
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// Store is the DynamoDB-backed store.
+type Store struct {
+	db        *dynamodb.Client
+	table     string
+	retention time.Duration
+}
+
+// DefaultRetention is how long events and deliveries are kept.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// New returns a store on table.
+func New(db *dynamodb.Client, table string) *Store {
+	return &Store{db: db, table: table, retention: DefaultRetention}
+}
+
+type av = types.AttributeValue
+
+func s(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
+
+func n(v int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: fmt.Sprint(v)}
+}
+
+func key(pk, sk string) map[string]av { return map[string]av{"pk": s(pk), "sk": s(sk)} }
+
+func marshal(v any) (map[string]av, error) {
+	m, err := attributevalue.MarshalMapWithOptions(v, func(o *attributevalue.EncoderOptions) {
+		o.TagKey = "json"
+	})
+	if err != nil {
+		return nil, fmt.Errorf("marshal item: %w", err)
+	}
+	return m, nil
+}
+
+func unmarshal(m map[string]av, v any) error {
+	if err := attributevalue.UnmarshalMapWithOptions(m, v, func(o *attributevalue.DecoderOptions) {
+		o.TagKey = "json"
+	}); err != nil {
+		return fmt.Errorf("unmarshal item: %w", err)
+	}
+	return nil
+}
+
+func conditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &ccf) {
+		return true
+	}
+	if errors.As(err, &tc) {
+		for _, r := range tc.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Page is one page of a list.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// cursor is the opaque form of a LastEvaluatedKey; it is bound to the partition it
+// came from so it cannot be replayed against another tenant's list.
+func encodeCursor(lek map[string]av) (string, error) {
+	if len(lek) == 0 {
+		return "", nil
+	}
+	plain := map[string]string{}
+	for k, v := range lek {
+		sv, ok := v.(*types.AttributeValueMemberS)
+		if !ok {
+			return "", fmt.Errorf("cursor key %s is not a string", k)
+		}
+		plain[k] = sv.Value
+	}
+	b, err := json.Marshal(plain)
+	if err != nil {
+		return "", fmt.Errorf("encode cursor: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func decodeCursor(c, partitionAttr, partition string) (map[string]av, error) {
+	if c == "" {
+		return nil, nil
+	}
+	invalid := &gancho.Error{Kind: gancho.KindBadRequest, Detail: "cursor is not valid for this list",
+		Fields: []gancho.FieldError{{Field: "cursor", Message: "is not valid for this list"}}}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, invalid
+	}
+	var plain map[string]string
+	if err := json.Unmarshal(b, &plain); err != nil || plain[partitionAttr] != partition {
+		return nil, invalid
+	}
+	out := map[string]av{}
+	for k, v := range plain {
+		out[k] = s(v)
+	}
+	return out, nil
+}
+
+func (st *Store) expiry(from time.Time) int64 { return from.Add(st.retention).Unix() }
+
+// batchGet reads keys (at most 100 distinct) in one BatchGetItem, retrying unprocessed keys.
+func (st *Store) batchGet(ctx context.Context, keys []map[string]av) ([]map[string]av, error) {
+	var out []map[string]av
+	for start := 0; start < len(keys); start += 100 {
+		end := min(start+100, len(keys))
+		req := map[string]types.KeysAndAttributes{st.table: {Keys: keys[start:end], ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 0 {
+				if err := gancho.Sleep(ctx, backoff(attempt)); err != nil {
+					return nil, err
+				}
+			}
+			res, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("batch get: %w", err)
+			}
+			out = append(out, res.Responses[st.table]...)
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+// batchWrite puts items 25 at a time, retrying unprocessed ones.
+func (st *Store) batchWrite(ctx context.Context, items []map[string]av) error {
+	for start := 0; start < len(items); start += 25 {
+		end := min(start+25, len(items))
+		reqs := make([]types.WriteRequest, 0, end-start)
+		for _, it := range items[start:end] {
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
+		}
+		pending := map[string][]types.WriteRequest{st.table: reqs}
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt > 0 {
+				if err := gancho.Sleep(ctx, backoff(attempt)); err != nil {
+					return err
+				}
+			}
+			res, err := st.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return fmt.Errorf("batch write: %w", err)
+			}
+			pending = res.UnprocessedItems
+		}
+	}
+	return nil
+}
+
+func backoff(attempt int) time.Duration {
+	return min(time.Duration(1<<min(attempt, 6))*25*time.Millisecond, time.Second)
+}

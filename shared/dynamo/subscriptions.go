@@ -1,0 +1,233 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+func subKey(tenant, id string) map[string]av { return key("T#"+tenant+"#S#"+id, "S") }
+
+// matchKeys are the index entries through which publishing finds a subscription:
+// one per event pattern, sorted by owner so one Query per (pattern, owner) finds them.
+func matchKeys(sub gancho.Subscription) []map[string]av {
+	sk := "0#" + sub.ID
+	if sub.OwnerID != "" {
+		sk = "1#" + sub.OwnerID + "#" + sub.ID
+	}
+	out := make([]map[string]av, 0, len(sub.Events))
+	for _, p := range sub.Events {
+		out = append(out, key("T#"+sub.TenantID+"#M#"+p, sk))
+	}
+	return out
+}
+
+func matchItem(sub gancho.Subscription, k map[string]av) map[string]av {
+	it := map[string]av{"pk": k["pk"], "sk": k["sk"], "subId": s(sub.ID),
+		"active": &types.AttributeValueMemberBOOL{Value: sub.IsActive}}
+	if sub.Context != "" {
+		it["context"] = s(sub.Context)
+	}
+	return it
+}
+
+// CreateSubscription stores sub and its match entries in one transaction.
+func (st *Store) CreateSubscription(ctx context.Context, sub gancho.Subscription) error {
+	it, err := marshal(sub)
+	if err != nil {
+		return err
+	}
+	for k, v := range subKey(sub.TenantID, sub.ID) {
+		it[k] = v
+	}
+	it["gsi1pk"], it["gsi1sk"] = s("T#"+sub.TenantID+"#S"), s(sub.ID)
+	items := []types.TransactWriteItem{{Put: &types.Put{TableName: &st.table, Item: it,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}}}
+	for _, k := range matchKeys(sub) {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: matchItem(sub, k)}})
+	}
+	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		if conditionFailed(err) {
+			return fmt.Errorf("create subscription %s: %w", sub.ID, gancho.ErrConflict)
+		}
+		return fmt.Errorf("create subscription: %w", err)
+	}
+	return nil
+}
+
+// GetSubscription reads one subscription of tenant.
+func (st *Store) GetSubscription(ctx context.Context, tenant, id string) (gancho.Subscription, error) {
+	var sub gancho.Subscription
+	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: subKey(tenant, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return sub, fmt.Errorf("get subscription: %w", err)
+	}
+	if res.Item == nil {
+		return sub, fmt.Errorf("subscription %s: %w", id, gancho.ErrNotFound)
+	}
+	return sub, unmarshal(res.Item, &sub)
+}
+
+// SubscriptionFilter narrows a subscription list.
+type SubscriptionFilter struct {
+	OwnerID  string
+	Event    string
+	IsActive *bool
+}
+
+// ListSubscriptions returns tenant's subscriptions, newest first.
+func (st *Store) ListSubscriptions(ctx context.Context, tenant string, f SubscriptionFilter, p Page) ([]gancho.Subscription, string, error) {
+	part := "T#" + tenant + "#S"
+	start, err := decodeCursor(p.Cursor, "gsi1pk", part)
+	if err != nil {
+		return nil, "", err
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 &st.table,
+		IndexName:                 aws.String("gsi1"),
+		KeyConditionExpression:    aws.String("gsi1pk = :p"),
+		ExpressionAttributeValues: map[string]av{":p": s(part)},
+		ScanIndexForward:          aws.Bool(false),
+		ExclusiveStartKey:         start,
+	}
+	var filters []string
+	if f.OwnerID != "" {
+		filters = append(filters, "ownerId = :o")
+		in.ExpressionAttributeValues[":o"] = s(f.OwnerID)
+	}
+	if f.Event != "" {
+		filters = append(filters, "contains(events, :e)")
+		in.ExpressionAttributeValues[":e"] = s(f.Event)
+	}
+	if f.IsActive != nil {
+		filters = append(filters, "isActive = :a")
+		in.ExpressionAttributeValues[":a"] = &types.AttributeValueMemberBOOL{Value: *f.IsActive}
+	}
+	if len(filters) > 0 {
+		expr := filters[0]
+		for _, f := range filters[1:] {
+			expr += " AND " + f
+		}
+		in.FilterExpression = aws.String(expr)
+	}
+	var out []gancho.Subscription
+	items, next, err := st.queryPage(ctx, in, p.Limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("list subscriptions: %w", err)
+	}
+	for _, it := range items {
+		var sub gancho.Subscription
+		if err := unmarshal(it, &sub); err != nil {
+			return nil, "", err
+		}
+		out = append(out, sub)
+	}
+	return out, next, nil
+}
+
+// queryPage runs a query until it has limit items (filters may drop some) or the
+// partition ends, and returns the cursor after the last returned item.
+func (st *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, limit int) ([]map[string]av, string, error) {
+	var items []map[string]av
+	for {
+		in.Limit = aws.Int32(int32(limit - len(items)))
+		res, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, res.Items...)
+		if len(res.LastEvaluatedKey) == 0 {
+			return items, "", nil
+		}
+		if len(items) >= limit {
+			last := items[len(items)-1]
+			lek := map[string]av{}
+			for k := range res.LastEvaluatedKey {
+				lek[k] = last[k]
+			}
+			next, err := encodeCursor(lek)
+			return items, next, err
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
+// DeleteSubscription removes sub and its match entries; queued deliveries find it gone
+// and end cancelled.
+func (st *Store) DeleteSubscription(ctx context.Context, sub gancho.Subscription) error {
+	items := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &st.table, Key: subKey(sub.TenantID, sub.ID),
+		ConditionExpression: aws.String("attribute_exists(pk)")}}}
+	for _, k := range matchKeys(sub) {
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: k}})
+	}
+	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		if conditionFailed(err) {
+			return fmt.Errorf("subscription %s: %w", sub.ID, gancho.ErrNotFound)
+		}
+		return fmt.Errorf("delete subscription: %w", err)
+	}
+	return nil
+}
+
+// Match is a subscription found through the match index.
+type Match struct {
+	SubscriptionID string
+}
+
+// MatchSubscriptions finds the active subscriptions that receive ev by querying the
+// match entries of each pattern that accepts its type, for its owner and for no owner.
+func (st *Store) MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]Match, error) {
+	prefixes := []string{"0#"}
+	switch ev.OwnerID {
+	case "":
+	case gancho.BroadcastOwner:
+		prefixes = []string{""}
+	default:
+		prefixes = append(prefixes, "1#"+ev.OwnerID+"#")
+	}
+	seen := map[string]bool{}
+	var out []Match
+	for _, pattern := range gancho.MatchPatterns(ev.Type) {
+		for _, prefix := range prefixes {
+			in := &dynamodb.QueryInput{
+				TableName:                 &st.table,
+				KeyConditionExpression:    aws.String("pk = :p AND begins_with(sk, :o)"),
+				FilterExpression:          aws.String("active = :t AND (attribute_not_exists(#c) OR #c = :c)"),
+				ExpressionAttributeNames:  map[string]string{"#c": "context"},
+				ExpressionAttributeValues: map[string]av{":p": s("T#" + ev.TenantID + "#M#" + pattern), ":o": s(prefix), ":t": &types.AttributeValueMemberBOOL{Value: true}, ":c": s(ev.Context)},
+				ConsistentRead:            aws.Bool(true),
+			}
+			if prefix == "" {
+				in.KeyConditionExpression = aws.String("pk = :p")
+				delete(in.ExpressionAttributeValues, ":o")
+			}
+			pager := dynamodb.NewQueryPaginator(st.db, in)
+			for pager.HasMorePages() {
+				res, err := pager.NextPage(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("match subscriptions: %w", err)
+				}
+				for _, it := range res.Items {
+					var m struct {
+						SK    string `json:"sk"`
+						SubID string `json:"subId"`
+					}
+					if err := unmarshal(it, &m); err != nil {
+						return nil, err
+					}
+					if seen[m.SubID] {
+						continue
+					}
+					seen[m.SubID] = true
+					out = append(out, Match{SubscriptionID: m.SubID})
+				}
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+// Package httpapi is Gancho's HTTP API: plain http.Handlers, mounted all together by
+// the local server and one route per Lambda behind API Gateway.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gancho-dev/gancho/shared/dynamo"
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// Store is what the API needs from storage.
+type Store interface {
+	KeyStore
+	CreateSubscription(ctx context.Context, sub gancho.Subscription) error
+	GetSubscription(ctx context.Context, tenant, id string) (gancho.Subscription, error)
+	ListSubscriptions(ctx context.Context, tenant string, f dynamo.SubscriptionFilter, p dynamo.Page) ([]gancho.Subscription, string, error)
+	DeleteSubscription(ctx context.Context, sub gancho.Subscription) error
+	GetDelivery(ctx context.Context, tenant, id string) (gancho.Delivery, error)
+}
+
+// Publisher publishes events.
+type Publisher interface {
+	Publish(ctx context.Context, ev gancho.Event) (int, error)
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	store     Store
+	publisher Publisher
+	auth      *Authenticator
+	log       *slog.Logger
+	policy    gancho.TargetPolicy
+	now       func() time.Time
+}
+
+// Config is what New needs.
+type Config struct {
+	Store     Store
+	Publisher Publisher
+	Log       *slog.Logger
+	Policy    gancho.TargetPolicy
+	Now       func() time.Time // nil: time.Now
+}
+
+// New returns the API.
+func New(c Config) *API {
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &API{store: c.Store, publisher: c.Publisher, auth: NewAuthenticator(c.Store, now),
+		log: c.Log, policy: c.Policy, now: now}
+}
+
+// Handler serves the named routes, or every route when none is named. Unknown paths
+// and methods get problem+json too.
+func (a *API) Handler(names ...string) http.Handler {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	mux := http.NewServeMux()
+	for _, rt := range Routes() {
+		if len(names) > 0 && !want[rt.Name] {
+			continue
+		}
+		mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path, nil)
+	})
+	return mux
+}
+
+type principalKey struct{}
+
+func principal(r *http.Request) gancho.Principal {
+	p, _ := r.Context().Value(principalKey{}).(gancho.Principal)
+	return p
+}
+
+// wrap authenticates, checks the route's scope and logs one line per request.
+func (a *API) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		attrs := []any{"route", rt.Name, "method", r.Method, "path", r.URL.Path}
+		if rt.Scope != ScopeNone {
+			p, err := a.auth.Authenticate(r)
+			if err == nil && !p.Has(rt.Scope) {
+				err = gancho.Errorf(gancho.KindForbidden, "this API key lacks the %s scope", rt.Scope)
+			}
+			if err != nil {
+				writeError(rec, r, a.log, err)
+				a.log.InfoContext(r.Context(), "request", append(attrs, "status", rec.status, "durationMs", time.Since(start).Milliseconds())...)
+				return
+			}
+			attrs = append(attrs, "tenantId", p.TenantID, "keyId", p.KeyID)
+			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+		}
+		rt.handler(a, rec, r)
+		a.log.InfoContext(r.Context(), "request", append(attrs, "status", rec.status, "durationMs", time.Since(start).Milliseconds())...)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}

@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// maxBody bounds request bodies: a 256 KiB payload plus its envelope.
+const maxBody = gancho.MaxPayloadBytes + 16<<10
+
+// decode reads a JSON object body into v, rejecting unknown fields, with errors that
+// name the offending field.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return gancho.Errorf(gancho.KindUnsupported, "Content-Type must be application/json")
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return gancho.Errorf(gancho.KindBadRequest, "could not read the request body")
+	}
+	if len(body) > maxBody {
+		return gancho.Errorf(gancho.KindTooLarge, "request body must be at most %d bytes", maxBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return gancho.Errorf(gancho.KindBadRequest, "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return gancho.Errorf(gancho.KindBadRequest, "request body must hold one JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return gancho.Errorf(gancho.KindBadRequest, "malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return gancho.Errorf(gancho.KindBadRequest, "request body must be a JSON object")
+		}
+		return gancho.Invalid(gancho.FieldError{Field: field, Message: fmt.Sprintf("must be %s", jsonKind(typ.Type.Kind().String()))})
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return gancho.Errorf(gancho.KindBadRequest, "malformed JSON: unexpected end of input")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return gancho.Invalid(gancho.FieldError{Field: field, Message: "is not a known field"})
+	}
+	return gancho.Errorf(gancho.KindBadRequest, "malformed JSON")
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	}
+	if strings.HasPrefix(goKind, "int") || strings.HasPrefix(goKind, "uint") || strings.HasPrefix(goKind, "float") {
+		return "a number"
+	}
+	return "of another type"
+}
+
+// page reads ?limit= and ?cursor=.
+func page(r *http.Request) (int, string, error) {
+	limit := 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return 0, "", &gancho.Error{Kind: gancho.KindBadRequest, Detail: "limit must be an integer from 1 to 100",
+				Fields: []gancho.FieldError{{Field: "limit", Message: "must be an integer from 1 to 100"}}}
+		}
+		limit = n
+	}
+	return limit, r.URL.Query().Get("cursor"), nil
+}

@@ -1,0 +1,115 @@
+// Package queue puts delivery messages on SQS. Messages carry ids only; the payload
+// stays in the store.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// Message asks for attempt number Attempt of one delivery.
+type Message struct {
+	TenantID       string `json:"t"`
+	DeliveryID     string `json:"d"`
+	EventID        string `json:"e"`
+	SubscriptionID string `json:"s"`
+	Attempt        int    `json:"a"`
+}
+
+// Decode parses a message body.
+func Decode(body string) (Message, error) {
+	var m Message
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		return m, fmt.Errorf("decode message: %w", err)
+	}
+	if m.TenantID == "" || m.DeliveryID == "" || m.EventID == "" || m.SubscriptionID == "" || m.Attempt < 1 {
+		return m, errors.New("decode message: missing ids or attempt")
+	}
+	return m, nil
+}
+
+// MaxDelay is the longest delay SQS can put on a message.
+const MaxDelay = 15 * time.Minute
+
+// Queue sends to the deliveries queue and its dead-letter queue.
+type Queue struct {
+	client *sqs.Client
+	url    string
+	dlqURL string
+}
+
+// New returns a Queue for the deliveries queue url and its DLQ.
+func New(client *sqs.Client, url, dlqURL string) *Queue {
+	return &Queue{client: client, url: url, dlqURL: dlqURL}
+}
+
+// Send enqueues msgs, ten per SendMessageBatch, each visible after delay (at most 15
+// minutes). Entries SQS rejects are retried a few times before Send fails.
+func (q *Queue) Send(ctx context.Context, msgs []Message, delay time.Duration) error {
+	return q.send(ctx, q.url, msgs, delay)
+}
+
+// SendDeadLetter puts msgs on the dead-letter queue.
+func (q *Queue) SendDeadLetter(ctx context.Context, msgs []Message) error {
+	return q.send(ctx, q.dlqURL, msgs, 0)
+}
+
+func (q *Queue) send(ctx context.Context, url string, msgs []Message, delay time.Duration) error {
+	if delay > MaxDelay {
+		return fmt.Errorf("send: delay %s exceeds %s", delay, MaxDelay)
+	}
+	for start := 0; start < len(msgs); start += 10 {
+		batch := msgs[start:min(start+10, len(msgs))]
+		entries := make([]types.SendMessageBatchRequestEntry, 0, len(batch))
+		for i, m := range batch {
+			body, err := json.Marshal(m)
+			if err != nil {
+				return fmt.Errorf("encode message: %w", err)
+			}
+			entries = append(entries, types.SendMessageBatchRequestEntry{
+				Id:           aws.String(strconv.Itoa(i)),
+				MessageBody:  aws.String(string(body)),
+				DelaySeconds: int32(delay / time.Second),
+			})
+		}
+		for attempt := 0; len(entries) > 0; attempt++ {
+			if attempt == 5 {
+				return fmt.Errorf("send: %d messages rejected after retries", len(entries))
+			}
+			if attempt > 0 {
+				if err := gancho.Sleep(ctx, time.Duration(attempt)*50*time.Millisecond); err != nil {
+					return err
+				}
+			}
+			res, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &url, Entries: entries})
+			if err != nil {
+				return fmt.Errorf("send message batch: %w", err)
+			}
+			failed := map[string]bool{}
+			for _, f := range res.Failed {
+				if f.SenderFault {
+					return fmt.Errorf("send message batch: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+				}
+				failed[aws.ToString(f.Id)] = true
+			}
+			retry := entries[:0]
+			for _, e := range entries {
+				if failed[aws.ToString(e.Id)] {
+					retry = append(retry, e)
+				}
+			}
+			entries = retry
+		}
+	}
+	return nil
+}
