@@ -29,12 +29,8 @@ type App struct {
 	Deliver *deliver.Handler
 }
 
-// New builds an App from cfg.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	clients, err := cfg.NewClients(ctx)
-	if err != nil {
-		return nil, err
-	}
+// New builds an App from cfg and its clients.
+func New(cfg config.Config, clients config.Clients, log *slog.Logger) *App {
 	policy := gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure}
 	api := httpapi.New(httpapi.Config{
 		Store:     clients.Store,
@@ -49,7 +45,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Log:     log,
 		API:     api,
 		Deliver: deliver.NewHandler(clients.Store, clients.Queue, client, log),
-	}, nil
+	}
 }
 
 // fromEnv builds the App of a Lambda, or exits: a Lambda that cannot configure itself
@@ -61,12 +57,12 @@ func fromEnv() *App {
 		os.Exit(1)
 	}
 	log := cfg.Logger(os.Stdout)
-	a, err := New(context.Background(), cfg, log)
+	clients, err := cfg.NewClients(context.Background())
 	if err != nil {
 		log.Error("init", "err", err)
 		os.Exit(1)
 	}
-	return a
+	return New(cfg, clients, log)
 }
 
 // StartRoute runs a Lambda serving one API route (HTTP API, payload 2.0).

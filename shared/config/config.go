@@ -85,11 +85,15 @@ func (c Config) NewClients(ctx context.Context) (Clients, error) {
 		// DynamoDB Local's error replies carry no valid checksum.
 		o.DisableValidateResponseChecksum = c.LocalEndpoints
 	})
-	sq := sqs.NewFromConfig(awsCfg)
+	return c.ClientsFrom(ddb, sqs.NewFromConfig(awsCfg)), nil
+}
+
+// ClientsFrom wraps clients built elsewhere (the local stack, tests).
+func (c Config) ClientsFrom(ddb *dynamodb.Client, sq *sqs.Client) Clients {
 	return Clients{
 		DynamoDB: ddb,
 		SQS:      sq,
 		Store:    dynamo.New(ddb, c.TableName),
 		Queue:    queue.New(sq, c.QueueURL, c.DLQURL),
-	}, nil
+	}
 }

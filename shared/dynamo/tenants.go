@@ -70,3 +70,15 @@ func (st *Store) LookupAPIKey(ctx context.Context, hash string) (gancho.APIKey, 
 	}
 	return k, unmarshal(res.Item, &k)
 }
+
+// PutAPIKey stores (or replaces) an API key of an existing tenant.
+func (st *Store) PutAPIKey(ctx context.Context, k gancho.APIKey, hash string) error {
+	it, err := st.keyItem(k, hash)
+	if err != nil {
+		return err
+	}
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it}); err != nil {
+		return fmt.Errorf("put api key: %w", err)
+	}
+	return nil
+}

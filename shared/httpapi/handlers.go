@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
@@ -132,10 +133,10 @@ func (a *API) deleteSubscription(w http.ResponseWriter, r *http.Request) {
 }
 
 type publishResponse struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
-	CreatedAt  string `json:"createdAt"`
-	Deliveries int    `json:"deliveries"`
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	CreatedAt  time.Time `json:"createdAt"`
+	Deliveries int       `json:"deliveries"`
 }
 
 func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
@@ -163,7 +164,7 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/events/"+ev.ID)
-	writeJSON(w, http.StatusAccepted, publishResponse{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt.Format("2006-01-02T15:04:05.000Z07:00"), Deliveries: n})
+	writeJSON(w, http.StatusAccepted, publishResponse{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, Deliveries: n})
 }
 
 func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) {

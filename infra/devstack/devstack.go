@@ -1,0 +1,168 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/shared/app"
+	"github.com/gancho-dev/gancho/shared/config"
+	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/httpapi"
+)
+
+// Options configure Start.
+type Options struct {
+	RepoRoot  string       // holds template.yaml and infra/local
+	Addr      string       // API listen address; default 127.0.0.1:8080
+	StackName string       // names tables and queues; default gancho-local
+	APIKey    string       // dev tenant's key; generated when empty
+	TenantID  string       // dev tenant's id; default "dev"
+	Log       *slog.Logger // structured logs
+	EmuLog    io.Writer    // emulator output; nil discards it
+	Getenv    func(string) string
+}
+
+// Dev is a running local Gancho.
+type Dev struct {
+	URL       string // http://127.0.0.1:PORT
+	APIKey    string
+	TenantID  string
+	Config    config.Config
+	App       *app.App
+	Emulators *localstack.Stack // nil when AWS_ENDPOINT_URL pointed elsewhere
+
+	stop func() error
+}
+
+// Start brings up the emulators (unless AWS_ENDPOINT_URL or the per-service
+// AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS name running ones), creates the
+// template's tables and queues, a dev tenant with its API key, the API server and the
+// delivery worker.
+func Start(ctx context.Context, o Options) (*Dev, error) {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:8080"
+	}
+	if o.StackName == "" {
+		o.StackName = "gancho-local"
+	}
+	if o.TenantID == "" {
+		o.TenantID = "dev"
+	}
+	d := &Dev{TenantID: o.TenantID}
+	var cleanups []func() error
+	d.stop = func() error {
+		var errs []error
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			errs = append(errs, cleanups[i]())
+		}
+		return errors.Join(errs...)
+	}
+	fail := func(err error) (*Dev, error) {
+		_ = d.stop()
+		return nil, err
+	}
+
+	ddbEndpoint, sqsEndpoint := endpoint(getenv, "DYNAMODB"), endpoint(getenv, "SQS")
+	if ddbEndpoint == "" || sqsEndpoint == "" {
+		emu, err := localstack.Start(ctx, localstack.Options{RepoRoot: o.RepoRoot, Log: o.EmuLog})
+		if err != nil {
+			return fail(err)
+		}
+		cleanups = append(cleanups, emu.Stop)
+		d.Emulators = emu
+		ddbEndpoint, sqsEndpoint = emu.DynamoEndpoint, emu.SQSEndpoint
+	}
+	awsCfg := localstack.LocalConfig()
+	if r := getenv("AWS_REGION"); r != "" {
+		awsCfg.Region = r
+	}
+	if id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
+		awsCfg = localstack.StaticConfig(awsCfg.Region, id, secret, getenv("AWS_SESSION_TOKEN"))
+	}
+	ddb := localstack.NewDynamoDBClient(awsCfg, ddbEndpoint)
+	sq := localstack.NewSQSClient(awsCfg, sqsEndpoint)
+	res, err := localstack.Provision(ctx, ddb, sq, filepath.Join(o.RepoRoot, "template.yaml"), o.StackName)
+	if err != nil {
+		return fail(fmt.Errorf("create tables and queues: %w", err))
+	}
+	d.Config = config.Config{
+		TableName:      res.Tables["GanchoTable"],
+		QueueURL:       res.Queues["DeliveriesQueue"].URL,
+		DLQURL:         res.Queues["DeliveriesDLQ"].URL,
+		AllowInsecure:  true, // local runs deliver to http:// and loopback receivers
+		LocalEndpoints: true,
+	}
+	d.App = app.New(d.Config, d.Config.ClientsFrom(ddb, sq), o.Log)
+
+	d.APIKey = o.APIKey
+	if d.APIKey == "" {
+		d.APIKey = httpapi.NewAPIKey()
+	}
+	if err := ensureTenant(ctx, d.App, o.TenantID, d.APIKey); err != nil {
+		return fail(err)
+	}
+
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fail(fmt.Errorf("listen: %w", err))
+	}
+	d.URL = "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: d.App.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.Log.Error("api server", "err", err)
+		}
+	}()
+	cleanups = append(cleanups, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+
+	wctx, cancelWorker := context.WithCancel(context.WithoutCancel(ctx))
+	w := &Worker{SQS: sq, QueueURL: d.Config.QueueURL, QueueARN: res.Queues["DeliveriesQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Run(wctx) }()
+	cleanups = append(cleanups, func() error { cancelWorker(); wg.Wait(); return nil })
+	return d, nil
+}
+
+// Stop stops the worker, the server and the emulators Start started.
+func (d *Dev) Stop() error { return d.stop() }
+
+// endpoint returns the AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL setting.
+func endpoint(getenv func(string) string, service string) string {
+	if v := getenv("AWS_ENDPOINT_URL_" + service); v != "" {
+		return v
+	}
+	return getenv("AWS_ENDPOINT_URL")
+}
+
+// ensureTenant creates the dev tenant with key, or gives an existing one that key.
+func ensureTenant(ctx context.Context, a *app.App, tenantID, key string) error {
+	now := time.Now().UTC()
+	k := gancho.APIKey{ID: "key_dev", TenantID: tenantID, Name: "dev", Scopes: gancho.AllTenantScopes, CreatedAt: now}
+	err := a.Clients.Store.CreateTenant(ctx, gancho.Tenant{ID: tenantID, Name: "Local development", CreatedAt: now}, k, httpapi.HashKey(key))
+	if errors.Is(err, gancho.ErrConflict) {
+		err = a.Clients.Store.PutAPIKey(ctx, k, httpapi.HashKey(key))
+	}
+	if err != nil {
+		return fmt.Errorf("create dev tenant: %w", err)
+	}
+	return nil
+}

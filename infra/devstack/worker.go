@@ -1,0 +1,119 @@
+// Package devstack runs Gancho on one machine: the emulated AWS services, every API
+// route on one HTTP server, and a worker that feeds the deliveries queue to the
+// deliver handler the way Lambda's SQS event source mapping does.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// BatchHandler is a Lambda SQS handler with ReportBatchItemFailures.
+type BatchHandler func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error)
+
+// Worker polls one queue and invokes a BatchHandler with each batch.
+type Worker struct {
+	SQS      *sqs.Client
+	QueueURL string
+	QueueARN string
+	Handle   BatchHandler
+	Log      *slog.Logger
+	// Pollers is the number of concurrent receive loops (Lambda's concurrency); 0: 4.
+	Pollers int
+	// Timeout is each invocation's deadline, as a Lambda function timeout; 0: 60 s.
+	Timeout time.Duration
+}
+
+// Run polls until ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	pollers := w.Pollers
+	if pollers == 0 {
+		pollers = 4
+	}
+	var wg sync.WaitGroup
+	for range pollers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if err := w.PollOnce(ctx, 2); err != nil && ctx.Err() == nil {
+					w.Log.Warn("poll deliveries", "err", err)
+					time.Sleep(time.Second)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// PollOnce receives up to ten messages (waiting up to waitSeconds), invokes the
+// handler and deletes the messages it did not report as failed. Failed ones come back
+// after the queue's visibility timeout, as with Lambda.
+func (w *Worker) PollOnce(ctx context.Context, waitSeconds int32) error {
+	res, err := w.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    &w.QueueURL,
+		MaxNumberOfMessages:         10,
+		WaitTimeSeconds:             waitSeconds,
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+	})
+	if err != nil {
+		return err
+	}
+	if len(res.Messages) == 0 {
+		return nil
+	}
+	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(res.Messages))}
+	for _, m := range res.Messages {
+		ev.Records = append(ev.Records, events.SQSMessage{
+			MessageId:      aws.ToString(m.MessageId),
+			ReceiptHandle:  aws.ToString(m.ReceiptHandle),
+			Body:           aws.ToString(m.Body),
+			Md5OfBody:      aws.ToString(m.MD5OfBody),
+			Attributes:     m.Attributes,
+			EventSource:    "aws:sqs",
+			EventSourceARN: w.QueueARN,
+			AWSRegion:      "us-east-1",
+		})
+	}
+	timeout := w.Timeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	resp, err := w.Handle(ictx, ev)
+	cancel()
+	if err != nil {
+		// A function error fails the whole batch; every message comes back.
+		return errors.Join(errors.New("handler failed the batch"), err)
+	}
+	failed := map[string]bool{}
+	for _, f := range resp.BatchItemFailures {
+		failed[f.ItemIdentifier] = true
+	}
+	var entries []types.DeleteMessageBatchRequestEntry
+	for i, r := range ev.Records {
+		if !failed[r.MessageId] {
+			entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.ReceiptHandle)})
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	out, err := w.SQS.DeleteMessageBatch(context.WithoutCancel(ctx), &sqs.DeleteMessageBatchInput{QueueUrl: &w.QueueURL, Entries: entries})
+	if err != nil {
+		return err
+	}
+	if len(out.Failed) > 0 {
+		w.Log.Warn("delete messages", "failed", len(out.Failed))
+	}
+	return nil
+}
