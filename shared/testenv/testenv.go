@@ -1,0 +1,59 @@
+// Package testenv gives integration tests the emulated AWS services that `make test`
+// starts (see infra/cmd/withstack), and a fresh tenant per test so tests sharing one
+// table never see each other's data.
+package testenv
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gancho-dev/gancho/shared/config"
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// Config returns the configuration of the emulated stack. Without one, the test is
+// skipped on a developer machine (run it through `make test`) and fails in CI, so CI
+// can never pass by skipping.
+func Config(t testing.TB) config.Config {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs the emulators (make test)")
+	}
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("integration environment missing in CI: %v", err)
+		}
+		t.Skipf("integration test: %v (run it through make test)", err)
+	}
+	cfg.AllowInsecure = true
+	return cfg
+}
+
+// Clients returns AWS clients on the emulated stack.
+func Clients(t testing.TB) (config.Config, config.Clients) {
+	t.Helper()
+	cfg := Config(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := cfg.NewClients(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, c
+}
+
+// TenantID returns a tenant id unique to this test run.
+func TenantID() string { return gancho.NewID(gancho.PrefixTenant, time.Now()) }
+
+// Logger returns a logger that writes to the test log only with -v.
+func Logger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewJSONHandler(io.Discard, nil))
+}
