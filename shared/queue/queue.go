@@ -79,7 +79,7 @@ func (q *Queue) send(ctx context.Context, url string, msgs []Message, delay time
 			entries = append(entries, types.SendMessageBatchRequestEntry{
 				Id:           aws.String(strconv.Itoa(i)),
 				MessageBody:  aws.String(string(body)),
-				DelaySeconds: int32(delay / time.Second),
+				DelaySeconds: int32((delay + time.Second - 1) / time.Second), // SQS counts whole seconds; round up
 			})
 		}
 		for attempt := 0; len(entries) > 0; attempt++ {
