@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/dynamo"
@@ -71,9 +72,37 @@ func (a *API) Handler(names ...string) http.Handler {
 		mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowed(r.URL.Path); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeProblem(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path, nil)
+			return
+		}
 		writeProblem(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path, nil)
 	})
 	return mux
+}
+
+// allowed lists the methods of every route whose path pattern matches path.
+func allowed(path string) []string {
+	var out []string
+	got := strings.Split(strings.Trim(path, "/"), "/")
+	for _, rt := range Routes() {
+		want := strings.Split(strings.Trim(rt.Path, "/"), "/")
+		if len(want) != len(got) {
+			continue
+		}
+		match := true
+		for i := range want {
+			if want[i] != got[i] && !(strings.HasPrefix(want[i], "{") && got[i] != "") {
+				match = false
+				break
+			}
+		}
+		if match {
+			out = append(out, rt.Method)
+		}
+	}
+	return out
 }
 
 type principalKey struct{}
