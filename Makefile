@@ -15,13 +15,14 @@ FUNCTIONS    := $(notdir $(wildcard functions/*))
 # reach nothing but loopback.
 ISOLATE      := $(shell unshare -n true 2>/dev/null && echo "unshare -n bash -c 'ip link set lo up && exec \"\$$0\" \"\$$@\"'")
 
-.PHONY: help deps run build test test-unit lint bench clean
+.PHONY: help deps run build test test-unit lint bench deploy clean
 
 help:
 	@echo "make run    - emulators + API on 127.0.0.1:$${PORT:-8080} + delivery worker"
 	@echo "make test   - lint, unit and integration tests against the emulators"
 	@echo "make build  - every function as bootstrap for Lambda (ARCH=$(ARCH))"
 	@echo "make bench  - delivery throughput benchmarks"
+	@echo "make deploy - sam build + sam deploy (needs the SAM CLI and AWS credentials)"
 
 deps: .local/deps.stamp
 .local/deps.stamp: infra/local/install.sh infra/local/package-lock.json go.sum
@@ -58,6 +59,12 @@ test: deps lint
 
 bench: deps
 	$(ISOLATE) $(GO) run ./infra/cmd/withstack -- $(GO) test -run XXX -bench . -benchtime 3s ./shared/deliver/...
+
+# SAM's Go builder runs `go build` per function; GOFLAGS carries the tag that drops
+# the legacy RPC entry point, and SAM sets GOOS/GOARCH from the template.
+deploy:
+	GOFLAGS=-tags=lambda.norpc sam build
+	sam deploy
 
 clean:
 	rm -rf $(BUILD_DIR) .local
