@@ -11,6 +11,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 stamp="$here/node_modules/.install-stamp"
 min_java=17
 min_node=20
+# sudo may ask for a password only when a person is at a terminal.
+interactive=0
+if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
+  interactive=1
+fi
 
 log() { printf 'install.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -18,18 +23,20 @@ die() { log "$*"; exit 1; }
 # major_version prints the first number found in a version string,
 # treating the legacy "1.8" Java scheme as 8.
 major_version() {
-  local v
-  v="$(printf '%s' "$1" | grep -oE '[0-9]+(\.[0-9]+)?' | head -n 1)"
-  case "$v" in
-    1.*) printf '%s' "${v#1.}" ;;
-    *) printf '%s' "${v%%.*}" ;;
-  esac
+  if [[ "$1" =~ ([0-9]+)(\.([0-9]+))? ]]; then
+    if [ "${BASH_REMATCH[1]}" = "1" ] && [ -n "${BASH_REMATCH[3]}" ]; then
+      printf '%s' "${BASH_REMATCH[3]}"
+    else
+      printf '%s' "${BASH_REMATCH[1]}"
+    fi
+  fi
 }
 
 java_ok() {
   command -v java >/dev/null 2>&1 || return 1
   local out
-  out="$(java -version 2>&1 | head -n 1)" || return 1
+  out="$(java -version 2>&1)" || return 1
+  out="${out%%$'\n'*}"
   [ "$(major_version "${out#*version}")" -ge "$min_java" ] 2>/dev/null
 }
 
@@ -38,8 +45,20 @@ node_ok() {
   [ "$(major_version "$(node --version)")" -ge "$min_node" ] 2>/dev/null
 }
 
+newer_than_manifests() {
+  [ -f "$1" ] && [ "$1" -nt "$here/package-lock.json" ] && [ "$1" -nt "$here/package.json" ]
+}
+
+# modules_ok: node_modules was installed after the last change of the lock
+# file (npm records each install in node_modules/.package-lock.json).
 modules_ok() {
-  [ -f "$stamp" ] && [ "$stamp" -nt "$here/package-lock.json" ] && [ "$stamp" -nt "$here/package.json" ]
+  newer_than_manifests "$stamp" || newer_than_manifests "$here/node_modules/.package-lock.json"
+}
+
+# stamped: everything was verified after the last change of the lock file.
+stamped() {
+  newer_than_manifests "$stamp" &&
+    command -v java >/dev/null 2>&1 && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1
 }
 
 # as_root runs a command as root: directly, or through sudo when available.
@@ -47,7 +66,7 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then
     "$@"
   elif command -v sudo >/dev/null 2>&1; then
-    if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
+    if [ "$interactive" -eq 1 ]; then
       sudo "$@"
     else
       sudo -n "$@"
@@ -88,16 +107,14 @@ ensure_modules() {
   modules_ok && return 0
   log "npm ci in $here"
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
-  touch "$stamp"
 }
 
 main() {
-  if java_ok && node_ok && modules_ok; then
-    exit 0
-  fi
+  stamped && exit 0
   ensure_java
   ensure_node
   ensure_modules
+  touch "$stamp"
   log "local emulator dependencies are installed"
 }
 
