@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
+	"github.com/gancho-dev/gancho/shared/seal"
 )
 
 // Options configure Start.
@@ -26,6 +28,7 @@ type Options struct {
 	Addr      string       // API listen address; default 127.0.0.1:8080
 	StackName string       // names tables and queues; default gancho-local
 	APIKey    string       // dev tenant's key; generated when empty
+	AdminKey  string       // platform operator's key; generated when empty
 	TenantID  string       // dev tenant's id; default "dev"
 	Log       *slog.Logger // structured logs
 	EmuLog    io.Writer    // emulator output; nil discards it
@@ -36,6 +39,7 @@ type Options struct {
 type Dev struct {
 	URL       string // http://127.0.0.1:PORT
 	APIKey    string
+	AdminKey  string
 	TenantID  string
 	Config    config.Config
 	App       *app.App
@@ -99,7 +103,21 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 	if err != nil {
 		return fail(fmt.Errorf("create tables and queues: %w", err))
 	}
+	keys := getenv("GANCHO_ENCRYPTION_KEYS")
+	if keys == "" {
+		keys = seal.NewKey("local") // in-memory emulators forget everything anyway
+	}
+	sealer, err := seal.New(strings.Split(keys, ",")...)
+	if err != nil {
+		return fail(fmt.Errorf("GANCHO_ENCRYPTION_KEYS: %w", err))
+	}
+	d.AdminKey = o.AdminKey
+	if d.AdminKey == "" {
+		d.AdminKey = "gk_admin_" + httpapi.NewAPIKey()[3:]
+	}
 	d.Config = config.Config{
+		Sealer:         sealer,
+		AdminKeyHash:   httpapi.HashKey(d.AdminKey),
 		TableName:      res.Tables["GanchoTable"],
 		QueueURL:       res.Queues["DeliveriesQueue"].URL,
 		DLQURL:         res.Queues["DeliveriesDLQ"].URL,

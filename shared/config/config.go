@@ -16,6 +16,7 @@ import (
 
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/queue"
+	"github.com/gancho-dev/gancho/shared/seal"
 )
 
 // Config is Gancho's runtime configuration.
@@ -25,6 +26,12 @@ type Config struct {
 	DLQURL        string // GANCHO_DELIVERIES_DLQ_URL
 	AllowInsecure bool   // GANCHO_ALLOW_INSECURE_TARGETS: http:// and private receivers (local runs)
 	LogLevel      slog.Level
+	// Sealer encrypts secrets at rest; GANCHO_ENCRYPTION_KEYS is a comma-separated
+	// list of "id:base64(32 bytes)" keys, the first one sealing new values.
+	Sealer *seal.Sealer
+	// AdminKeyHash is the SHA-256 (hex) of the platform operator's key
+	// (GANCHO_ADMIN_KEY_SHA256); empty disables the admin routes.
+	AdminKeyHash string
 	// LocalEndpoints is true when AWS_ENDPOINT_URL* points at an emulator.
 	LocalEndpoints bool
 }
@@ -57,6 +64,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("GANCHO_LOG_LEVEL: %w", err)
 		}
 	}
+	keys := getenv("GANCHO_ENCRYPTION_KEYS")
+	if keys == "" {
+		return c, fmt.Errorf("missing environment: GANCHO_ENCRYPTION_KEYS")
+	}
+	sealer, err := seal.New(strings.Split(keys, ",")...)
+	if err != nil {
+		return c, fmt.Errorf("GANCHO_ENCRYPTION_KEYS: %w", err)
+	}
+	c.Sealer = sealer
+	c.AdminKeyHash = strings.ToLower(getenv("GANCHO_ADMIN_KEY_SHA256"))
 	c.LocalEndpoints = getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_DYNAMODB") != ""
 	return c, nil
 }
@@ -93,7 +110,7 @@ func (c Config) ClientsFrom(ddb *dynamodb.Client, sq *sqs.Client) Clients {
 	return Clients{
 		DynamoDB: ddb,
 		SQS:      sq,
-		Store:    dynamo.New(ddb, c.TableName),
+		Store:    dynamo.New(ddb, c.TableName, c.Sealer),
 		Queue:    queue.New(sq, c.QueueURL, c.DLQURL),
 	}
 }

@@ -71,13 +71,12 @@ func TargetURL(raw, subject string) (string, error) {
 			segs[i] = url.PathEscape(subject)
 		}
 	}
-	q := u.Query()
-	for k, vs := range q {
-		for i, v := range vs {
-			if v == ":id" {
-				found = true
-				q[k][i] = subject
-			}
+	// Replace query values in place, keeping the parameters' order and encoding.
+	params := strings.Split(u.RawQuery, "&")
+	for i, p := range params {
+		if name, value, ok := strings.Cut(p, "="); ok && value == ":id" {
+			found = true
+			params[i] = name + "=" + url.QueryEscape(subject)
 		}
 	}
 	if !found {
@@ -89,9 +88,7 @@ func TargetURL(raw, subject string) (string, error) {
 	out := *u
 	out.RawPath = strings.Join(segs, "/")
 	out.Path, _ = url.PathUnescape(out.RawPath)
-	if u.RawQuery != "" {
-		out.RawQuery = q.Encode()
-	}
+	out.RawQuery = strings.Join(params, "&")
 	return out.String(), nil
 }
 

@@ -173,8 +173,8 @@ func (st *Store) LoadDeliveryBatch(ctx context.Context, refs []DeliveryRef) (Del
 			}
 			b.Events[ev.ID] = ev
 		case "S":
-			var sub gancho.Subscription
-			if err := unmarshal(it, &sub); err != nil {
+			sub, err := st.decodeSub(it)
+			if err != nil {
 				return b, err
 			}
 			b.Subscriptions[sub.ID] = sub

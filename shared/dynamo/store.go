@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/seal"
 )
 
 // Store is the DynamoDB-backed store.
@@ -32,14 +33,15 @@ type Store struct {
 	db        *dynamodb.Client
 	table     string
 	retention time.Duration
+	sealer    *seal.Sealer
 }
 
 // DefaultRetention is how long events and deliveries are kept.
 const DefaultRetention = 30 * 24 * time.Hour
 
-// New returns a store on table.
-func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table, retention: DefaultRetention}
+// New returns a store on table; sealer encrypts secrets at rest.
+func New(db *dynamodb.Client, table string, sealer *seal.Sealer) *Store {
+	return &Store{db: db, table: table, retention: DefaultRetention, sealer: sealer}
 }
 
 type av = types.AttributeValue

@@ -36,9 +36,31 @@ func matchItem(sub gancho.Subscription, k map[string]av) map[string]av {
 	return it
 }
 
+// subItem is the stored form of sub, its secrets sealed.
+func (st *Store) subItem(sub gancho.Subscription) (map[string]av, error) {
+	var err error
+	if sub.Secret, err = st.sealer.Seal(sub.Secret); err != nil {
+		return nil, err
+	}
+	return marshal(sub)
+}
+
+// decodeSub reads a stored subscription and opens its secrets.
+func (st *Store) decodeSub(it map[string]av) (gancho.Subscription, error) {
+	var sub gancho.Subscription
+	if err := unmarshal(it, &sub); err != nil {
+		return sub, err
+	}
+	var err error
+	if sub.Secret, err = st.sealer.Open(sub.Secret); err != nil {
+		return sub, fmt.Errorf("subscription %s: %w", sub.ID, err)
+	}
+	return sub, nil
+}
+
 // CreateSubscription stores sub and its match entries in one transaction.
 func (st *Store) CreateSubscription(ctx context.Context, sub gancho.Subscription) error {
-	it, err := marshal(sub)
+	it, err := st.subItem(sub)
 	if err != nil {
 		return err
 	}
@@ -70,7 +92,7 @@ func (st *Store) GetSubscription(ctx context.Context, tenant, id string) (gancho
 	if res.Item == nil {
 		return sub, fmt.Errorf("subscription %s: %w", id, gancho.ErrNotFound)
 	}
-	return sub, unmarshal(res.Item, &sub)
+	return st.decodeSub(res.Item)
 }
 
 // SubscriptionFilter narrows a subscription list.
@@ -121,8 +143,8 @@ func (st *Store) ListSubscriptions(ctx context.Context, tenant string, f Subscri
 		return nil, "", fmt.Errorf("list subscriptions: %w", err)
 	}
 	for _, it := range items {
-		var sub gancho.Subscription
-		if err := unmarshal(it, &sub); err != nil {
+		sub, err := st.decodeSub(it)
+		if err != nil {
 			return nil, "", err
 		}
 		out = append(out, sub)

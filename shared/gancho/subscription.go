@@ -213,7 +213,7 @@ func checkURL(raw string, policy TargetPolicy) string {
 		return "must be an absolute http(s) URL with a host"
 	}
 	if !policy.AllowInsecure {
-		host := strings.ToLower(u.Hostname())
+		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 			return "must not point at a loopback host"
 		}

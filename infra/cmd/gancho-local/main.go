@@ -49,6 +49,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		RepoRoot: root,
 		Addr:     "127.0.0.1:" + port,
 		APIKey:   getenv("GANCHO_DEV_API_KEY"),
+		AdminKey: getenv("GANCHO_ADMIN_KEY"),
 		Log:      log,
 		Getenv:   getenv,
 	})
@@ -69,6 +70,7 @@ Gancho is running (ready in %.1fs)
   queue      %s
   tenant     %s
   API key    %s
+  admin key  %s
 
 Try it:
   export GANCHO_API_KEY=%s
@@ -78,7 +80,7 @@ Try it:
     -H 'Content-Type: application/json' -d '{"type":"order.created","payload":{"orderId":42}}'
 
 Ctrl-C stops everything.
-`, time.Since(started).Seconds(), dev.URL, where, dev.Config.TableName, dev.Config.QueueURL, dev.TenantID, dev.APIKey, dev.APIKey, dev.URL, dev.URL)
+`, time.Since(started).Seconds(), dev.URL, where, dev.Config.TableName, dev.Config.QueueURL, dev.TenantID, dev.APIKey, dev.AdminKey, dev.APIKey, dev.URL, dev.URL)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return dev.Stop()

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/shared/seal"
 )
 
 // target is where the resources live and how to reach them.
@@ -98,6 +99,8 @@ func commandEnv(t target, stackName string, res *localstack.Resources) map[strin
 	env := map[string]string{
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"GANCHO_STACK_NAME":         stackName,
+		// A fresh key per run unless the caller brings one.
+		"GANCHO_ENCRYPTION_KEYS": firstEnv(seal.NewKey("test"), "GANCHO_ENCRYPTION_KEYS"),
 	}
 	for k, v := range t.vars {
 		env[k] = v
