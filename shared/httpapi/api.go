@@ -9,17 +9,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
-// Store is what the API needs from storage.
+// Store is what the API needs from storage; each area of the API defines its part.
 type Store interface {
 	KeyStore
-	CreateSubscription(ctx context.Context, sub gancho.Subscription) error
-	GetSubscription(ctx context.Context, tenant, id string) (gancho.Subscription, error)
-	ListSubscriptions(ctx context.Context, tenant string, f dynamo.SubscriptionFilter, p dynamo.Page) ([]gancho.Subscription, string, error)
-	DeleteSubscription(ctx context.Context, sub gancho.Subscription) error
+	TenantStore
+	EventTypeStore
+	IdempotencyStore
+	SubscriptionStore
 	GetDelivery(ctx context.Context, tenant, id string) (gancho.Delivery, error)
 }
 
@@ -35,6 +34,7 @@ type API struct {
 	auth      *Authenticator
 	log       *slog.Logger
 	policy    gancho.TargetPolicy
+	adminHash string
 	now       func() time.Time
 }
 
@@ -44,7 +44,10 @@ type Config struct {
 	Publisher Publisher
 	Log       *slog.Logger
 	Policy    gancho.TargetPolicy
-	Now       func() time.Time // nil: time.Now
+	// AdminKeyHash is the SHA-256 (hex) of the platform operator's key; empty
+	// disables the admin routes.
+	AdminKeyHash string
+	Now          func() time.Time // nil: time.Now
 }
 
 // New returns the API.
@@ -54,7 +57,7 @@ func New(c Config) *API {
 		now = time.Now
 	}
 	return &API{store: c.Store, publisher: c.Publisher, auth: NewAuthenticator(c.Store, now),
-		log: c.Log, policy: c.Policy, now: now}
+		log: c.Log, policy: c.Policy, adminHash: c.AdminKeyHash, now: now}
 }
 
 // Handler serves the named routes, or every route when none is named. Unknown paths
@@ -120,7 +123,7 @@ func (a *API) wrap(rt Route) http.Handler {
 		attrs := []any{"route", rt.Name, "method", r.Method, "path", r.URL.Path}
 		if rt.Scope != ScopeNone {
 			p, err := a.auth.Authenticate(r)
-			if err == nil && !p.Has(rt.Scope) {
+			if err == nil && rt.Scope != ScopeAuthenticated && !p.Has(rt.Scope) {
 				err = gancho.Errorf(gancho.KindForbidden, "this API key lacks the %s scope", rt.Scope)
 			}
 			if err != nil {
@@ -131,7 +134,11 @@ func (a *API) wrap(rt Route) http.Handler {
 			attrs = append(attrs, "tenantId", p.TenantID, "keyId", p.KeyID)
 			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		}
-		rt.handler(a, rec, r)
+		if r.Method == http.MethodPost {
+			a.idempotent(rt, rec, r)
+		} else {
+			rt.handler(a, rec, r)
+		}
 		a.log.InfoContext(r.Context(), "request", append(attrs, "status", rec.status, "durationMs", time.Since(start).Milliseconds())...)
 	})
 }

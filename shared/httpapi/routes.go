@@ -6,8 +6,15 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
-// ScopeNone marks routes that need no credentials.
-const ScopeNone = ""
+// Route scopes beyond the tenant scopes in package gancho.
+const (
+	// ScopeNone marks routes that need no credentials.
+	ScopeNone = ""
+	// ScopeAuthenticated marks routes any valid credential may call.
+	ScopeAuthenticated = "authenticated"
+	// ScopeAdmin is the platform operator's (tenants, dead letters); never a tenant scope.
+	ScopeAdmin = "admin"
+)
 
 // Route is one API route. Name is also the folder of its Lambda under functions/.
 type Route struct {
@@ -20,14 +27,37 @@ type Route struct {
 }
 
 // Routes is the one route table: the local server, every route Lambda, the template
-// check and the help listing all read it.
+// check, /v1/help and /v1/openapi.json all read it.
 func Routes() []Route {
 	return []Route{
 		{"health", http.MethodGet, "/v1/health", ScopeNone, "liveness", (*API).health},
+		{"help", http.MethodGet, "/v1/help", ScopeNone, "every route of this API", (*API).help},
+		{"openapi", http.MethodGet, "/v1/openapi.json", ScopeNone, "the OpenAPI 3.1 document of this API", (*API).openAPI},
+
+		{"create-tenant", http.MethodPost, "/v1/tenants", ScopeAdmin, "create a tenant; the response holds its first API key, once", (*API).createTenant},
+		{"get-tenant", http.MethodGet, "/v1/tenant", ScopeAuthenticated, "the calling tenant's settings", (*API).getTenant},
+		{"update-tenant", http.MethodPatch, "/v1/tenant", gancho.ScopeTenantWrite, "change the tenant's settings (JSON merge patch)", (*API).updateTenant},
+		{"get-tenant-secret", http.MethodGet, "/v1/tenant/secret", gancho.ScopeTenantWrite, "the tenant's default signing secret (signs callbackUrl deliveries)", (*API).getTenantSecret},
+		{"rotate-tenant-secret", http.MethodPost, "/v1/tenant/secret/rotate", gancho.ScopeTenantWrite, "replace the tenant's default secret; the old one still signs for 24 h", (*API).rotateTenantSecret},
+
+		{"create-api-key", http.MethodPost, "/v1/api-keys", gancho.ScopeKeysWrite, "create an API key within the caller's own scopes and owner; shown once", (*API).createAPIKey},
+		{"list-api-keys", http.MethodGet, "/v1/api-keys", gancho.ScopeKeysRead, "list API keys (never their values)", (*API).listAPIKeys},
+		{"get-api-key", http.MethodGet, "/v1/api-keys/{id}", gancho.ScopeKeysRead, "one API key (never its value)", (*API).getAPIKey},
+		{"delete-api-key", http.MethodDelete, "/v1/api-keys/{id}", gancho.ScopeKeysWrite, "revoke an API key", (*API).deleteAPIKey},
+
+		{"list-event-types", http.MethodGet, "/v1/event-types", gancho.ScopeSubscriptionsRead, "the tenant's event-type catalog; webhook.test is always listed", (*API).listEventTypes},
+		{"put-event-type", http.MethodPut, "/v1/event-types/{name}", gancho.ScopeSubscriptionsWrite, "create or update an event type, with an optional JSON Schema for its payload", (*API).putEventType},
+		{"delete-event-type", http.MethodDelete, "/v1/event-types/{name}", gancho.ScopeSubscriptionsWrite, "archive an event type: no new subscriptions or publishes; existing ones keep working", (*API).deleteEventType},
+
 		{"create-subscription", http.MethodPost, "/v1/subscriptions", gancho.ScopeSubscriptionsWrite, "create a subscription; the response holds its secret", (*API).createSubscription},
-		{"list-subscriptions", http.MethodGet, "/v1/subscriptions", gancho.ScopeSubscriptionsRead, "list subscriptions, newest first", (*API).listSubscriptions},
-		{"get-subscription", http.MethodGet, "/v1/subscriptions/{id}", gancho.ScopeSubscriptionsRead, "one subscription with its status block", (*API).getSubscription},
+		{"list-subscriptions", http.MethodGet, "/v1/subscriptions", gancho.ScopeSubscriptionsRead, "list subscriptions, newest first; filters event, ownerId, isActive", (*API).listSubscriptions},
+		{"get-subscription", http.MethodGet, "/v1/subscriptions/{id}", gancho.ScopeSubscriptionsRead, "one subscription with its status block, without its secret", (*API).getSubscription},
+		{"replace-subscription", http.MethodPut, "/v1/subscriptions/{id}", gancho.ScopeSubscriptionsWrite, "replace a subscription: omitted fields take their defaults, write-only values are kept", (*API).replaceSubscription},
+		{"update-subscription", http.MethodPatch, "/v1/subscriptions/{id}", gancho.ScopeSubscriptionsWrite, "change a subscription with a JSON merge patch (RFC 7396)", (*API).updateSubscription},
 		{"delete-subscription", http.MethodDelete, "/v1/subscriptions/{id}", gancho.ScopeSubscriptionsWrite, "delete a subscription; its queued deliveries end cancelled", (*API).deleteSubscription},
+		{"get-subscription-secret", http.MethodGet, "/v1/subscriptions/{id}/secret", gancho.ScopeSubscriptionsWrite, "the subscription's signing secret", (*API).getSubscriptionSecret},
+		{"rotate-subscription-secret", http.MethodPost, "/v1/subscriptions/{id}/secret/rotate", gancho.ScopeSubscriptionsWrite, "replace the signing secret; the old one also signs for 24 h", (*API).rotateSubscriptionSecret},
+
 		{"publish-event", http.MethodPost, "/v1/events", gancho.ScopeEventsWrite, "publish an event to every matching subscription", (*API).publishEvent},
 		{"get-delivery", http.MethodGet, "/v1/deliveries/{id}", gancho.ScopeDeliveriesRead, "a delivery's status and every attempt", (*API).getDelivery},
 	}
