@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -164,13 +166,14 @@ func (st *Store) LoadDeliveryBatch(ctx context.Context, refs []DeliveryRef) (Del
 			if err := unmarshal(it, &d); err != nil {
 				return b, err
 			}
-			d.TenantID = it["tenantId"].(*types.AttributeValueMemberS).Value
+			d.TenantID = tenantOf(it)
 			b.Deliveries[d.ID] = d
 		case "E":
 			var ev gancho.Event
 			if err := unmarshal(it, &ev); err != nil {
 				return b, err
 			}
+			ev.TenantID = tenantOf(it)
 			b.Events[ev.ID] = ev
 		case "S":
 			sub, err := st.decodeSub(it)
@@ -181,6 +184,17 @@ func (st *Store) LoadDeliveryBatch(ctx context.Context, refs []DeliveryRef) (Del
 		}
 	}
 	return b, nil
+}
+
+// tenantOf reads the tenant from an item's "T#<tenant>#..." partition key.
+func tenantOf(it map[string]av) string {
+	pk, _ := it["pk"].(*types.AttributeValueMemberS)
+	if pk == nil {
+		return ""
+	}
+	rest, _ := strings.CutPrefix(pk.Value, "T#")
+	tenant, _, _ := strings.Cut(rest, "#")
+	return tenant
 }
 
 // RecordAttempt appends attempt to d and sets its status, only if d still has exactly
@@ -266,9 +280,13 @@ func (st *Store) RecordSubscriptionOutcome(ctx context.Context, tenant, subID st
 	return nil
 }
 
+// truncate cuts v to at most max bytes without splitting a character.
 func truncate(v string, max int) string {
 	if len(v) <= max {
 		return v
+	}
+	for max > 0 && !utf8.RuneStart(v[max]) {
+		max--
 	}
 	return v[:max]
 }

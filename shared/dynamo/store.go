@@ -130,6 +130,20 @@ func decodeCursor(c, partitionAttr, partition string) (map[string]av, error) {
 	if err := json.Unmarshal(b, &plain); err != nil || plain[partitionAttr] != partition {
 		return nil, invalid
 	}
+	// Exactly the table's key attributes, plus the index's when listing an index:
+	// anything else would reach DynamoDB as an invalid start key.
+	want := []string{"pk", "sk"}
+	if partitionAttr == "gsi1pk" {
+		want = append(want, "gsi1pk", "gsi1sk")
+	}
+	if len(plain) != len(want) {
+		return nil, invalid
+	}
+	for _, k := range want {
+		if plain[k] == "" {
+			return nil, invalid
+		}
+	}
 	out := map[string]av{}
 	for k, v := range plain {
 		out[k] = s(v)
