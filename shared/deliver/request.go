@@ -118,9 +118,9 @@ func (r request) build(ctx context.Context, now time.Time) (*http.Request, error
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
-	key, err := signature.ParseSecret(r.sub.Secret)
+	keys, err := signingKeys(r.sub, now)
 	if err != nil {
-		return nil, fmt.Errorf("subscription secret: %w", err)
+		return nil, err
 	}
 	ts := now.Unix()
 	h := req.Header
@@ -130,13 +130,34 @@ func (r request) build(ctx context.Context, now time.Time) (*http.Request, error
 	h.Set("User-Agent", "Gancho/"+gancho.Version)
 	h.Set("webhook-id", r.delivery.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	h.Set("webhook-signature", signature.Header([]signature.Key{key}, r.delivery.ID, ts, body))
+	h.Set("webhook-signature", signature.Header(keys, r.delivery.ID, ts, body))
 	h.Set("X-Gancho-Event", r.event.ID)
 	h.Set("X-Gancho-Attempt", strconv.Itoa(r.attempt))
 	for name, value := range r.sub.Headers {
 		h.Set(name, value)
 	}
+	if r.sub.Auth.Type == gancho.AuthStatic {
+		h.Set(r.sub.Auth.Header, r.sub.Auth.Value)
+	}
 	return req, nil
+}
+
+// signingKeys are the subscription's current key and, while it is still valid, the
+// key it rotated out: receivers accept either during the changeover.
+func signingKeys(sub gancho.Subscription, now time.Time) ([]signature.Key, error) {
+	key, err := signature.ParseSecret(sub.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("subscription secret: %w", err)
+	}
+	keys := []signature.Key{key}
+	if sub.PreviousSecret != "" && sub.PreviousSecretValidUntil != nil && now.Before(*sub.PreviousSecretValidUntil) {
+		prev, err := signature.ParseSecret(sub.PreviousSecret)
+		if err != nil {
+			return nil, fmt.Errorf("previous subscription secret: %w", err)
+		}
+		keys = append(keys, prev)
+	}
+	return keys, nil
 }
 
 // send performs one attempt and describes it. It never returns an error: network

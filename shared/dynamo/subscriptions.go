@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -38,11 +39,19 @@ func matchItem(sub gancho.Subscription, k map[string]av) map[string]av {
 
 // subItem is the stored form of sub, its secrets sealed.
 func (st *Store) subItem(sub gancho.Subscription) (map[string]av, error) {
-	var err error
-	if sub.Secret, err = st.sealer.Seal(sub.Secret); err != nil {
+	sealed, err := sub.MapSecrets(st.sealer.Seal)
+	if err != nil {
 		return nil, err
 	}
-	return marshal(sub)
+	it, err := marshal(sealed)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range subKey(sub.TenantID, sub.ID) {
+		it[k] = v
+	}
+	it["gsi1pk"], it["gsi1sk"] = s("T#"+sub.TenantID+"#S"), s(sub.ID)
+	return it, nil
 }
 
 // decodeSub reads a stored subscription and opens its secrets.
@@ -51,11 +60,11 @@ func (st *Store) decodeSub(it map[string]av) (gancho.Subscription, error) {
 	if err := unmarshal(it, &sub); err != nil {
 		return sub, err
 	}
-	var err error
-	if sub.Secret, err = st.sealer.Open(sub.Secret); err != nil {
+	opened, err := sub.MapSecrets(st.sealer.Open)
+	if err != nil {
 		return sub, fmt.Errorf("subscription %s: %w", sub.ID, err)
 	}
-	return sub, nil
+	return opened, nil
 }
 
 // CreateSubscription stores sub and its match entries in one transaction.
@@ -64,10 +73,6 @@ func (st *Store) CreateSubscription(ctx context.Context, sub gancho.Subscription
 	if err != nil {
 		return err
 	}
-	for k, v := range subKey(sub.TenantID, sub.ID) {
-		it[k] = v
-	}
-	it["gsi1pk"], it["gsi1sk"] = s("T#"+sub.TenantID+"#S"), s(sub.ID)
 	items := []types.TransactWriteItem{{Put: &types.Put{TableName: &st.table, Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(pk)")}}}
 	for _, k := range matchKeys(sub) {
@@ -177,6 +182,46 @@ func (st *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, limit i
 		}
 		in.ExclusiveStartKey = res.LastEvaluatedKey
 	}
+}
+
+// UpdateSubscription replaces old with sub and rewrites the match entries that
+// changed, in one transaction that fails with ErrConflict if old was changed since it
+// was read (optimistic concurrency on updatedAt).
+func (st *Store) UpdateSubscription(ctx context.Context, old, sub gancho.Subscription) error {
+	it, err := st.subItem(sub)
+	if err != nil {
+		return err
+	}
+	oldAt, err := marshal(struct {
+		T time.Time `json:"t"`
+	}{old.UpdatedAt})
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{{Put: &types.Put{TableName: &st.table, Item: it,
+		ConditionExpression:       aws.String("updatedAt = :old"),
+		ExpressionAttributeValues: map[string]av{":old": oldAt["t"]}}}}
+	keep := map[string]bool{}
+	for _, k := range matchKeys(sub) {
+		keep[keyString(k)] = true
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: matchItem(sub, k)}})
+	}
+	for _, k := range matchKeys(old) {
+		if !keep[keyString(k)] {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: k}})
+		}
+	}
+	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		if conditionFailed(err) {
+			return fmt.Errorf("subscription %s changed meanwhile: %w", sub.ID, gancho.ErrConflict)
+		}
+		return fmt.Errorf("update subscription: %w", err)
+	}
+	return nil
+}
+
+func keyString(k map[string]av) string {
+	return k["pk"].(*types.AttributeValueMemberS).Value + "\x00" + k["sk"].(*types.AttributeValueMemberS).Value
 }
 
 // DeleteSubscription removes sub and its match entries; queued deliveries find it gone

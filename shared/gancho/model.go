@@ -5,28 +5,27 @@ import (
 	"time"
 )
 
-// Tenant is an API provider using Gancho.
-type Tenant struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
 // APIKey is a tenant credential; only its hash is stored.
 type APIKey struct {
-	ID        string    `json:"id"`
-	TenantID  string    `json:"tenantId"`
-	Name      string    `json:"name"`
-	Scopes    []string  `json:"scopes"`
-	OwnerID   string    `json:"ownerId,omitempty"`
+	ID       string   `json:"id"`
+	TenantID string   `json:"tenantId"`
+	Name     string   `json:"name"`
+	Scopes   []string `json:"scopes"`
+	OwnerID  string   `json:"ownerId,omitempty"`
+	// MaskedKey is "****" plus the key's last 4 characters, to tell keys apart.
+	MaskedKey string `json:"maskedKey,omitempty"`
+	// CreatedBy is the key id (or "jwt:<sub>", or "admin") of the credential that
+	// created this key.
+	CreatedBy string    `json:"createdBy,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	Revoked   bool      `json:"revoked,omitempty"`
 }
 
-// Principal is who a request acts for, after authentication.
+// Principal is who a request acts for, after authentication. The platform
+// operator's principal has no TenantID and only the admin scope.
 type Principal struct {
 	TenantID string
-	KeyID    string
+	KeyID    string // API key id, "jwt:<sub>" for a JWT, "admin" for the operator
 	Scopes   []string
 	OwnerID  string // non-empty: confined to this owner
 }
@@ -58,39 +57,6 @@ const (
 var AllTenantScopes = []string{
 	ScopeSubscriptionsRead, ScopeSubscriptionsWrite, ScopeEventsRead, ScopeEventsWrite,
 	ScopeDeliveriesRead, ScopeDeliveriesWrite, ScopeKeysRead, ScopeKeysWrite, ScopeTenantWrite,
-}
-
-// Subscription is a customer's endpoint for a set of event types.
-type Subscription struct {
-	ID             string            `json:"id"`
-	TenantID       string            `json:"tenantId"`
-	Name           string            `json:"name"`
-	Description    string            `json:"description,omitempty"`
-	URL            string            `json:"url"`
-	Method         string            `json:"method"`
-	Events         []string          `json:"events"`
-	OwnerID        string            `json:"ownerId,omitempty"`
-	Context        string            `json:"context,omitempty"`
-	Headers        map[string]string `json:"headers"`
-	Format         string            `json:"format"`
-	IsActive       bool              `json:"isActive"`
-	TimeoutSeconds int               `json:"timeoutSeconds"`
-	RetrySchedule  []int             `json:"retrySchedule"`
-	Metadata       json.RawMessage   `json:"metadata,omitempty"`
-	Secret         string            `json:"secret,omitempty"`
-	CreatedAt      time.Time         `json:"createdAt"`
-	UpdatedAt      time.Time         `json:"updatedAt"`
-	Status
-}
-
-// Status is the per-subscription delivery status block (seed 000).
-type Status struct {
-	LastStatusCode      int        `json:"lastStatusCode,omitempty"`
-	LastResponse        string     `json:"lastResponse,omitempty"`
-	LastAttemptAt       *time.Time `json:"lastAttemptAt,omitempty"`
-	LastSuccessAt       *time.Time `json:"lastSuccessAt,omitempty"`
-	ConsecutiveFailures int        `json:"consecutiveFailures"`
-	FailingSince        *time.Time `json:"failingSince,omitempty"`
 }
 
 // Event is something a tenant published.

@@ -21,7 +21,9 @@ const (
 	MaxMetadataBytes      = 4096
 	MaxRetrySteps         = 20
 	MaxRetryStepSeconds   = 24 * 60 * 60
-	MaxEventPatterns      = 100
+	MaxEventPatterns      = 40 // keeps an update's match-index rewrite in one transaction
+	MaxRateLimitPerSecond = 1000
+	MaxTokenBodyFields    = 50
 )
 
 // DefaultRetrySchedule is 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -38,11 +40,55 @@ type SubscriptionInput struct {
 	OwnerID        *string           `json:"ownerId"`
 	Context        *string           `json:"context"`
 	Headers        map[string]string `json:"headers"`
+	Auth           *AuthInput        `json:"auth"`
+	Mode           *string           `json:"mode"`
 	Format         *string           `json:"format"`
 	IsActive       *bool             `json:"isActive"`
 	TimeoutSeconds *int              `json:"timeoutSeconds"`
+	RateLimit      *int              `json:"rateLimitPerSecond"`
 	RetrySchedule  *[]int            `json:"retrySchedule"`
+	Ordered        *bool             `json:"ordered"`
 	Metadata       json.RawMessage   `json:"metadata"`
+}
+
+// AuthInput is the writable form of Auth; pointers tell omitted from empty.
+type AuthInput struct {
+	Type           string            `json:"type"`
+	Header         *string           `json:"header"`
+	Value          *string           `json:"value"`
+	URL            *string           `json:"url"`
+	Method         *string           `json:"method"`
+	Headers        map[string]string `json:"headers"`
+	Body           map[string]string `json:"body"`
+	BodyEncoding   *string           `json:"bodyEncoding"`
+	TokenField     *string           `json:"tokenField"`
+	ExpiresInField *string           `json:"expiresInField"`
+	Scheme         *string           `json:"scheme"`
+}
+
+// KeepWriteOnly fills write-only values that an update omitted, or sent back in
+// their masked form, from the stored subscription, before validation.
+func (in *SubscriptionInput) KeepWriteOnly(stored Subscription) {
+	in.Headers = keepSensitive(in.Headers, stored.Headers)
+	a := in.Auth
+	if a == nil || a.Type != stored.Auth.Type {
+		return
+	}
+	if a.Value == nil || *a.Value == "" || *a.Value == Mask(stored.Auth.Value) {
+		v := stored.Auth.Value
+		a.Value = &v
+	}
+	a.Headers = keepSensitive(a.Headers, stored.Auth.Headers)
+	a.Body = keepSensitive(a.Body, stored.Auth.Body)
+}
+
+func keepSensitive(update, stored map[string]string) map[string]string {
+	for k, v := range update {
+		if old, ok := stored[k]; ok && Sensitive(k) && (v == "" || v == Mask(old)) {
+			update[k] = old
+		}
+	}
+	return update
 }
 
 // TargetPolicy says which receiver URLs a deployment accepts.
@@ -62,6 +108,8 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 		Method:         "POST",
 		Events:         []string{"*"},
 		Headers:        map[string]string{},
+		Auth:           Auth{Type: AuthNone},
+		Mode:           ModePush,
 		Format:         "envelope",
 		IsActive:       true,
 		TimeoutSeconds: DefaultTimeoutSeconds,
@@ -144,6 +192,27 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 		}
 		s.Headers[name] = value
 	}
+	if in.Auth != nil {
+		s.Auth = checkAuth(*in.Auth, policy, bad)
+	}
+	if in.Mode != nil {
+		switch *in.Mode {
+		case ModePush, ModeNotify:
+			s.Mode = *in.Mode
+		default:
+			bad("mode", "must be push or notify")
+		}
+	}
+	if in.RateLimit != nil {
+		if *in.RateLimit < 1 || *in.RateLimit > MaxRateLimitPerSecond {
+			bad("rateLimitPerSecond", "must be between 1 and %d (or null for no limit)", MaxRateLimitPerSecond)
+		}
+		v := *in.RateLimit
+		s.RateLimitPerSecond = &v
+	}
+	if in.Ordered != nil {
+		s.Ordered = *in.Ordered
+	}
 	if in.Format != nil {
 		switch *in.Format {
 		case "envelope", "raw":
@@ -187,6 +256,78 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 		return Subscription{}, Invalid(errs...)
 	}
 	return s, nil
+}
+
+// checkAuth validates an auth block and applies its defaults.
+func checkAuth(in AuthInput, policy TargetPolicy, bad func(field, format string, args ...any)) Auth {
+	str := func(p *string, def string) string {
+		if p == nil {
+			return def
+		}
+		return *p
+	}
+	a := Auth{Type: in.Type}
+	headerName := func() {
+		a.Header = str(in.Header, "Authorization")
+		if msg := checkHeader(a.Header, ""); msg != "" {
+			bad("auth.header", "%s", msg)
+		}
+	}
+	switch in.Type {
+	case AuthNone:
+		if in.Header != nil || in.Value != nil || in.URL != nil {
+			bad("auth", "type none takes no other fields")
+		}
+	case AuthStatic:
+		headerName()
+		a.Value = str(in.Value, "")
+		if a.Value == "" {
+			bad("auth.value", "is required for type static")
+		} else if strings.ContainsAny(a.Value, "\r\n\x00") || len(a.Value) > 4096 {
+			bad("auth.value", "must be at most 4096 characters without line breaks")
+		}
+	case AuthToken:
+		headerName()
+		a.URL = str(in.URL, "")
+		if a.URL == "" {
+			bad("auth.url", "is required for type token")
+		} else if msg := checkURL(a.URL, policy); msg != "" {
+			bad("auth.url", "%s", msg)
+		}
+		a.Method = strings.ToUpper(str(in.Method, "POST"))
+		if a.Method != "POST" && a.Method != "GET" && a.Method != "PUT" {
+			bad("auth.method", "must be POST, GET or PUT")
+		}
+		if len(in.Headers) > MaxHeaders {
+			bad("auth.headers", "must have at most %d entries", MaxHeaders)
+		}
+		for name, value := range in.Headers {
+			if msg := checkHeader(name, value); msg != "" {
+				bad("auth.headers."+name, "%s", msg)
+			}
+		}
+		a.Headers = in.Headers
+		if len(in.Body) > MaxTokenBodyFields {
+			bad("auth.body", "must have at most %d fields", MaxTokenBodyFields)
+		}
+		a.Body = in.Body
+		a.BodyEncoding = str(in.BodyEncoding, "json")
+		if a.BodyEncoding != "json" && a.BodyEncoding != "form" {
+			bad("auth.bodyEncoding", "must be json or form")
+		}
+		a.TokenField = str(in.TokenField, "access_token")
+		a.ExpiresInField = str(in.ExpiresInField, "expires_in")
+		if a.TokenField == "" {
+			bad("auth.tokenField", "must not be empty")
+		}
+		a.Scheme = str(in.Scheme, "Bearer")
+		if strings.ContainsAny(a.Scheme, " \r\n") {
+			bad("auth.scheme", "must be one word, e.g. Bearer, or empty")
+		}
+	default:
+		bad("auth.type", "must be none, static or token")
+	}
+	return a
 }
 
 func checkURL(raw string, policy TargetPolicy) string {

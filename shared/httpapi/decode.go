@@ -33,6 +33,11 @@ func decode(r *http.Request, v any) error {
 	if len(body) > maxBody {
 		return gancho.Errorf(gancho.KindTooLarge, "request body must be at most %d bytes", maxBody)
 	}
+	return decodeBytes(body, v)
+}
+
+// decodeBytes is decode for a body already read.
+func decodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return gancho.Errorf(gancho.KindBadRequest, "request body must be a JSON object")
 	}

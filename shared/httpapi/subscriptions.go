@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
@@ -16,7 +18,30 @@ type SubscriptionStore interface {
 	CreateSubscription(ctx context.Context, sub gancho.Subscription) error
 	GetSubscription(ctx context.Context, tenant, id string) (gancho.Subscription, error)
 	ListSubscriptions(ctx context.Context, tenant string, f dynamo.SubscriptionFilter, p dynamo.Page) ([]gancho.Subscription, string, error)
+	UpdateSubscription(ctx context.Context, old, sub gancho.Subscription) error
 	DeleteSubscription(ctx context.Context, sub gancho.Subscription) error
+}
+
+// previousSecretTTL is how long a rotated-out secret keeps signing.
+const previousSecretTTL = 24 * time.Hour
+
+// buildSubscription validates a subscription input for principal p: the owner of an
+// owner-bound key is forced, and event patterns must name the tenant's catalog.
+func (a *API) buildSubscription(ctx context.Context, p gancho.Principal, in gancho.SubscriptionInput) (gancho.Subscription, error) {
+	if p.OwnerID != "" {
+		if in.OwnerID != nil && *in.OwnerID != p.OwnerID {
+			return gancho.Subscription{}, gancho.Invalid(gancho.FieldError{Field: "ownerId", Message: "must be this API key's owner"})
+		}
+		in.OwnerID = &p.OwnerID
+	}
+	sub, err := gancho.NewSubscription(in, a.policy)
+	if err != nil {
+		return sub, err
+	}
+	if err := a.checkEventPatterns(ctx, p.TenantID, sub.Events); err != nil {
+		return sub, err
+	}
+	return sub, nil
 }
 
 func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
@@ -26,14 +51,7 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if p.OwnerID != "" {
-		if in.OwnerID != nil && *in.OwnerID != p.OwnerID {
-			writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "ownerId", Message: "must be this API key's owner"}))
-			return
-		}
-		in.OwnerID = &p.OwnerID
-	}
-	sub, err := gancho.NewSubscription(in, a.policy)
+	sub, err := a.buildSubscription(r.Context(), p, in)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -47,8 +65,10 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
+	out := sub.Redacted()
+	out.Secret = sub.Secret // shown once, here
 	w.Header().Set("Location", "/v1/subscriptions/"+sub.ID)
-	writeJSON(w, http.StatusCreated, sub)
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // loadSubscription reads the {id} subscription, hiding other tenants' and other
@@ -69,8 +89,7 @@ func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	sub.Secret = ""
-	writeJSON(w, http.StatusOK, sub)
+	writeJSON(w, http.StatusOK, sub.Redacted())
 }
 
 func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
@@ -100,9 +119,92 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i := range subs {
-		subs[i].Secret = ""
+		subs[i] = subs[i].Redacted()
 	}
 	writeJSON(w, http.StatusOK, newList(subs, next))
+}
+
+func (a *API) replaceSubscription(w http.ResponseWriter, r *http.Request) {
+	old, err := a.loadSubscription(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	var in gancho.SubscriptionInput
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	a.saveSubscription(w, r, old, in)
+}
+
+// writableFields are the subscription fields a client sets; PATCH merges into them.
+var writableFields = []string{"name", "description", "url", "method", "events", "ownerId", "context", "headers",
+	"auth", "mode", "format", "isActive", "timeoutSeconds", "rateLimitPerSecond", "retrySchedule", "ordered", "metadata"}
+
+func (a *API) updateSubscription(w http.ResponseWriter, r *http.Request) {
+	old, err := a.loadSubscription(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	var patch map[string]any
+	if err := decode(r, &patch); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	// The current writable fields as a client reads them (write-only values masked,
+	// which KeepWriteOnly restores), merged with the patch (RFC 7396), then validated
+	// exactly like a PUT.
+	current, err := toMap(old.Redacted())
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	doc := map[string]any{}
+	for _, f := range writableFields {
+		if v, ok := current[f]; ok {
+			doc[f] = v
+		}
+	}
+	merged, err := json.Marshal(mergePatch(doc, patch))
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	var in gancho.SubscriptionInput
+	if err := decodeBytes(merged, &in); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	a.saveSubscription(w, r, old, in)
+}
+
+// saveSubscription validates in as the new state of old and stores it, keeping what
+// a client cannot set: id, secrets, creation time and the status block.
+func (a *API) saveSubscription(w http.ResponseWriter, r *http.Request, old gancho.Subscription, in gancho.SubscriptionInput) {
+	in.KeepWriteOnly(old)
+	sub, err := a.buildSubscription(r.Context(), principal(r), in)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	sub.ID, sub.TenantID, sub.CreatedAt = old.ID, old.TenantID, old.CreatedAt
+	sub.Secret, sub.PreviousSecret, sub.PreviousSecretValidUntil = old.Secret, old.PreviousSecret, old.PreviousSecretValidUntil
+	sub.Status = old.Status
+	if sub.IsActive && !old.IsActive {
+		// Re-enabling starts afresh; queued deliveries are not replayed (use recover).
+		sub.ConsecutiveFailures, sub.FailingSince, sub.DisabledReason = 0, nil, ""
+	}
+	sub.UpdatedAt = a.now().UTC()
+	if err := a.store.UpdateSubscription(r.Context(), old, sub); err != nil {
+		if errors.Is(err, gancho.ErrConflict) {
+			err = gancho.Errorf(gancho.KindConflict, "the subscription changed while this request ran; read it again and retry")
+		}
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sub.Redacted())
 }
 
 func (a *API) deleteSubscription(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +222,76 @@ func (a *API) deleteSubscription(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *API) replaceSubscription(w http.ResponseWriter, r *http.Request)      { notYet(w) }
-func (a *API) updateSubscription(w http.ResponseWriter, r *http.Request)       { notYet(w) }
-func (a *API) getSubscriptionSecret(w http.ResponseWriter, r *http.Request)    { notYet(w) }
-func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) { notYet(w) }
+type secretResponse struct {
+	Secret             string     `json:"secret"`
+	PreviousValidUntil *time.Time `json:"previousValidUntil,omitempty"`
+}
+
+func (a *API) getSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
+	sub, err := a.loadSubscription(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	out := secretResponse{Secret: sub.Secret}
+	if sub.PreviousSecretValidUntil != nil && sub.PreviousSecretValidUntil.After(a.now()) {
+		out.PreviousValidUntil = sub.PreviousSecretValidUntil
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
+	old, err := a.loadSubscription(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	sub := old
+	now := a.now().UTC()
+	until := now.Add(previousSecretTTL)
+	sub.PreviousSecret, sub.PreviousSecretValidUntil = old.Secret, &until
+	sub.Secret = signature.NewSecret()
+	sub.UpdatedAt = now
+	if err := a.store.UpdateSubscription(r.Context(), old, sub); err != nil {
+		if errors.Is(err, gancho.ErrConflict) {
+			err = gancho.Errorf(gancho.KindConflict, "the subscription changed while this request ran; retry")
+		}
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, secretResponse{Secret: sub.Secret, PreviousValidUntil: &until})
+}
+
+// toMap is v as a generic JSON object.
+func toMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+// mergePatch applies an RFC 7396 JSON merge patch to target.
+func mergePatch(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = map[string]any{}
+	}
+	out := make(map[string]any, len(t))
+	for k, v := range t {
+		out[k] = v
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = mergePatch(out[k], v)
+	}
+	return out
+}
