@@ -35,6 +35,7 @@ type Handler struct {
 	store       Store
 	queue       Queue
 	client      *http.Client
+	tokens      *Tokens
 	log         *slog.Logger
 	parallelism int
 	now         func() time.Time
@@ -56,6 +57,7 @@ func NewHandler(store Store, q Queue, client *http.Client, log *slog.Logger, opt
 	for _, o := range opts {
 		o(h)
 	}
+	h.tokens = NewTokens(client, h.now)
 	return h
 }
 
@@ -160,7 +162,7 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.Deliver
 	}
 
 	now := h.now()
-	a := send(ctx, h.client, request{delivery: d, sub: sub, event: ev, attempt: m.Attempt}, now)
+	a := send(ctx, h.client, request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens}, now)
 	if ctx.Err() != nil && a.Outcome != gancho.OutcomeSuccess {
 		// Out of time: the message comes back and the attempt is made again.
 		return ctx.Err()

@@ -98,6 +98,7 @@ type request struct {
 	sub      gancho.Subscription
 	event    gancho.Event
 	attempt  int
+	tokens   *Tokens // for token auth
 }
 
 // build returns the HTTP request for one attempt.
@@ -167,12 +168,7 @@ func send(ctx context.Context, client *http.Client, r request, now time.Time) ga
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(r.sub.TimeoutSeconds)*time.Second)
 	defer cancel()
 	start := time.Now()
-	req, err := r.build(ctx, now)
-	if err != nil {
-		a.Error = describe(err)
-		return a
-	}
-	resp, err := client.Do(req)
+	resp, err := r.do(ctx, client, now)
 	if err != nil {
 		a.Error = describe(err)
 		a.DurationMs = time.Since(start).Milliseconds()
@@ -192,6 +188,43 @@ func send(ctx context.Context, client *http.Client, r request, now time.Time) ga
 	return a
 }
 
+// do builds and sends the request; with token auth it adds the token and, on a 401,
+// fetches a fresh token and tries once more.
+func (r request) do(ctx context.Context, client *http.Client, now time.Time) (*http.Response, error) {
+	token := func(refresh bool) (string, error) {
+		if r.sub.Auth.Type != gancho.AuthToken {
+			return "", nil
+		}
+		if r.tokens == nil {
+			return "", fmt.Errorf("%w: token auth is not available here", errToken)
+		}
+		return r.tokens.Get(ctx, r.sub.Auth, refresh)
+	}
+	for refreshed := false; ; refreshed = true {
+		tok, err := token(refreshed)
+		if err != nil {
+			return nil, err
+		}
+		req, err := r.build(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		if tok != "" {
+			v := tok
+			if r.sub.Auth.Scheme != "" {
+				v = r.sub.Auth.Scheme + " " + tok
+			}
+			req.Header.Set(r.sub.Auth.Header, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil || tok == "" || refreshed || resp.StatusCode != http.StatusUnauthorized {
+			return resp, err
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
+		resp.Body.Close()
+	}
+}
+
 // keep returns at most maxResponseKept bytes of body as valid UTF-8.
 func keep(body []byte) string {
 	if len(body) > maxResponseKept {
@@ -207,6 +240,8 @@ func describe(err error) string {
 		return "timeout"
 	case errors.Is(err, errMissingSubject):
 		return errMissingSubject.Error()
+	case errors.Is(err, errToken):
+		return err.Error()
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -1,0 +1,49 @@
+package deliver
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/gancho-dev/gancho/shared/signature"
+)
+
+// While a rotated-out secret is valid, both secrets sign and a receiver holding
+// either one verifies with the official library; afterwards only the new one signs.
+func TestBothSecretsSignDuringRotation(t *testing.T) {
+	oldSecret, newSecret := signature.NewSecret(), signature.NewSecret()
+	now := time.Now()
+	until := now.Add(24 * time.Hour)
+	r := tokenRequest("https://client.example/h", "", "", nil)
+	r.sub.Auth.Type = "none"
+	r.sub.Secret, r.sub.PreviousSecret, r.sub.PreviousSecretValidUntil = newSecret, oldSecret, &until
+
+	req, err := r.build(context.Background(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := Body(r.sub, r.event)
+	if n := len(strings.Fields(req.Header.Get("webhook-signature"))); n != 2 {
+		t.Fatalf("%d signatures during rotation, want 2", n)
+	}
+	for _, s := range []string{oldSecret, newSecret} {
+		wh, _ := standardwebhooks.NewWebhook(s)
+		if err := wh.Verify(body, req.Header); err != nil {
+			t.Errorf("verify with %s...: %v", s[:10], err)
+		}
+	}
+	later, err := r.build(context.Background(), until.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(strings.Fields(later.Header.Get("webhook-signature"))); n != 1 {
+		t.Fatalf("%d signatures after the overlap, want 1", n)
+	}
+	wh, _ := standardwebhooks.NewWebhook(oldSecret)
+	if err := wh.VerifyIgnoringTimestamp(body, later.Header); err == nil {
+		t.Error("the expired secret still verifies")
+	}
+}
