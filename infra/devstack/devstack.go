@@ -17,6 +17,7 @@ import (
 	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/shared/app"
 	"github.com/gancho-dev/gancho/shared/config"
+	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/seal"
@@ -33,6 +34,12 @@ type Options struct {
 	Log       *slog.Logger // structured logs
 	EmuLog    io.Writer    // emulator output; nil discards it
 	Getenv    func(string) string
+	// DeliverOptions tune the consumer (tests shorten its thresholds).
+	DeliverOptions []deliver.Option
+	// NoWorker leaves the deliveries queue alone (tests that drive the consumer).
+	NoWorker bool
+	// SweepEvery is how often the sweeper runs (the deployed schedule: every minute).
+	SweepEvery time.Duration
 }
 
 // Dev is a running local Gancho.
@@ -44,6 +51,7 @@ type Dev struct {
 	Config    config.Config
 	App       *app.App
 	Emulators *localstack.Stack // nil when AWS_ENDPOINT_URL pointed elsewhere
+	Worker    *Worker           // feeds the deliveries queue to the consumer
 
 	stop func() error
 }
@@ -123,6 +131,7 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		DLQURL:         res.Queues["DeliveriesDLQ"].URL,
 		AllowInsecure:  true, // local runs deliver to http:// and loopback receivers
 		LocalEndpoints: true,
+		DeliverOptions: o.DeliverOptions,
 	}
 	d.App = app.New(d.Config, d.Config.ClientsFrom(ddb, sq), o.Log)
 
@@ -153,9 +162,32 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 
 	wctx, cancelWorker := context.WithCancel(context.WithoutCancel(ctx))
 	w := &Worker{SQS: sq, QueueURL: d.Config.QueueURL, QueueARN: res.Queues["DeliveriesQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log}
+	d.Worker = w
 	var wg sync.WaitGroup
+	if !o.NoWorker {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Run(wctx) }()
+	}
+	every := o.SweepEvery
+	if every == 0 {
+		every = 10 * time.Second
+	}
 	wg.Add(1)
-	go func() { defer wg.Done(); w.Run(wctx) }()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+				if _, err := d.App.Sweeper.Sweep(wctx); err != nil && wctx.Err() == nil {
+					o.Log.Warn("sweep", "err", err)
+				}
+			}
+		}
+	}()
 	cleanups = append(cleanups, func() error { cancelWorker(); wg.Wait(); return nil })
 	return d, nil
 }

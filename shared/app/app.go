@@ -18,6 +18,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/outbound"
 	"github.com/gancho-dev/gancho/shared/publish"
+	"github.com/gancho-dev/gancho/shared/sweeper"
 )
 
 // App is a configured Gancho.
@@ -27,24 +28,28 @@ type App struct {
 	Log     *slog.Logger
 	API     *httpapi.API
 	Deliver *deliver.Handler
+	Sweeper *sweeper.Sweeper
 }
 
 // New builds an App from cfg and its clients.
 func New(cfg config.Config, clients config.Clients, log *slog.Logger) *App {
 	policy := gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure}
-	api := httpapi.New(httpapi.Config{
-		Store:     clients.Store,
-		Publisher: publish.New(clients.Store, clients.Queue, time.Now),
-		Log:       log,
-		Policy:    policy,
-	})
 	client := outbound.NewClient(outbound.Options{AllowPrivate: cfg.AllowInsecure})
+	api := httpapi.New(httpapi.Config{
+		Store:        clients.Store,
+		Publisher:    publish.New(clients.Store, clients.Queue, time.Now),
+		Log:          log,
+		Policy:       policy,
+		AdminKeyHash: cfg.AdminKeyHash,
+		HTTPClient:   client,
+	})
 	return &App{
 		Config:  cfg,
 		Clients: clients,
 		Log:     log,
 		API:     api,
-		Deliver: deliver.NewHandler(clients.Store, clients.Queue, client, log),
+		Deliver: deliver.NewHandler(clients.Store, clients.Queue, client, log, cfg.DeliverOptions...),
+		Sweeper: sweeper.New(clients.Store, clients.Queue, log, time.Now),
 	}
 }
 
@@ -69,6 +74,15 @@ func fromEnv() *App {
 func StartRoute(name string) {
 	a := fromEnv()
 	lambda.Start(httpadapter.NewV2(a.API.Handler(name)).ProxyWithContext)
+}
+
+// StartSweeper runs the scheduled Lambda that re-queues parked deliveries.
+func StartSweeper() {
+	a := fromEnv()
+	lambda.Start(func(ctx context.Context) error {
+		_, err := a.Sweeper.Sweep(ctx)
+		return err
+	})
 }
 
 // StartDeliver runs the deliveries queue consumer Lambda.

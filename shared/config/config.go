@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/seal"
@@ -32,6 +33,8 @@ type Config struct {
 	// AdminKeyHash is the SHA-256 (hex) of the platform operator's key
 	// (GANCHO_ADMIN_KEY_SHA256); empty disables the admin routes.
 	AdminKeyHash string
+	// DeliverOptions tune the consumer (tests and local runs shorten its delays).
+	DeliverOptions []deliver.Option
 	// LocalEndpoints is true when AWS_ENDPOINT_URL* points at an emulator.
 	LocalEndpoints bool
 }

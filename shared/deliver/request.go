@@ -176,6 +176,9 @@ func send(ctx context.Context, client *http.Client, r request, now time.Time) ga
 	}
 	defer resp.Body.Close()
 	a.StatusCode = resp.StatusCode
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		a.RetryAfterSeconds = retryAfter(resp.Header.Get("Retry-After"), now)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
 	a.Response = keep(body)
 	if err != nil {
@@ -223,6 +226,20 @@ func (r request) do(ctx context.Context, client *http.Client, now time.Time) (*h
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
 		resp.Body.Close()
 	}
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) int {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		return max(n, 0)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(int(t.Sub(now).Seconds()+0.999), 0)
+	}
+	return 0
 }
 
 // keep returns at most maxResponseKept bytes of body as valid UTF-8.

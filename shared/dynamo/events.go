@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"strings"
@@ -66,6 +67,7 @@ func (st *Store) deliveryItem(d gancho.Delivery) (map[string]av, error) {
 	}
 	it["tenantId"] = s(d.TenantID)
 	it["gsi1pk"], it["gsi1sk"] = s("T#"+d.TenantID+"#S#"+d.SubscriptionID+"#D"), s(d.ID)
+	it["gsi2pk"], it["gsi2sk"] = s("T#"+d.TenantID+"#E#"+d.EventID+"#D"), s(d.ID)
 	it["attemptCount"] = n(int64(len(d.Attempts)))
 	it["expiresAt"] = n(st.expiry(d.CreatedAt))
 	return it, nil
@@ -199,8 +201,9 @@ func tenantOf(it map[string]av) string {
 
 // RecordAttempt appends attempt to d and sets its status, only if d still has exactly
 // attempt.Number-1 attempts: a duplicate message for an attempt already made gets
-// ErrConflict and changes nothing.
-func (st *Store) RecordAttempt(ctx context.Context, d gancho.Delivery, a gancho.Attempt, status string, next *time.Time) error {
+// ErrConflict and changes nothing. With park, the delivery waits in the due index
+// until next, for the sweeper to queue it; without, it leaves that index.
+func (st *Store) RecordAttempt(ctx context.Context, d gancho.Delivery, a gancho.Attempt, status string, next *time.Time, park bool) error {
 	av1, err := marshal(struct {
 		A []gancho.Attempt `json:"a"`
 	}{[]gancho.Attempt{a}})
@@ -208,16 +211,27 @@ func (st *Store) RecordAttempt(ctx context.Context, d gancho.Delivery, a gancho.
 		return err
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
-	update := "SET attempts = list_append(if_not_exists(attempts, :empty), :a), attemptCount = :n, #s = :s, updatedAt = :now"
+	set := "SET attempts = list_append(if_not_exists(attempts, :empty), :a), attemptCount = :n, #s = :s, updatedAt = :now"
+	remove := []string{}
 	values := map[string]av{
 		":a": av1["a"], ":empty": &types.AttributeValueMemberL{}, ":n": n(int64(a.Number)),
 		":prev": n(int64(a.Number - 1)), ":s": s(status), ":now": s(now),
 	}
 	if next != nil {
-		update += ", nextAttemptAt = :next"
+		set += ", nextAttemptAt = :next"
 		values[":next"] = s(next.UTC().Format(time.RFC3339Nano))
 	} else {
-		update += " REMOVE nextAttemptAt"
+		remove = append(remove, "nextAttemptAt")
+	}
+	if park && next != nil {
+		set += ", gsi3pk = :duepk, gsi3sk = :duesk"
+		values[":duepk"], values[":duesk"] = s(dueShard(d.ID)), s(dueKey(*next, d.ID))
+	} else {
+		remove = append(remove, "gsi3pk", "gsi3sk")
+	}
+	update := set
+	if len(remove) > 0 {
+		update += " REMOVE " + strings.Join(remove, ", ")
 	}
 	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
@@ -234,6 +248,126 @@ func (st *Store) RecordAttempt(ctx context.Context, d gancho.Delivery, a gancho.
 		return fmt.Errorf("record attempt: %w", err)
 	}
 	return nil
+}
+
+// dueShards spreads parked deliveries over several index partitions.
+const dueShards = 8
+
+func dueShard(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return fmt.Sprintf("DUE#%d", sum[0]%dueShards)
+}
+
+func dueKey(at time.Time, id string) string {
+	return at.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + id
+}
+
+// DueDeliveries returns parked deliveries whose next attempt is due at now, at most
+// limit per shard.
+func (st *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]gancho.Delivery, error) {
+	var out []gancho.Delivery
+	for shard := 0; shard < dueShards; shard++ {
+		res, err := st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:              &st.table,
+			IndexName:              aws.String("gsi3"),
+			KeyConditionExpression: aws.String("gsi3pk = :p AND gsi3sk <= :now"),
+			ExpressionAttributeValues: map[string]av{
+				":p": s(fmt.Sprintf("DUE#%d", shard)), ":now": s(dueKey(now, "~")),
+			},
+			Limit: aws.Int32(int32(limit)),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("due deliveries: %w", err)
+		}
+		for _, it := range res.Items {
+			var d gancho.Delivery
+			if err := unmarshal(it, &d); err != nil {
+				return nil, err
+			}
+			d.TenantID = tenantOf(it)
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// Unpark takes a queued delivery out of the due index, unless it changed meanwhile
+// (another attempt was recorded): then ErrConflict.
+func (st *Store) Unpark(ctx context.Context, d gancho.Delivery) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       deliveryKey(d.TenantID, d.ID),
+		UpdateExpression:          aws.String("REMOVE gsi3pk, gsi3sk"),
+		ConditionExpression:       aws.String("attemptCount = :n AND attribute_exists(gsi3pk)"),
+		ExpressionAttributeValues: map[string]av{":n": n(int64(len(d.Attempts)))},
+	})
+	if conditionFailed(err) {
+		return fmt.Errorf("unpark %s: %w", d.ID, gancho.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("unpark: %w", err)
+	}
+	return nil
+}
+
+// DeliveryFilter narrows a delivery list.
+type DeliveryFilter struct {
+	Status       string
+	Since, Until *time.Time
+}
+
+// ListDeliveries lists a subscription's (bySubscription) or an event's deliveries,
+// newest first.
+func (st *Store) ListDeliveries(ctx context.Context, tenant string, bySubscription bool, id string, f DeliveryFilter, p Page) ([]gancho.Delivery, string, error) {
+	index, part := "gsi2", "T#"+tenant+"#E#"+id+"#D"
+	if bySubscription {
+		index, part = "gsi1", "T#"+tenant+"#S#"+id+"#D"
+	}
+	start, err := decodeCursor(p.Cursor, index+"pk", part)
+	if err != nil {
+		return nil, "", err
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 &st.table,
+		IndexName:                 aws.String(index),
+		KeyConditionExpression:    aws.String(index + "pk = :p"),
+		ExpressionAttributeValues: map[string]av{":p": s(part), ":now": n(time.Now().Unix())},
+		ScanIndexForward:          aws.Bool(false),
+		ExclusiveStartKey:         start,
+	}
+	filters := []string{"(attribute_not_exists(expiresAt) OR expiresAt > :now)"}
+	names := map[string]string{}
+	if f.Status != "" {
+		filters = append(filters, "#s = :s")
+		names["#s"] = "status"
+		in.ExpressionAttributeValues[":s"] = s(f.Status)
+	}
+	if f.Since != nil {
+		filters = append(filters, "createdAt >= :since")
+		in.ExpressionAttributeValues[":since"] = s(f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if f.Until != nil {
+		filters = append(filters, "createdAt < :until")
+		in.ExpressionAttributeValues[":until"] = s(f.Until.UTC().Format(time.RFC3339Nano))
+	}
+	in.FilterExpression = aws.String(strings.Join(filters, " AND "))
+	if len(names) > 0 {
+		in.ExpressionAttributeNames = names
+	}
+	items, next, err := st.queryPage(ctx, in, p.Limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("list deliveries: %w", err)
+	}
+	out := make([]gancho.Delivery, 0, len(items))
+	for _, it := range items {
+		var d gancho.Delivery
+		if err := unmarshal(it, &d); err != nil {
+			return nil, "", err
+		}
+		d.TenantID = tenant
+		out = append(out, d)
+	}
+	return out, next, nil
 }
 
 // SetDeliveryStatus ends a delivery without an attempt (e.g. cancelled), unless it is
@@ -257,18 +391,46 @@ func (st *Store) SetDeliveryStatus(ctx context.Context, d gancho.Delivery, statu
 	return nil
 }
 
-// RecordSubscriptionOutcome updates a subscription's status block after an attempt.
-// A subscription deleted meanwhile is left alone.
-func (st *Store) RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, a gancho.Attempt) error {
-	at := s(a.At.UTC().Format(time.RFC3339Nano))
-	values := map[string]av{":code": n(int64(a.StatusCode)), ":resp": s(truncate(a.Response, 1024)), ":at": at}
-	var update string
+// Outcome sums up the attempts one batch made to one subscription, in order.
+type Outcome struct {
+	Last         gancho.Attempt // the latest attempt
+	LastSuccess  *time.Time     // the latest success, if any
+	Failures     int            // failures after LastSuccess (or all, without one)
+	FirstFailure *time.Time     // the first of those failures
+}
+
+// Add folds attempt a (made after the ones already added) into o.
+func (o *Outcome) Add(a gancho.Attempt) {
+	o.Last = a
 	if a.Outcome == gancho.OutcomeSuccess {
-		update = "SET lastStatusCode = :code, lastResponse = :resp, lastAttemptAt = :at, lastSuccessAt = :at, consecutiveFailures = :zero REMOVE failingSince"
-		values[":zero"] = n(0)
-	} else {
-		update = "SET lastStatusCode = :code, lastResponse = :resp, lastAttemptAt = :at, failingSince = if_not_exists(failingSince, :at) ADD consecutiveFailures :one"
-		values[":one"] = n(1)
+		at := a.At
+		o.LastSuccess, o.Failures, o.FirstFailure = &at, 0, nil
+		return
+	}
+	o.Failures++
+	if o.FirstFailure == nil {
+		at := a.At
+		o.FirstFailure = &at
+	}
+}
+
+// RecordSubscriptionOutcome updates a subscription's status block with one update per
+// batch. A subscription deleted meanwhile is left alone.
+func (st *Store) RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, o Outcome) error {
+	a := o.Last
+	ts := func(t time.Time) av { return s(t.UTC().Format(time.RFC3339Nano)) }
+	values := map[string]av{":code": n(int64(a.StatusCode)), ":resp": s(truncate(a.Response, 1024)), ":at": ts(a.At)}
+	update := "SET lastStatusCode = :code, lastResponse = :resp, lastAttemptAt = :at"
+	switch {
+	case o.LastSuccess != nil && o.Failures == 0:
+		update += ", lastSuccessAt = :ok, consecutiveFailures = :zero REMOVE failingSince"
+		values[":ok"], values[":zero"] = ts(*o.LastSuccess), n(0)
+	case o.LastSuccess != nil:
+		update += ", lastSuccessAt = :ok, consecutiveFailures = :fails, failingSince = :first"
+		values[":ok"], values[":fails"], values[":first"] = ts(*o.LastSuccess), n(int64(o.Failures)), ts(*o.FirstFailure)
+	default:
+		update += ", failingSince = if_not_exists(failingSince, :first) ADD consecutiveFailures :fails"
+		values[":fails"], values[":first"] = n(int64(o.Failures)), ts(*o.FirstFailure)
 	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: subKey(tenant, subID), UpdateExpression: aws.String(update),

@@ -640,7 +640,7 @@ func TestRecordAttempt(t *testing.T) {
 	a1 := gancho.Attempt{Number: 1, At: at, StatusCode: 500, DurationMs: 12, Response: "boom", Outcome: gancho.OutcomeFailure}
 	next := at.Add(5 * time.Second)
 
-	if err := e.st.RecordAttempt(e.ctx, d, a1, gancho.StatusRetrying, &next); err != nil {
+	if err := e.st.RecordAttempt(e.ctx, d, a1, gancho.StatusRetrying, &next, false); err != nil {
 		t.Fatalf("attempt 1: %v", err)
 	}
 	got, err := e.st.GetDelivery(e.ctx, tenant, d.ID)
@@ -654,11 +654,11 @@ func TestRecordAttempt(t *testing.T) {
 
 	dup := a1
 	dup.Response = "duplicate"
-	if err := e.st.RecordAttempt(e.ctx, d, dup, gancho.StatusDelivered, nil); !errors.Is(err, gancho.ErrConflict) {
+	if err := e.st.RecordAttempt(e.ctx, d, dup, gancho.StatusDelivered, nil, false); !errors.Is(err, gancho.ErrConflict) {
 		t.Errorf("attempt 1 again: %v, want ErrConflict", err)
 	}
 	skip := gancho.Attempt{Number: 3, At: at, Outcome: gancho.OutcomeSuccess}
-	if err := e.st.RecordAttempt(e.ctx, d, skip, gancho.StatusDelivered, nil); !errors.Is(err, gancho.ErrConflict) {
+	if err := e.st.RecordAttempt(e.ctx, d, skip, gancho.StatusDelivered, nil, false); !errors.Is(err, gancho.ErrConflict) {
 		t.Errorf("attempt 3 before 2: %v, want ErrConflict", err)
 	}
 	got, err = e.st.GetDelivery(e.ctx, tenant, d.ID)
@@ -670,7 +670,7 @@ func TestRecordAttempt(t *testing.T) {
 	}
 
 	a2 := gancho.Attempt{Number: 2, At: at.Add(6 * time.Second), StatusCode: 200, DurationMs: 3, Response: "ok", Outcome: gancho.OutcomeSuccess}
-	if err := e.st.RecordAttempt(e.ctx, d, a2, gancho.StatusDelivered, nil); err != nil {
+	if err := e.st.RecordAttempt(e.ctx, d, a2, gancho.StatusDelivered, nil, false); err != nil {
 		t.Fatalf("attempt 2: %v", err)
 	}
 	got, err = e.st.GetDelivery(e.ctx, tenant, d.ID)
@@ -747,7 +747,7 @@ func TestRecordSubscriptionOutcome(t *testing.T) {
 			1, ptrTime(t0.Add(3 * time.Minute)), 0, "", ptrTime(t0.Add(2 * time.Minute))},
 	}
 	for _, step := range steps {
-		if err := e.st.RecordSubscriptionOutcome(e.ctx, tenant, sub.ID, step.a); err != nil {
+		if err := e.st.RecordSubscriptionOutcome(e.ctx, tenant, sub.ID, outcomeOf(step.a)); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
 		got, err := e.st.GetSubscription(e.ctx, tenant, sub.ID)
@@ -780,7 +780,7 @@ func TestRecordSubscriptionOutcome(t *testing.T) {
 	t.Run("lastResponse is cut on a character boundary", func(t *testing.T) {
 		resp := strings.Repeat("a", 1023) + "é" + strings.Repeat("b", 100)
 		a := gancho.Attempt{Number: 1, At: time.Now().UTC(), StatusCode: 500, Response: resp, Outcome: gancho.OutcomeFailure}
-		if err := e.st.RecordSubscriptionOutcome(e.ctx, tenant, sub.ID, a); err != nil {
+		if err := e.st.RecordSubscriptionOutcome(e.ctx, tenant, sub.ID, outcomeOf(a)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := e.st.GetSubscription(e.ctx, tenant, sub.ID)
@@ -800,7 +800,7 @@ func TestRecordSubscriptionOutcome(t *testing.T) {
 			t.Fatal(err)
 		}
 		a := gancho.Attempt{Number: 1, At: time.Now(), StatusCode: 500, Outcome: gancho.OutcomeFailure}
-		if err := e.st.RecordSubscriptionOutcome(e.ctx, tenant, gone.ID, a); err != nil {
+		if err := e.st.RecordSubscriptionOutcome(e.ctx, tenant, gone.ID, outcomeOf(a)); err != nil {
 			t.Errorf("outcome of a deleted subscription: %v, want nil", err)
 		}
 		if _, err := e.st.GetSubscription(e.ctx, tenant, gone.ID); !errors.Is(err, gancho.ErrNotFound) {
@@ -865,5 +865,32 @@ func TestExpiredItemsAreNotFound(t *testing.T) {
 	}
 	if _, err := e.st.GetDelivery(e.ctx, tenant, d.ID); !errors.Is(err, gancho.ErrNotFound) {
 		t.Errorf("expired delivery: %v, want ErrNotFound", err)
+	}
+}
+
+// outcomeOf is the batch outcome of a single attempt.
+func outcomeOf(a gancho.Attempt) dynamo.Outcome {
+	var o dynamo.Outcome
+	o.Add(a)
+	return o
+}
+
+// A batch's attempts fold into one outcome: failures after the last success count.
+func TestOutcomeFolding(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s int, ok bool) gancho.Attempt {
+		a := gancho.Attempt{At: t0.Add(time.Duration(s) * time.Second), Outcome: gancho.OutcomeFailure, StatusCode: 500}
+		if ok {
+			a.Outcome, a.StatusCode = gancho.OutcomeSuccess, 200
+		}
+		return a
+	}
+	var o dynamo.Outcome
+	for _, a := range []gancho.Attempt{at(1, false), at(2, true), at(3, false), at(4, false)} {
+		o.Add(a)
+	}
+	if o.LastSuccess == nil || !o.LastSuccess.Equal(t0.Add(2*time.Second)) || o.Failures != 2 ||
+		!o.FirstFailure.Equal(t0.Add(3*time.Second)) || o.Last.StatusCode != 500 {
+		t.Fatalf("outcome = %+v", o)
 	}
 }

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -222,6 +223,26 @@ func (st *Store) UpdateSubscription(ctx context.Context, old, sub gancho.Subscri
 
 func keyString(k map[string]av) string {
 	return k["pk"].(*types.AttributeValueMemberS).Value + "\x00" + k["sk"].(*types.AttributeValueMemberS).Value
+}
+
+// DisableSubscription deactivates sub with a reason (410 from the receiver, or
+// failing too long), unless it changed since it was read: then it is read again once.
+func (st *Store) DisableSubscription(ctx context.Context, sub gancho.Subscription, reason string, at time.Time) error {
+	for try := 0; try < 2; try++ {
+		if !sub.IsActive {
+			return nil
+		}
+		off := sub
+		off.IsActive, off.DisabledReason, off.UpdatedAt = false, reason, at.UTC()
+		err := st.UpdateSubscription(ctx, sub, off)
+		if !errors.Is(err, gancho.ErrConflict) {
+			return err
+		}
+		if sub, err = st.GetSubscription(ctx, sub.TenantID, sub.ID); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("disable subscription %s: %w", sub.ID, gancho.ErrConflict)
 }
 
 // DeleteSubscription removes sub and its match entries; queued deliveries find it gone

@@ -1,0 +1,6 @@
+// Command sweeper is the scheduled Lambda that re-queues parked deliveries.
+package main
+
+import "github.com/gancho-dev/gancho/shared/app"
+
+func main() { app.StartSweeper() }
