@@ -3,8 +3,8 @@ package deliver
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sort"
