@@ -218,7 +218,7 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.Deliver
 		log.Warn("delivery not found; dropping message")
 		return nil, nil
 	}
-	if gancho.Final(d.Status) {
+	if gancho.Final(d.Status) && !m.Manual {
 		return nil, nil
 	}
 	if done := len(d.Attempts); done != m.Attempt-1 {
@@ -248,6 +248,10 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.Deliver
 		return nil, ctx.Err()
 	}
 	status, next, delay := h.outcome(sub, a, now)
+	if m.Manual && status == gancho.StatusRetrying {
+		// A one-off attempt a user asked for: it does not start a retry schedule.
+		status, next = gancho.StatusFailed, nil
+	}
 	park := status == gancho.StatusRetrying && delay > h.parkAfter
 	if err := h.store.RecordAttempt(ctx, d, a, status, next, park); err != nil {
 		if errors.Is(err, gancho.ErrConflict) {
@@ -268,7 +272,7 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.Deliver
 		nm := m
 		nm.Attempt++
 		return &a, h.queue.Send(ctx, []queue.Message{nm}, delay)
-	case status == gancho.StatusFailed:
+	case status == gancho.StatusFailed && !m.Manual:
 		return &a, h.queue.SendDeadLetter(ctx, []queue.Message{m})
 	}
 	return &a, nil

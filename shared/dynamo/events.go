@@ -452,3 +452,24 @@ func truncate(v string, max int) string {
 	}
 	return v[:max]
 }
+
+// MarkRequeued shows a delivery that a user queued again as pending, if it has not
+// changed since it was read.
+func (st *Store) MarkRequeued(ctx context.Context, d gancho.Delivery) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.table,
+		Key:                      deliveryKey(d.TenantID, d.ID),
+		UpdateExpression:         aws.String("SET #s = :p, updatedAt = :now REMOVE nextAttemptAt, gsi3pk, gsi3sk"),
+		ConditionExpression:      aws.String("attemptCount = :n"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]av{":p": s(gancho.StatusPending), ":n": n(int64(len(d.Attempts))),
+			":now": s(time.Now().UTC().Format(time.RFC3339Nano))},
+	})
+	if conditionFailed(err) {
+		return fmt.Errorf("requeue %s: %w", d.ID, gancho.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("mark requeued: %w", err)
+	}
+	return nil
+}

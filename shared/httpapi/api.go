@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/publish"
 )
 
 // Store is what the API needs from storage; each area of the API defines its part.
@@ -19,35 +20,44 @@ type Store interface {
 	EventTypeStore
 	IdempotencyStore
 	SubscriptionStore
-	GetDelivery(ctx context.Context, tenant, id string) (gancho.Delivery, error)
+	DeliveryStore
 }
 
-// Publisher publishes events.
+// Publisher publishes events and queues deliveries again.
 type Publisher interface {
 	Publish(ctx context.Context, ev gancho.Event) (int, error)
+	PublishTo(ctx context.Context, ev gancho.Event, subscriptionID string) (string, error)
+	Requeue(ctx context.Context, marks publish.Requeuer, ds []gancho.Delivery) (int, error)
 }
 
 // API holds the handlers' dependencies.
 type API struct {
 	store     Store
 	publisher Publisher
+	dlq       publish.DeadLetters
 	auth      *Authenticator
 	log       *slog.Logger
 	policy    gancho.TargetPolicy
 	adminHash string
 	now       func() time.Time
+	catalog   catalogCache // event-type catalogs and compiled schemas, see eventtypes.go
 }
 
 // Config is what New needs.
 type Config struct {
 	Store     Store
 	Publisher Publisher
-	Log       *slog.Logger
-	Policy    gancho.TargetPolicy
+	// DeadLetters is the queue whose dead letters the admin redrive moves back.
+	DeadLetters publish.DeadLetters
+	Log         *slog.Logger
+	Policy      gancho.TargetPolicy
 	// AdminKeyHash is the SHA-256 (hex) of the platform operator's key; empty
 	// disables the admin routes.
 	AdminKeyHash string
-	Now          func() time.Time // nil: time.Now
+	// HTTPClient fetches tenants' JWKS documents; it must be the SSRF-guarded
+	// outbound client (nil: a guarded client that reaches public addresses only).
+	HTTPClient *http.Client
+	Now        func() time.Time // nil: time.Now
 }
 
 // New returns the API.
@@ -56,7 +66,8 @@ func New(c Config) *API {
 	if now == nil {
 		now = time.Now
 	}
-	return &API{store: c.Store, publisher: c.Publisher, auth: NewAuthenticator(c.Store, now),
+	auth := NewAuthenticator(AuthConfig{Keys: c.Store, Issuers: c.Store, AdminKeyHash: c.AdminKeyHash, Client: c.HTTPClient, Now: now})
+	return &API{store: c.Store, publisher: c.Publisher, dlq: c.DeadLetters, auth: auth,
 		log: c.Log, policy: c.Policy, adminHash: c.AdminKeyHash, now: now}
 }
 
@@ -123,8 +134,8 @@ func (a *API) wrap(rt Route) http.Handler {
 		attrs := []any{"route", rt.Name, "method", r.Method, "path", r.URL.Path}
 		if rt.Scope != ScopeNone {
 			p, err := a.auth.Authenticate(r)
-			if err == nil && rt.Scope != ScopeAuthenticated && !p.Has(rt.Scope) {
-				err = gancho.Errorf(gancho.KindForbidden, "this API key lacks the %s scope", rt.Scope)
+			if err == nil {
+				err = Authorize(p, rt.Scope)
 			}
 			if err != nil {
 				writeError(rec, r, a.log, err)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -54,6 +53,10 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
+	if err := a.checkPublishType(r.Context(), ev); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
 	n, err := a.publisher.Publish(r.Context(), ev)
 	if err != nil {
 		writeError(w, r, a.log, err)
@@ -61,18 +64,4 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/events/"+ev.ID)
 	writeJSON(w, http.StatusAccepted, publishResponse{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, Deliveries: n})
-}
-
-func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	id := r.PathValue("id")
-	d, err := a.store.GetDelivery(r.Context(), p.TenantID, id)
-	if errors.Is(err, gancho.ErrNotFound) || err == nil && p.OwnerID != "" && d.OwnerID != p.OwnerID {
-		err = gancho.NotFound("delivery " + id)
-	}
-	if err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
 }

@@ -58,7 +58,14 @@ func Routes() []Route {
 		{"get-subscription-secret", http.MethodGet, "/v1/subscriptions/{id}/secret", gancho.ScopeSubscriptionsWrite, "the subscription's signing secret", (*API).getSubscriptionSecret},
 		{"rotate-subscription-secret", http.MethodPost, "/v1/subscriptions/{id}/secret/rotate", gancho.ScopeSubscriptionsWrite, "replace the signing secret; the old one also signs for 24 h", (*API).rotateSubscriptionSecret},
 
+		{"test-subscription", http.MethodPost, "/v1/subscriptions/{id}/test", gancho.ScopeSubscriptionsWrite, "send a webhook.test event to this subscription only", (*API).testSubscription},
+		{"list-subscription-deliveries", http.MethodGet, "/v1/subscriptions/{id}/deliveries", gancho.ScopeDeliveriesRead, "the subscription's deliveries, newest first; filters status, since, until", (*API).listSubscriptionDeliveries},
+		{"recover-subscription", http.MethodPost, "/v1/subscriptions/{id}/recover", gancho.ScopeDeliveriesWrite, "re-queue the subscription's failed and cancelled deliveries since a time", (*API).recoverSubscription},
+
 		{"publish-event", http.MethodPost, "/v1/events", gancho.ScopeEventsWrite, "publish an event to every matching subscription", (*API).publishEvent},
+		{"list-event-deliveries", http.MethodGet, "/v1/events/{id}/deliveries", gancho.ScopeDeliveriesRead, "an event's deliveries, one per destination", (*API).listEventDeliveries},
 		{"get-delivery", http.MethodGet, "/v1/deliveries/{id}", gancho.ScopeDeliveriesRead, "a delivery's status and every attempt", (*API).getDelivery},
+		{"retry-delivery", http.MethodPost, "/v1/deliveries/{id}/retry", gancho.ScopeDeliveriesWrite, "one more attempt of a delivery, now", (*API).retryDelivery},
+		{"redrive-dead-letters", http.MethodPost, "/v1/dead-letters/redrive", ScopeAdmin, "move the dead-letter queue back to delivery", (*API).redriveDeadLetters},
 	}
 }

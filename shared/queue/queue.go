@@ -24,6 +24,9 @@ type Message struct {
 	EventID        string `json:"e"`
 	SubscriptionID string `json:"s"`
 	Attempt        int    `json:"a"`
+	// Manual marks a one-off attempt asked for by a user (retry, recover, redrive):
+	// it runs even if the delivery had ended, and does not start a retry schedule.
+	Manual bool `json:"m,omitempty"`
 }
 
 // Decode parses a message body.
@@ -109,6 +112,50 @@ func (q *Queue) send(ctx context.Context, url string, msgs []Message, delay time
 				}
 			}
 			entries = retry
+		}
+	}
+	return nil
+}
+
+// DeadLetter is a message read from the dead-letter queue.
+type DeadLetter struct {
+	Message       Message
+	Valid         bool   // false: the body is not a delivery message
+	ReceiptHandle string // to delete it once moved
+}
+
+// ReceiveDeadLetters reads up to ten messages from the dead-letter queue, hiding them
+// for visibility while the caller moves them.
+func (q *Queue) ReceiveDeadLetters(ctx context.Context, visibility time.Duration) ([]DeadLetter, error) {
+	res, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl: &q.dlqURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
+		VisibilityTimeout: int32(visibility / time.Second),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive dead letters: %w", err)
+	}
+	out := make([]DeadLetter, 0, len(res.Messages))
+	for _, m := range res.Messages {
+		msg, err := Decode(aws.ToString(m.Body))
+		out = append(out, DeadLetter{Message: msg, Valid: err == nil, ReceiptHandle: aws.ToString(m.ReceiptHandle)})
+	}
+	return out, nil
+}
+
+// DeleteDeadLetters removes moved messages from the dead-letter queue.
+func (q *Queue) DeleteDeadLetters(ctx context.Context, handles []string) error {
+	for start := 0; start < len(handles); start += 10 {
+		batch := handles[start:min(start+10, len(handles))]
+		entries := make([]types.DeleteMessageBatchRequestEntry, 0, len(batch))
+		for i, h := range batch {
+			entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(h)})
+		}
+		res, err := q.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &q.dlqURL, Entries: entries})
+		if err != nil {
+			return fmt.Errorf("delete dead letters: %w", err)
+		}
+		if len(res.Failed) > 0 {
+			return fmt.Errorf("delete dead letters: %d not deleted", len(res.Failed))
 		}
 	}
 	return nil

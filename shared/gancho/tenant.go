@@ -1,0 +1,461 @@
+package gancho
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Tenant is an API provider using Gancho, with its settings.
+type Tenant struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// SignatureHeader, when set, carries "sha256=<hex HMAC>" of each delivery's body
+	// in addition to the Standard Webhooks headers (e.g. X-JuriChat-Signature).
+	SignatureHeader string `json:"signatureHeader,omitempty"`
+	// PublicBaseURL is where this API is reachable, for links in notices; no
+	// trailing slash.
+	PublicBaseURL string       `json:"publicBaseUrl,omitempty"`
+	JWT           *JWTSettings `json:"jwt,omitempty"`
+	// AllowedEventTypesOnly confines subscriptions and publishes to the catalog.
+	// NewTenant sets it; a zero Tenant (built directly) leaves it off.
+	AllowedEventTypesOnly bool `json:"allowedEventTypesOnly"`
+	// Secret is the tenant's default signing secret (write-only).
+	Secret string `json:"secret,omitempty"`
+	// PreviousSecret still signs until PreviousSecretValidUntil, after a rotation.
+	PreviousSecret           string     `json:"previousSecret,omitempty"`
+	PreviousSecretValidUntil *time.Time `json:"previousSecretValidUntil,omitempty"`
+	CreatedAt                time.Time  `json:"createdAt"`
+	UpdatedAt                time.Time  `json:"updatedAt"`
+}
+
+// JWTSettings let a tenant's own identity provider issue tokens for this API.
+type JWTSettings struct {
+	Issuer    string `json:"issuer"`
+	Audience  string `json:"audience"`
+	Algorithm string `json:"algorithm"`
+	Secret    string `json:"secret,omitempty"`  // HS256 only; write-only
+	JWKSURL   string `json:"jwksUrl,omitempty"` // RS256, ES256
+}
+
+// JWT algorithms a tenant may pin.
+const (
+	AlgHS256 = "HS256"
+	AlgRS256 = "RS256"
+	AlgES256 = "ES256"
+)
+
+// Tenant limits.
+const (
+	MaxTenantIDLength      = 64
+	MinJWTSecretBytes      = 32
+	MaxJWTSecretBytes      = 1024
+	MaxIssuerLength        = 512
+	MaxAudienceLength      = 512
+	MaxHeaderNameLength    = 100
+	PreviousSecretLifetime = 24 * time.Hour
+)
+
+// ErrIssuerTaken is returned by stores when another tenant already uses a JWT issuer.
+var ErrIssuerTaken = errors.New("issuer already used by another tenant")
+
+// IsTenantScope reports whether s is a scope a tenant credential may hold.
+func IsTenantScope(s string) bool {
+	for _, t := range AllTenantScopes {
+		if s == t {
+			return true
+		}
+	}
+	return false
+}
+
+// TenantInput is what the platform operator sends to create a tenant.
+type TenantInput struct {
+	ID   *string `json:"id"`
+	Name *string `json:"name"`
+}
+
+// NewTenant validates in and returns a tenant with its defaults; the caller sets
+// the id (when in has none), the secret and the times.
+func NewTenant(in TenantInput) (Tenant, error) {
+	var errs []FieldError
+	t := Tenant{AllowedEventTypesOnly: true}
+	if in.ID != nil {
+		if msg := checkTenantID(*in.ID); msg != "" {
+			errs = append(errs, FieldError{Field: "id", Message: msg})
+		}
+		t.ID = *in.ID
+	}
+	if in.Name == nil {
+		errs = append(errs, FieldError{Field: "name", Message: "is required"})
+	} else {
+		t.Name = strings.TrimSpace(*in.Name)
+		if msg := checkTenantName(t.Name); msg != "" {
+			errs = append(errs, FieldError{Field: "name", Message: msg})
+		}
+	}
+	if len(errs) > 0 {
+		return Tenant{}, Invalid(errs...)
+	}
+	return t, nil
+}
+
+func checkTenantID(id string) string {
+	if id == "" || len(id) > MaxTenantIDLength {
+		return fmt.Sprintf("must be 1-%d characters", MaxTenantIDLength)
+	}
+	for i, r := range id {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || r != '_' && r != '-') {
+			return "may contain only letters, digits, '_' and '-', starting with a letter or digit"
+		}
+	}
+	return ""
+}
+
+func checkTenantName(name string) string {
+	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength {
+		return fmt.Sprintf("must be 1-%d characters", MaxNameLength)
+	}
+	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// Validate checks t's settings, naming each invalid field.
+func (t Tenant) Validate(policy TargetPolicy) error {
+	var errs []FieldError
+	bad := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
+	if msg := checkTenantName(t.Name); msg != "" {
+		bad("name", msg)
+	}
+	if t.SignatureHeader != "" {
+		if msg := checkSignatureHeader(t.SignatureHeader); msg != "" {
+			bad("signatureHeader", msg)
+		}
+	}
+	if t.PublicBaseURL != "" {
+		if msg := checkPublicBaseURL(t.PublicBaseURL); msg != "" {
+			bad("publicBaseUrl", msg)
+		}
+	}
+	if t.JWT != nil {
+		for _, fe := range t.JWT.validate(policy) {
+			bad("jwt."+fe.Field, fe.Message)
+		}
+	}
+	if len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	return nil
+}
+
+func (j JWTSettings) validate(policy TargetPolicy) []FieldError {
+	var errs []FieldError
+	bad := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
+	switch {
+	case j.Issuer == "":
+		bad("issuer", "is required")
+	case len(j.Issuer) > MaxIssuerLength || strings.ContainsFunc(j.Issuer, isControl):
+		bad("issuer", fmt.Sprintf("must be at most %d characters without control characters", MaxIssuerLength))
+	}
+	switch {
+	case j.Audience == "":
+		bad("audience", "is required")
+	case len(j.Audience) > MaxAudienceLength || strings.ContainsFunc(j.Audience, isControl):
+		bad("audience", fmt.Sprintf("must be at most %d characters without control characters", MaxAudienceLength))
+	}
+	switch j.Algorithm {
+	case AlgHS256:
+		switch {
+		case j.Secret == "":
+			bad("secret", "is required for HS256")
+		case len(j.Secret) < MinJWTSecretBytes || len(j.Secret) > MaxJWTSecretBytes:
+			bad("secret", fmt.Sprintf("must be %d-%d bytes", MinJWTSecretBytes, MaxJWTSecretBytes))
+		}
+		if j.JWKSURL != "" {
+			bad("jwksUrl", "is only used with RS256 and ES256")
+		}
+	case AlgRS256, AlgES256:
+		if j.JWKSURL == "" {
+			bad("jwksUrl", "is required for "+j.Algorithm)
+		} else if msg := checkJWKSURL(j.JWKSURL, policy); msg != "" {
+			bad("jwksUrl", msg)
+		}
+		if j.Secret != "" {
+			bad("secret", "is only used with HS256")
+		}
+	case "":
+		bad("algorithm", "is required: HS256, RS256 or ES256")
+	default:
+		bad("algorithm", "must be HS256, RS256 or ES256")
+	}
+	return errs
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// reservedSignatureHeaders are set by every delivery and cannot carry the signature.
+var reservedSignatureHeaders = map[string]bool{
+	"host": true, "content-length": true, "content-type": true, "transfer-encoding": true,
+	"connection": true, "user-agent": true,
+}
+
+func checkSignatureHeader(name string) string {
+	if len(name) > MaxHeaderNameLength {
+		return fmt.Sprintf("must be at most %d characters", MaxHeaderNameLength)
+	}
+	for _, r := range name {
+		if !isTokenChar(r) {
+			return "is not a valid header name"
+		}
+	}
+	lower := strings.ToLower(name)
+	if reservedSignatureHeaders[lower] || strings.HasPrefix(lower, "webhook-") || strings.HasPrefix(lower, "x-gancho-") {
+		return "is a reserved header name"
+	}
+	return ""
+}
+
+// isTokenChar reports whether r may appear in a header name (RFC 9110 token).
+func isTokenChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)
+}
+
+func checkPublicBaseURL(raw string) string {
+	if len(raw) > MaxURLLength {
+		return fmt.Sprintf("must be at most %d characters", MaxURLLength)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return "must be an absolute http(s) URL with a host"
+	}
+	if u.User != nil {
+		return "must not carry credentials"
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return "must not have a query"
+	}
+	if u.Fragment != "" {
+		return "must not have a fragment"
+	}
+	return ""
+}
+
+func checkJWKSURL(raw string, policy TargetPolicy) string {
+	if len(raw) > MaxURLLength {
+		return fmt.Sprintf("must be at most %d characters", MaxURLLength)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "" {
+		return "must be an absolute https URL with a host"
+	}
+	if u.User != nil {
+		return "must not carry credentials"
+	}
+	if u.Fragment != "" {
+		return "must not have a fragment"
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !policy.AllowInsecure {
+			return "must use https"
+		}
+	default:
+		return "must be an absolute https URL with a host"
+	}
+	if !policy.AllowInsecure {
+		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+			return "must not point at a loopback host"
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && !PublicAddr(ip) {
+			return "must not point at a private, loopback or reserved address"
+		}
+	}
+	return ""
+}
+
+// Masked returns t as reads show it: write-only values masked, an expired
+// previous secret dropped.
+func (t Tenant) Masked(now time.Time) Tenant {
+	t.Secret = Mask(t.Secret)
+	if t.PreviousSecret == "" || t.PreviousSecretValidUntil == nil || !now.Before(*t.PreviousSecretValidUntil) {
+		t.PreviousSecret, t.PreviousSecretValidUntil = "", nil
+	} else {
+		t.PreviousSecret = Mask(t.PreviousSecret)
+	}
+	if t.JWT != nil {
+		j := *t.JWT
+		j.Secret = Mask(j.Secret)
+		t.JWT = &j
+	}
+	return t
+}
+
+// SigningSecrets returns the secrets that sign at now: the current one, then the
+// previous one while it is still valid.
+func (t Tenant) SigningSecrets(now time.Time) []string {
+	var out []string
+	if t.Secret != "" {
+		out = append(out, t.Secret)
+	}
+	if t.PreviousSecret != "" && t.PreviousSecretValidUntil != nil && now.Before(*t.PreviousSecretValidUntil) {
+		out = append(out, t.PreviousSecret)
+	}
+	return out
+}
+
+// Rotate returns t with secret as its current secret and the old one valid for
+// PreviousSecretLifetime more.
+func (t Tenant) Rotate(secret string, now time.Time) Tenant {
+	until := now.UTC().Add(PreviousSecretLifetime)
+	t.PreviousSecret, t.PreviousSecretValidUntil = t.Secret, &until
+	if t.PreviousSecret == "" {
+		t.PreviousSecretValidUntil = nil
+	}
+	t.Secret = secret
+	return t
+}
+
+// tenantPatchable lists the settings a JSON merge patch may change.
+var tenantPatchable = map[string]bool{
+	"name": true, "signatureHeader": true, "publicBaseUrl": true, "jwt": true, "allowedEventTypesOnly": true,
+}
+
+var tenantReadOnly = map[string]string{
+	"id":                       "cannot be changed",
+	"secret":                   "cannot be set here; use POST /v1/tenant/secret/rotate",
+	"previousSecret":           "cannot be set",
+	"previousSecretValidUntil": "cannot be set",
+	"createdAt":                "cannot be set",
+	"updatedAt":                "cannot be set",
+}
+
+var jwtFields = map[string]bool{"issuer": true, "audience": true, "algorithm": true, "secret": true, "jwksUrl": true}
+
+// Patch applies a JSON merge patch (RFC 7396) to t's settings and validates the
+// result. null clears an optional setting (allowedEventTypesOnly returns to true);
+// a jwt.secret that is omitted or sent back in its masked form keeps the stored one.
+// Errors name the field (e.g. "jwt.issuer").
+func (t Tenant) Patch(patch []byte, policy TargetPolicy) (Tenant, error) {
+	var p map[string]any
+	dec := json.NewDecoder(bytes.NewReader(patch))
+	dec.UseNumber()
+	if err := dec.Decode(&p); err != nil || p == nil {
+		return t, Errorf(KindBadRequest, "request body must be a JSON object")
+	}
+	var errs []FieldError
+	bad := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
+	for k := range p {
+		switch {
+		case tenantPatchable[k]:
+		case tenantReadOnly[k] != "":
+			bad(k, tenantReadOnly[k])
+		default:
+			bad(k, "is not a known field")
+		}
+	}
+	jwtPatch, jwtIsObject := p["jwt"].(map[string]any)
+	if v, ok := p["jwt"]; ok && v != nil && !jwtIsObject {
+		bad("jwt", "must be an object or null")
+	}
+	for k := range jwtPatch {
+		if !jwtFields[k] {
+			bad("jwt."+k, "is not a known field")
+		}
+	}
+	if len(errs) > 0 {
+		return t, Invalid(errs...)
+	}
+
+	out := t
+	if v, ok := p["name"]; ok {
+		s, isStr := v.(string)
+		switch {
+		case v == nil:
+			bad("name", "is required and cannot be cleared")
+		case !isStr:
+			bad("name", "must be a string")
+		default:
+			out.Name = strings.TrimSpace(s)
+		}
+	}
+	patchString(p, "signatureHeader", "", &out.SignatureHeader, bad)
+	patchString(p, "publicBaseUrl", "", &out.PublicBaseURL, bad)
+	out.PublicBaseURL = strings.TrimRight(out.PublicBaseURL, "/")
+	if v, ok := p["allowedEventTypesOnly"]; ok {
+		switch b := v.(type) {
+		case nil:
+			out.AllowedEventTypesOnly = true
+		case bool:
+			out.AllowedEventTypesOnly = b
+		default:
+			bad("allowedEventTypesOnly", "must be a boolean")
+		}
+	}
+	if v, ok := p["jwt"]; ok {
+		if v == nil {
+			out.JWT = nil
+		} else {
+			var j JWTSettings
+			if t.JWT != nil {
+				j = *t.JWT
+			}
+			stored := j.Secret
+			patchString(jwtPatch, "issuer", "jwt.", &j.Issuer, bad)
+			patchString(jwtPatch, "audience", "jwt.", &j.Audience, bad)
+			patchString(jwtPatch, "algorithm", "jwt.", &j.Algorithm, bad)
+			patchString(jwtPatch, "jwksUrl", "jwt.", &j.JWKSURL, bad)
+			secretSent := false
+			if sv, ok := jwtPatch["secret"]; ok {
+				if str, isStr := sv.(string); isStr && stored != "" && str == Mask(stored) {
+					j.Secret = stored // the masked form sent back: keep
+				} else {
+					patchString(jwtPatch, "secret", "jwt.", &j.Secret, bad)
+					secretSent = sv != nil
+				}
+			}
+			// A value inherited from the previous algorithm does not apply to the new one.
+			_, urlSent := jwtPatch["jwksUrl"]
+			if j.Algorithm != AlgHS256 && !secretSent {
+				j.Secret = ""
+			}
+			if j.Algorithm == AlgHS256 && !urlSent {
+				j.JWKSURL = ""
+			}
+			out.JWT = &j
+		}
+	}
+	if len(errs) > 0 {
+		return t, Invalid(errs...)
+	}
+	if err := out.Validate(policy); err != nil {
+		return t, err
+	}
+	return out, nil
+}
+
+// patchString applies one string member of a merge patch: absent keeps, null clears.
+func patchString(p map[string]any, key, prefix string, dst *string, bad func(field, msg string)) {
+	v, ok := p[key]
+	if !ok {
+		return
+	}
+	switch s := v.(type) {
+	case nil:
+		*dst = ""
+	case string:
+		*dst = s
+	default:
+		bad(prefix+key, "must be a string or null")
+	}
+}

@@ -1,0 +1,236 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gancho-dev/gancho/shared/dynamo"
+	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/publish"
+)
+
+// DeliveryStore is what the delivery routes need from storage.
+type DeliveryStore interface {
+	GetDelivery(ctx context.Context, tenant, id string) (gancho.Delivery, error)
+	GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error)
+	ListDeliveries(ctx context.Context, tenant string, bySubscription bool, id string, f dynamo.DeliveryFilter, p dynamo.Page) ([]gancho.Delivery, string, error)
+	publish.BatchLoader
+}
+
+// maxRecover bounds the deliveries one recover call re-queues.
+const maxRecover = 1000
+
+func (a *API) loadDelivery(r *http.Request) (gancho.Delivery, error) {
+	p := principal(r)
+	id := r.PathValue("id")
+	d, err := a.store.GetDelivery(r.Context(), p.TenantID, id)
+	if errors.Is(err, gancho.ErrNotFound) || err == nil && p.OwnerID != "" && d.OwnerID != p.OwnerID {
+		return d, gancho.NotFound("delivery " + id)
+	}
+	return d, err
+}
+
+func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) {
+	d, err := a.loadDelivery(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// deliveryFilter reads ?status=, ?since= and ?until=.
+func deliveryFilter(r *http.Request) (dynamo.DeliveryFilter, error) {
+	q := r.URL.Query()
+	var f dynamo.DeliveryFilter
+	if v := q.Get("status"); v != "" {
+		switch v {
+		case gancho.StatusPending, gancho.StatusRetrying, gancho.StatusDelivered, gancho.StatusFailed, gancho.StatusCancelled:
+			f.Status = v
+		default:
+			return f, badParam("status", "must be pending, retrying, delivered, failed or cancelled")
+		}
+	}
+	var err error
+	if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
+		return f, err
+	}
+	f.Until, err = timeParam(q.Get("until"), "until")
+	return f, err
+}
+
+func timeParam(v, name string) (*time.Time, error) {
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return nil, badParam(name, "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z")
+	}
+	return &t, nil
+}
+
+func badParam(field, msg string) error {
+	return &gancho.Error{Kind: gancho.KindBadRequest, Detail: field + " " + msg, Fields: []gancho.FieldError{{Field: field, Message: msg}}}
+}
+
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, bySubscription bool, id string) {
+	limit, cursor, err := page(r)
+	if err == nil {
+		var f dynamo.DeliveryFilter
+		if f, err = deliveryFilter(r); err == nil {
+			var ds []gancho.Delivery
+			var next string
+			ds, next, err = a.store.ListDeliveries(r.Context(), principal(r).TenantID, bySubscription, id, f, dynamo.Page{Limit: limit, Cursor: cursor})
+			if err == nil {
+				writeJSON(w, http.StatusOK, newList(ds, next))
+				return
+			}
+		}
+	}
+	writeError(w, r, a.log, err)
+}
+
+func (a *API) listSubscriptionDeliveries(w http.ResponseWriter, r *http.Request) {
+	sub, err := a.loadSubscription(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	a.listDeliveries(w, r, true, sub.ID)
+}
+
+func (a *API) listEventDeliveries(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	id := r.PathValue("id")
+	ev, err := a.store.GetEvent(r.Context(), p.TenantID, id)
+	if errors.Is(err, gancho.ErrNotFound) || err == nil && p.OwnerID != "" && ev.OwnerID != p.OwnerID {
+		err = gancho.NotFound("event " + id)
+	}
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	a.listDeliveries(w, r, false, ev.ID)
+}
+
+type testResponse struct {
+	EventID    string `json:"eventId"`
+	DeliveryID string `json:"deliveryId"`
+}
+
+// testSubscription sends a webhook.test event to this subscription only.
+func (a *API) testSubscription(w http.ResponseWriter, r *http.Request) {
+	sub, err := a.loadSubscription(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	now := a.now().UTC()
+	payload, _ := json.Marshal(map[string]string{
+		"message":        "This is a test event sent from Gancho to check this endpoint.",
+		"subscriptionId": sub.ID,
+	})
+	ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, now), TenantID: sub.TenantID, Type: gancho.TypeTest,
+		CreatedAt: now, OwnerID: sub.OwnerID, Context: sub.Context, Payload: payload}
+	dlv, err := a.publisher.PublishTo(r.Context(), ev, sub.ID)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/deliveries/"+dlv)
+	writeJSON(w, http.StatusAccepted, testResponse{EventID: ev.ID, DeliveryID: dlv})
+}
+
+// retryDelivery queues one more attempt now, for a delivery that is not already
+// waiting for one.
+func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) {
+	d, err := a.loadDelivery(r)
+	if err == nil && !gancho.Final(d.Status) {
+		err = gancho.Errorf(gancho.KindConflict, "delivery %s is %s: an attempt is already queued", d.ID, d.Status)
+	}
+	if err == nil {
+		_, err = a.publisher.Requeue(r.Context(), a.store, []gancho.Delivery{d})
+	}
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"deliveryId": d.ID, "status": gancho.StatusPending, "attempt": len(d.Attempts) + 1})
+}
+
+type recoverInput struct {
+	Since *time.Time `json:"since"`
+	Until *time.Time `json:"until"`
+}
+
+// recoverSubscription re-queues the subscription's failed and cancelled deliveries
+// created in [since, until).
+func (a *API) recoverSubscription(w http.ResponseWriter, r *http.Request) {
+	sub, err := a.loadSubscription(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	var in recoverInput
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if in.Since == nil {
+		writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "since", Message: "is required (RFC 3339)"}))
+		return
+	}
+	if in.Until != nil && !in.Until.After(*in.Since) {
+		writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "until", Message: "must be after since"}))
+		return
+	}
+	var todo []gancho.Delivery
+	for _, status := range []string{gancho.StatusFailed, gancho.StatusCancelled} {
+		cursor := ""
+		for len(todo) < maxRecover {
+			ds, next, err := a.store.ListDeliveries(r.Context(), sub.TenantID, true, sub.ID,
+				dynamo.DeliveryFilter{Status: status, Since: in.Since, Until: in.Until}, dynamo.Page{Limit: 100, Cursor: cursor})
+			if err != nil {
+				writeError(w, r, a.log, err)
+				return
+			}
+			todo = append(todo, ds...)
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	if len(todo) > maxRecover {
+		todo = todo[:maxRecover]
+	}
+	n := 0
+	if len(todo) > 0 {
+		if n, err = a.publisher.Requeue(r.Context(), a.store, todo); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"requeued": n})
+}
+
+// redriveDeadLetters moves the dead-letter queue back to delivery (operator only).
+func (a *API) redriveDeadLetters(w http.ResponseWriter, r *http.Request) {
+	if a.dlq == nil {
+		writeError(w, r, a.log, errors.New("dead-letter queue not configured"))
+		return
+	}
+	moved, skipped, err := publish.Redrive(r.Context(), a.dlq, a.store, 10000)
+	if err != nil && moved == 0 {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if err != nil {
+		a.log.Warn("redrive stopped early", "moved", moved, "err", err)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"moved": moved, "skipped": skipped})
+}
