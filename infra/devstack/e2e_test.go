@@ -25,7 +25,7 @@ import (
 
 // startDev runs the whole local system on the emulators `make test` started, with its
 // own tables and queues.
-func startDev(t *testing.T) *devstack.Dev {
+func startDev(t *testing.T, tune ...func(*devstack.Options)) *devstack.Dev {
 	t.Helper()
 	testenv.Config(t) // skip or fail like every integration test
 	root, err := filepath.Abs("../..")
@@ -34,13 +34,17 @@ func startDev(t *testing.T) *devstack.Dev {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := devstack.Start(ctx, devstack.Options{
+	opts := devstack.Options{
 		RepoRoot:  root,
 		Addr:      "127.0.0.1:0",
 		StackName: "e2e-" + strings.ToLower(testenv.TenantID()[4:16]),
 		Log:       testenv.Logger(t),
 		Getenv:    os.Getenv,
-	})
+	}
+	for _, f := range tune {
+		f(&opts)
+	}
+	d, err := devstack.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +56,18 @@ func startDev(t *testing.T) *devstack.Dev {
 	if d.Emulators != nil {
 		t.Log("started private emulators: AWS_ENDPOINT_URL_* not set")
 	}
+	registerEventTypes(t, client{t: t, base: d.URL, key: d.APIKey}, "order.created", "invoice.paid")
 	return d
+}
+
+// registerEventTypes adds the types the tests publish to the dev tenant's catalog.
+func registerEventTypes(t *testing.T, c client, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if code := c.do("PUT", "/v1/event-types/"+name, map[string]any{"description": "e2e"}, nil); code != 201 && code != 200 {
+			t.Fatalf("PUT event type %s: %d", name, code)
+		}
+	}
 }
 
 type client struct {
@@ -221,10 +236,29 @@ func TestEndToEndSignedDelivery(t *testing.T) {
 	if dl.Status != gancho.StatusDelivered || len(dl.Attempts) != 1 || dl.Attempts[0].StatusCode != 200 {
 		t.Fatalf("delivery = %+v", dl)
 	}
-	var after gancho.Subscription
-	c.do("GET", "/v1/subscriptions/"+sub.ID, nil, &after)
-	if after.LastStatusCode != 200 || after.LastSuccessAt == nil || after.Secret != "" {
+	after := waitSubscription(t, c, sub.ID, func(s gancho.Subscription) bool { return s.LastStatusCode == 200 })
+	if after.LastSuccessAt == nil || after.Secret != "" {
 		t.Errorf("subscription status block = %+v", after.Status)
+	}
+}
+
+// waitSubscription polls a subscription until ok holds: its status block is written
+// once per batch, just after the batch's deliveries.
+func waitSubscription(t *testing.T, c client, id string, ok func(gancho.Subscription) bool) gancho.Subscription {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var s gancho.Subscription
+		if code := c.do("GET", "/v1/subscriptions/"+id, nil, &s); code != 200 {
+			t.Fatalf("GET subscription: %d", code)
+		}
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subscription %s: status block still %+v", id, s.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -254,9 +288,8 @@ func TestEndToEndRetriesThenDelivers(t *testing.T) {
 	if dl.Status != gancho.StatusDelivered || len(codes) != 3 || codes[0] != 500 || codes[1] != 503 || codes[2] != 200 {
 		t.Fatalf("delivery %s with attempts %v", dl.Status, codes)
 	}
-	var after gancho.Subscription
-	c.do("GET", "/v1/subscriptions/"+sub.ID, nil, &after)
-	if after.ConsecutiveFailures != 0 || after.FailingSince != nil || after.LastStatusCode != 200 {
+	after := waitSubscription(t, c, sub.ID, func(s gancho.Subscription) bool { return s.LastStatusCode == 200 })
+	if after.ConsecutiveFailures != 0 || after.FailingSince != nil {
 		t.Errorf("status block after recovery = %+v", after.Status)
 	}
 }

@@ -275,8 +275,11 @@ func checkAuth(in AuthInput, policy TargetPolicy, bad func(field, format string,
 	}
 	switch in.Type {
 	case AuthNone:
-		if in.Header != nil || in.Value != nil || in.URL != nil {
-			bad("auth", "type none takes no other fields")
+		for _, p := range []*string{in.Header, in.Value, in.URL, in.Method, in.BodyEncoding, in.TokenField, in.ExpiresInField, in.Scheme} {
+			if p != nil && *p != "" {
+				bad("auth", "type none takes no other fields")
+				break
+			}
 		}
 	case AuthStatic:
 		headerName()

@@ -58,6 +58,8 @@ func newEnv(t *testing.T) *env {
 	e.tenantA = testenv.TenantID()
 	e.keyA = e.create(e.tenantA, "", gancho.AllTenantScopes)
 	e.keyB = e.create(testenv.TenantID(), "", gancho.AllTenantScopes)
+	e.registerTypes(e.keyA, seedTypes...)
+	e.registerTypes(e.keyB, seedTypes...)
 	return e
 }
 

@@ -22,26 +22,6 @@ import (
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
-// notImplementedYet lists the routes still allowed to answer 501 Not Implemented
-// while their handlers are being written. It is temporary: it must end up empty.
-var notImplementedYet = map[string]bool{
-	"get-tenant":                 true,
-	"update-tenant":              true,
-	"get-tenant-secret":          true,
-	"rotate-tenant-secret":       true,
-	"create-api-key":             true,
-	"list-api-keys":              true,
-	"get-api-key":                true,
-	"delete-api-key":             true,
-	"list-event-types":           true,
-	"put-event-type":             true,
-	"delete-event-type":          true,
-	"replace-subscription":       true,
-	"update-subscription":        true,
-	"get-subscription-secret":    true,
-	"rotate-subscription-secret": true,
-}
-
 // servedDocument fetches /v1/openapi.json from an API without storage (the route
 // needs none) and loads it.
 func servedDocument(t *testing.T) (*openapi3.T, []byte) {
@@ -213,7 +193,7 @@ type contract struct {
 }
 
 // check asserts that resp is one of the documented statuses of the route (ranges
-// such as 5XX do not count, and 501 only for notImplementedYet) and that it matches
+// such as 5XX do not count) and that it matches
 // the document: body schema, content type and headers.
 func (c contract) check(rt httpapi.Route, req *http.Request, resp response) {
 	c.t.Helper()
@@ -223,9 +203,6 @@ func (c contract) check(rt httpapi.Route, req *http.Request, resp response) {
 		return
 	}
 	op := item.GetOperation(rt.Method)
-	if resp.status == http.StatusNotImplemented && notImplementedYet[rt.Name] {
-		return
-	}
 	if op.Responses.Status(resp.status) == nil {
 		c.t.Errorf("%s %s answered %d, which it does not document: %s", rt.Method, req.URL.Path, resp.status, resp.body)
 		return
@@ -304,11 +281,6 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 
 			req, r = do(t, e.srv, rt.Method, path, e.keyA, body)
 			c.check(rt, req, r)
-			if r.status == http.StatusNotImplemented && notImplementedYet[rt.Name] {
-				t.Logf("%s still answers 501 (allowed by notImplementedYet)", rt.Name)
-			} else if notImplementedYet[rt.Name] {
-				t.Logf("%s answers %d: remove it from notImplementedYet", rt.Name, r.status)
-			}
 		})
 	}
 

@@ -44,7 +44,7 @@ func statusOf(k gancho.Kind) int {
 var slugs = map[int]string{
 	400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
 	409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 422: "validation-failed",
-	429: "too-many-requests", 500: "internal", 501: "not-implemented",
+	429: "too-many-requests", 500: "internal",
 }
 
 // writeError writes err as problem+json. Internal errors are logged and shown only as
@@ -79,9 +79,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// notYet answers routes whose implementation has not landed.
-func notYet(w http.ResponseWriter) {
-	writeProblem(w, http.StatusNotImplemented, "this route is not implemented yet", nil)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,8 +27,10 @@ type SubscriptionStore interface {
 const previousSecretTTL = 24 * time.Hour
 
 // buildSubscription validates a subscription input for principal p: the owner of an
-// owner-bound key is forced, and event patterns must name the tenant's catalog.
-func (a *API) buildSubscription(ctx context.Context, p gancho.Principal, in gancho.SubscriptionInput) (gancho.Subscription, error) {
+// owner-bound key is forced, and event patterns must name the tenant's catalog. On an
+// update, patterns the stored subscription already has are not checked again, so an
+// archived type keeps working for subscriptions that had it.
+func (a *API) buildSubscription(ctx context.Context, p gancho.Principal, in gancho.SubscriptionInput, stored *gancho.Subscription) (gancho.Subscription, error) {
 	if p.OwnerID != "" {
 		if in.OwnerID != nil && *in.OwnerID != p.OwnerID {
 			return gancho.Subscription{}, gancho.Invalid(gancho.FieldError{Field: "ownerId", Message: "must be this API key's owner"})
@@ -38,7 +41,20 @@ func (a *API) buildSubscription(ctx context.Context, p gancho.Principal, in ganc
 	if err != nil {
 		return sub, err
 	}
-	if err := a.checkEventPatterns(ctx, p.TenantID, sub.Events); err != nil {
+	if in.Events == nil {
+		return sub, nil
+	}
+	// The client's own list, so errors name events[i] as sent; known ones become "*",
+	// which always passes, keeping the indexes.
+	patterns := append([]string(nil), *in.Events...)
+	if stored != nil {
+		for i, pat := range patterns {
+			if slices.Contains(stored.Events, pat) {
+				patterns[i] = "*"
+			}
+		}
+	}
+	if err := a.checkEventPatterns(ctx, p.TenantID, patterns); err != nil {
 		return sub, err
 	}
 	return sub, nil
@@ -51,7 +67,7 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	sub, err := a.buildSubscription(r.Context(), p, in)
+	sub, err := a.buildSubscription(r.Context(), p, in, nil)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -184,7 +200,7 @@ func (a *API) updateSubscription(w http.ResponseWriter, r *http.Request) {
 // a client cannot set: id, secrets, creation time and the status block.
 func (a *API) saveSubscription(w http.ResponseWriter, r *http.Request, old gancho.Subscription, in gancho.SubscriptionInput) {
 	in.KeepWriteOnly(old)
-	sub, err := a.buildSubscription(r.Context(), principal(r), in)
+	sub, err := a.buildSubscription(r.Context(), principal(r), in, &old)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return

@@ -112,13 +112,14 @@ func TestReplaceSubscription(t *testing.T) {
 	}
 	// A new write-only value replaces the stored one.
 	r = e.json("PUT", path, e.keyA, `{"url":"https://client.example/v2","auth":{"type":"static","value":"another-credential-4321"},"ownerId":"client-113"}`)
+	got = gancho.Subscription{}
 	r.json(t, &got)
 	if got.Auth.Value != "****4321" || got.Auth.Header != "Authorization" || len(got.Headers) != 0 {
 		t.Fatalf("after replacing auth: %+v", got)
 	}
 	// A bad PUT changes nothing.
 	wantProblem(t, e.json("PUT", path, e.keyA, `{"url":"ftp://x"}`), 422, "url")
-	wantProblem(t, e.json("PUT", path, e.keyA, `{"url":"https://x.example","auth":{"type":"static"}}`), 422, "auth.value")
+	wantProblem(t, e.json("PUT", path, e.keyA, `{"url":"https://x.example","auth":{"type":"token"}}`), 422, "auth.url")
 	var after gancho.Subscription
 	e.call("GET", path, e.keyA, "", "").json(t, &after)
 	if after.URL != "https://client.example/v2" || after.Auth.Value != "****4321" {
@@ -180,9 +181,11 @@ func TestDeactivateAndReactivate(t *testing.T) {
 		return pub.Deliveries
 	}
 	if n := publish(); n != 1 {
-		t.Skipf("publish matched %d subscriptions; the catalog may refuse the test type", n)
+		t.Fatalf("publish matched %d subscriptions, want 1", n)
 	}
-	e.json("PATCH", path, e.keyA, `{"isActive":false}`)
+	if r := e.json("PATCH", path, e.keyA, `{"isActive":false}`); r.status != 200 {
+		t.Fatalf("deactivate: %d %s", r.status, r.body)
+	}
 	if n := publish(); n != 0 {
 		t.Fatalf("an inactive subscription got %d deliveries", n)
 	}
