@@ -36,6 +36,11 @@ type Options struct {
 	Getenv    func(string) string
 	// DeliverOptions tune the consumer (tests shorten its thresholds).
 	DeliverOptions []deliver.Option
+	// InlineFanOut is the largest fan-out done inside a publish request (0: default).
+	InlineFanOut int
+	// SweepGrace is how long an event may wait in the outbox before the sweeper
+	// repairs it (0: the default).
+	SweepGrace time.Duration
 	// NoWorker leaves the deliveries queue alone (tests that drive the consumer).
 	NoWorker bool
 	// SweepEvery is how often the sweeper runs (the deployed schedule: every minute).
@@ -132,8 +137,12 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		AllowInsecure:  true, // local runs deliver to http:// and loopback receivers
 		LocalEndpoints: true,
 		DeliverOptions: o.DeliverOptions,
+		InlineFanOut:   o.InlineFanOut,
 	}
 	d.App = app.New(d.Config, d.Config.ClientsFrom(ddb, sq), o.Log)
+	if o.SweepGrace > 0 {
+		d.App.Sweeper.WithGrace(o.SweepGrace)
+	}
 
 	d.APIKey = o.APIKey
 	if d.APIKey == "" {

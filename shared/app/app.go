@@ -35,9 +35,14 @@ type App struct {
 func New(cfg config.Config, clients config.Clients, log *slog.Logger) *App {
 	policy := gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure}
 	client := outbound.NewClient(outbound.Options{AllowPrivate: cfg.AllowInsecure})
+	publisher := publish.New(clients.Store, clients.Queue, time.Now)
+	if cfg.InlineFanOut > 0 {
+		publisher.WithInlineFanOut(cfg.InlineFanOut)
+	}
 	api := httpapi.New(httpapi.Config{
 		Store:        clients.Store,
-		Publisher:    publish.New(clients.Store, clients.Queue, time.Now),
+		Publisher:    publisher,
+		DeadLetters:  clients.Queue,
 		Log:          log,
 		Policy:       policy,
 		AdminKeyHash: cfg.AdminKeyHash,
@@ -48,8 +53,9 @@ func New(cfg config.Config, clients config.Clients, log *slog.Logger) *App {
 		Clients: clients,
 		Log:     log,
 		API:     api,
-		Deliver: deliver.NewHandler(clients.Store, clients.Queue, client, log, cfg.DeliverOptions...),
-		Sweeper: sweeper.New(clients.Store, clients.Queue, log, time.Now),
+		Deliver: deliver.NewHandler(clients.Store, clients.Queue, client, log,
+			append([]deliver.Option{deliver.WithFanOut(publisher)}, cfg.DeliverOptions...)...),
+		Sweeper: sweeper.New(clients.Store, clients.Queue, publisher, log, time.Now),
 	}
 }
 

@@ -33,6 +33,8 @@ type Config struct {
 	// AdminKeyHash is the SHA-256 (hex) of the platform operator's key
 	// (GANCHO_ADMIN_KEY_SHA256); empty disables the admin routes.
 	AdminKeyHash string
+	// InlineFanOut is the largest fan-out done inside a publish request (0: default).
+	InlineFanOut int
 	// DeliverOptions tune the consumer (tests and local runs shorten its delays).
 	DeliverOptions []deliver.Option
 	// LocalEndpoints is true when AWS_ENDPOINT_URL* points at an emulator.

@@ -20,8 +20,8 @@ func eventKey(tenant, id string) map[string]av    { return key("T#"+tenant+"#E#"
 func deliveryKey(tenant, id string) map[string]av { return key("T#"+tenant+"#D#"+id, "D") }
 
 // CreateEvent stores ev (once: a second call with the same id is a conflict) and then
-// its delivery records. Deliveries have deterministic ids, so writing them again after
-// a crash is harmless.
+// the delivery records given. Until MarkEventQueued, the event sits in the outbox
+// index, where the sweeper finds it if the process dies before queueing everything.
 func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event, deliveries []gancho.Delivery) error {
 	it, err := marshal(ev)
 	if err != nil {
@@ -31,7 +31,7 @@ func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event, deliveries []
 		it[k] = v
 	}
 	it["gsi1pk"], it["gsi1sk"] = s("T#"+ev.TenantID+"#E"), s(ev.ID)
-	it["deliveryCount"] = n(int64(len(deliveries)))
+	it["gsi3pk"], it["gsi3sk"] = s(outboxShard(ev.ID)), s(dueKey(ev.CreatedAt, ev.TenantID+"#"+ev.ID))
 	it["expiresAt"] = n(st.expiry(ev.CreatedAt))
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
@@ -40,6 +40,13 @@ func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event, deliveries []
 		}
 		return fmt.Errorf("put event: %w", err)
 	}
+	return st.PutDeliveries(ctx, deliveries, false)
+}
+
+// PutDeliveries writes delivery records. With onlyNew, records that already exist are
+// left alone (a repair after a crash must not reset deliveries already under way);
+// otherwise they are written in batches.
+func (st *Store) PutDeliveries(ctx context.Context, deliveries []gancho.Delivery, onlyNew bool) error {
 	items := make([]map[string]av, 0, len(deliveries))
 	for _, d := range deliveries {
 		di, err := st.deliveryItem(d)
@@ -48,8 +55,18 @@ func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event, deliveries []
 		}
 		items = append(items, di)
 	}
-	if err := st.batchWrite(ctx, items); err != nil {
-		return fmt.Errorf("put deliveries of %s: %w", ev.ID, err)
+	if !onlyNew {
+		if err := st.batchWrite(ctx, items); err != nil {
+			return fmt.Errorf("put deliveries: %w", err)
+		}
+		return nil
+	}
+	for _, it := range items {
+		_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
+			ConditionExpression: aws.String("attribute_not_exists(pk)")})
+		if err != nil && !conditionFailed(err) {
+			return fmt.Errorf("put delivery: %w", err)
+		}
 	}
 	return nil
 }
@@ -73,18 +90,55 @@ func (st *Store) deliveryItem(d gancho.Delivery) (map[string]av, error) {
 	return it, nil
 }
 
-// MarkEventQueued records that every delivery of the event was handed to the queue.
-func (st *Store) MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time) error {
+// MarkEventQueued records that every delivery of the event was handed to the queue,
+// and takes the event out of the outbox.
+func (st *Store) MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time, deliveries int) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &st.table,
-		Key:                       eventKey(ev.TenantID, ev.ID),
-		UpdateExpression:          aws.String("SET queuedAt = :t"),
-		ExpressionAttributeValues: map[string]av{":t": s(at.UTC().Format(time.RFC3339Nano))},
+		TableName:        &st.table,
+		Key:              eventKey(ev.TenantID, ev.ID),
+		UpdateExpression: aws.String("SET queuedAt = :t, deliveryCount = :n REMOVE gsi3pk, gsi3sk"),
+		ExpressionAttributeValues: map[string]av{":t": s(at.UTC().Format(time.RFC3339Nano)),
+			":n": n(int64(deliveries))},
 	})
 	if err != nil {
 		return fmt.Errorf("mark event queued: %w", err)
 	}
 	return nil
+}
+
+func outboxShard(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return fmt.Sprintf("OUTBOX#%d", sum[0]%dueShards)
+}
+
+// PendingEvents returns events stored before olderThan whose deliveries were never
+// all queued (the process died, or a background fan-out is late), at most limit per
+// shard.
+func (st *Store) PendingEvents(ctx context.Context, olderThan time.Time, limit int) ([]gancho.Event, error) {
+	var out []gancho.Event
+	for shard := 0; shard < dueShards; shard++ {
+		res, err := st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:              &st.table,
+			IndexName:              aws.String("gsi3"),
+			KeyConditionExpression: aws.String("gsi3pk = :p AND gsi3sk <= :t"),
+			ExpressionAttributeValues: map[string]av{
+				":p": s(fmt.Sprintf("OUTBOX#%d", shard)), ":t": s(dueKey(olderThan, "~")),
+			},
+			Limit: aws.Int32(int32(limit)),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pending events: %w", err)
+		}
+		for _, it := range res.Items {
+			var ev gancho.Event
+			if err := unmarshal(it, &ev); err != nil {
+				return nil, err
+			}
+			ev.TenantID = tenantOf(it)
+			out = append(out, ev)
+		}
+	}
+	return out, nil
 }
 
 // GetEvent reads one event of tenant.

@@ -16,6 +16,10 @@ type Event struct {
 	Subject   string          `json:"subject,omitempty"`
 	Reference *Reference      `json:"reference,omitempty"`
 	Payload   json.RawMessage `json:"data"`
+	// DeliveryCount is how many deliveries the event was queued for; QueuedAt is
+	// when its fan-out finished (absent while it is still under way).
+	DeliveryCount int        `json:"deliveryCount,omitempty"`
+	QueuedAt      *time.Time `json:"queuedAt,omitempty"`
 }
 
 // Reference ties an event to a provider object (seed 002's reference_type/reference_id).

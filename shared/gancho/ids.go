@@ -68,3 +68,11 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// IDFloor is the smallest id with prefix that NewID could make at t: ids made at or
+// after t sort at or after it, so a time range is a key range.
+func IDFloor(prefix string, t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+	return prefix + idEncoding.EncodeToString(b[:])
+}

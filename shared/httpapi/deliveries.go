@@ -17,6 +17,7 @@ type DeliveryStore interface {
 	GetDelivery(ctx context.Context, tenant, id string) (gancho.Delivery, error)
 	GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error)
 	ListDeliveries(ctx context.Context, tenant string, bySubscription bool, id string, f dynamo.DeliveryFilter, p dynamo.Page) ([]gancho.Delivery, string, error)
+	ListEvents(ctx context.Context, tenant string, f dynamo.EventFilter, p dynamo.Page) ([]gancho.Event, string, error)
 	publish.BatchLoader
 }
 
@@ -104,12 +105,7 @@ func (a *API) listSubscriptionDeliveries(w http.ResponseWriter, r *http.Request)
 }
 
 func (a *API) listEventDeliveries(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	id := r.PathValue("id")
-	ev, err := a.store.GetEvent(r.Context(), p.TenantID, id)
-	if errors.Is(err, gancho.ErrNotFound) || err == nil && p.OwnerID != "" && ev.OwnerID != p.OwnerID {
-		err = gancho.NotFound("event " + id)
-	}
+	ev, err := a.loadEvent(r)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return

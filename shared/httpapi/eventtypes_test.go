@@ -363,9 +363,9 @@ type countingPublisher struct {
 	count atomic.Int32
 }
 
-func (c *countingPublisher) Publish(ctx context.Context, ev gancho.Event) (int, error) {
+func (c *countingPublisher) Publish(ctx context.Context, ev gancho.Event, key, hash string) (publish.Result, error) {
 	c.count.Add(1)
-	return c.Publisher.Publish(ctx, ev)
+	return c.Publisher.Publish(ctx, ev, key, hash)
 }
 
 func (c *countingPublisher) PublishTo(ctx context.Context, ev gancho.Event, subscriptionID string) (string, error) {

@@ -262,8 +262,8 @@ func TestIdempotencyReplaysClientErrors(t *testing.T) {
 // are the real publisher's.
 type failingPublisher struct{ httpapi.Publisher }
 
-func (failingPublisher) Publish(context.Context, gancho.Event) (int, error) {
-	return 0, errors.New("queue unavailable")
+func (failingPublisher) Publish(context.Context, gancho.Event, string, string) (publish.Result, error) {
+	return publish.Result{}, errors.New("queue unavailable")
 }
 
 func TestIdempotencyServerErrorsAreNotStored(t *testing.T) {

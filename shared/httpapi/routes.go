@@ -63,6 +63,8 @@ func Routes() []Route {
 		{"recover-subscription", http.MethodPost, "/v1/subscriptions/{id}/recover", gancho.ScopeDeliveriesWrite, "re-queue the subscription's failed and cancelled deliveries since a time", (*API).recoverSubscription},
 
 		{"publish-event", http.MethodPost, "/v1/events", gancho.ScopeEventsWrite, "publish an event to every matching subscription", (*API).publishEvent},
+		{"list-events", http.MethodGet, "/v1/events", gancho.ScopeEventsRead, "list events, newest first; filters type, ownerId, referenceId, since, until", (*API).listEvents},
+		{"get-event", http.MethodGet, "/v1/events/{id}", gancho.ScopeEventsRead, "one event with its payload", (*API).getEvent},
 		{"list-event-deliveries", http.MethodGet, "/v1/events/{id}/deliveries", gancho.ScopeDeliveriesRead, "an event's deliveries, one per destination", (*API).listEventDeliveries},
 		{"get-delivery", http.MethodGet, "/v1/deliveries/{id}", gancho.ScopeDeliveriesRead, "a delivery's status and every attempt", (*API).getDelivery},
 		{"retry-delivery", http.MethodPost, "/v1/deliveries/{id}/retry", gancho.ScopeDeliveriesWrite, "one more attempt of a delivery, now", (*API).retryDelivery},

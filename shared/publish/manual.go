@@ -27,7 +27,7 @@ func (p *Publisher) PublishTo(ctx context.Context, ev gancho.Event, subscription
 	if err := p.queue.Send(ctx, []queue.Message{msg}, 0); err != nil {
 		return "", fmt.Errorf("queue test delivery: %w", err)
 	}
-	if err := p.store.MarkEventQueued(ctx, ev, p.now()); err != nil {
+	if err := p.store.MarkEventQueued(ctx, ev, p.now(), 1); err != nil {
 		return "", err
 	}
 	return d.ID, nil

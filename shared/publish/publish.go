@@ -1,9 +1,10 @@
 // Package publish stores an event, finds the subscriptions it goes to and queues one
-// delivery per destination.
+// delivery per destination, so that no stored event is ever left unqueued.
 package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 type Store interface {
 	MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]dynamo.Match, error)
 	CreateEvent(ctx context.Context, ev gancho.Event, deliveries []gancho.Delivery) error
-	MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time) error
+	PutDeliveries(ctx context.Context, deliveries []gancho.Delivery, onlyNew bool) error
+	MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time, deliveries int) error
+	GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error)
+	ClaimPublishKey(ctx context.Context, tenant, key string, claim dynamo.PublishClaim) (dynamo.PublishClaim, bool, error)
 }
 
 // Queue is what publishing needs from the queue.
@@ -29,40 +33,135 @@ type Publisher struct {
 	store Store
 	queue Queue
 	now   func() time.Time
+	// inline is the largest fan-out done while the publisher waits; larger ones are
+	// handed to the delivery consumer as one fan-out message.
+	inline int
+	// takeover is how long a claimed idempotency key whose event never appeared
+	// blocks repeats (the first request is presumed still running).
+	takeover time.Duration
 }
+
+// DefaultInlineFanOut is the largest fan-out done inside the publish request.
+const DefaultInlineFanOut = 500
 
 // New returns a Publisher.
 func New(store Store, q Queue, now func() time.Time) *Publisher {
-	return &Publisher{store: store, queue: q, now: now}
+	return &Publisher{store: store, queue: q, now: now, inline: DefaultInlineFanOut, takeover: 30 * time.Second}
 }
 
-// Publish stores ev with one delivery record per matching subscription, then queues
-// them. It returns the number of deliveries queued.
-func (p *Publisher) Publish(ctx context.Context, ev gancho.Event) (int, error) {
+// WithInlineFanOut sets the largest fan-out done inline (tests use small numbers).
+func (p *Publisher) WithInlineFanOut(n int) *Publisher { p.inline = n; return p }
+
+// Result is what a publish did.
+type Result struct {
+	Event      gancho.Event
+	Deliveries int  // queued so far
+	Background bool // the fan-out continues in the delivery consumer
+	Replayed   bool // an earlier publish with the same idempotency key
+}
+
+// Publish stores ev and queues its deliveries. With an idempotency key, a repeat with
+// the same request (hash) returns the first event and queues nothing; another request
+// under the same key is a conflict.
+func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash string) (Result, error) {
+	if idemKey != "" {
+		claim, fresh, err := p.store.ClaimPublishKey(ctx, ev.TenantID, idemKey,
+			dynamo.PublishClaim{EventID: ev.ID, Hash: hash, ClaimedAt: p.now().UTC()})
+		if err != nil {
+			return Result{}, err
+		}
+		if !fresh {
+			if claim.Hash != hash {
+				return Result{}, gancho.Errorf(gancho.KindConflict, "idempotency key %q was used for a different event", idemKey)
+			}
+			first, err := p.store.GetEvent(ctx, ev.TenantID, claim.EventID)
+			switch {
+			case err == nil:
+				return Result{Event: first, Deliveries: first.DeliveryCount, Replayed: true}, nil
+			case !errors.Is(err, gancho.ErrNotFound):
+				return Result{}, err
+			case p.now().Sub(claim.ClaimedAt) < p.takeover:
+				return Result{}, gancho.Errorf(gancho.KindConflict, "a publish with idempotency key %q is still running; retry shortly", idemKey)
+			}
+			// The first request died before storing its event: finish its work
+			// under its event id.
+			ev.ID = claim.EventID
+		}
+	}
+	if err := p.store.CreateEvent(ctx, ev, nil); err != nil {
+		if errors.Is(err, gancho.ErrConflict) && idemKey != "" {
+			return Result{}, gancho.Errorf(gancho.KindConflict, "a publish with idempotency key %q is still running; retry shortly", idemKey)
+		}
+		return Result{}, err
+	}
+	n, background, err := p.FanOut(ctx, ev, false, false)
+	if err != nil {
+		// The event is stored and in the outbox: the sweeper will queue it.
+		return Result{}, fmt.Errorf("queue deliveries of %s (the sweeper will retry): %w", ev.ID, err)
+	}
+	ev.DeliveryCount = n
+	return Result{Event: ev, Deliveries: n, Background: background}, nil
+}
+
+// FanOut writes one delivery record per matching subscription and queues them, then
+// takes the event out of the outbox. A fan-out larger than the inline limit is handed
+// to the delivery consumer as one message, unless inBackground (the consumer or the
+// sweeper running it). With repair, existing delivery records are left as they are.
+func (p *Publisher) FanOut(ctx context.Context, ev gancho.Event, inBackground, repair bool) (int, bool, error) {
 	matches, err := p.store.MatchSubscriptions(ctx, ev)
+	if err != nil {
+		return 0, false, err
+	}
+	if len(matches) > p.inline && !inBackground {
+		msg := queue.Message{Kind: queue.KindFanOut, TenantID: ev.TenantID, EventID: ev.ID}
+		if err := p.queue.Send(ctx, []queue.Message{msg}, 0); err != nil {
+			return 0, false, err
+		}
+		return 0, true, nil
+	}
+	now := p.now().UTC()
+	const chunk = 500
+	for start := 0; start < len(matches); start += chunk {
+		part := matches[start:min(start+chunk, len(matches))]
+		deliveries := make([]gancho.Delivery, 0, len(part))
+		msgs := make([]queue.Message, 0, len(part))
+		for _, m := range part {
+			d := gancho.Delivery{
+				ID: gancho.DeliveryID(ev.ID, m.SubscriptionID), TenantID: ev.TenantID, EventID: ev.ID,
+				SubscriptionID: m.SubscriptionID, EventType: ev.Type, OwnerID: ev.OwnerID,
+				Status: gancho.StatusPending, CreatedAt: now, UpdatedAt: now,
+			}
+			deliveries = append(deliveries, d)
+			msgs = append(msgs, queue.Message{TenantID: ev.TenantID, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: m.SubscriptionID, Attempt: 1})
+		}
+		if err := p.store.PutDeliveries(ctx, deliveries, repair); err != nil {
+			return 0, false, err
+		}
+		// A repeated message for a delivery already under way is ignored by the
+		// consumer (its attempt number is stale), so re-sending on repair is safe.
+		if err := p.queue.Send(ctx, msgs, 0); err != nil {
+			return 0, false, err
+		}
+	}
+	if err := p.store.MarkEventQueued(ctx, ev, p.now(), len(matches)); err != nil {
+		return 0, false, err
+	}
+	return len(matches), false, nil
+}
+
+// ResumeFanOut runs a fan-out handed to the background, or repairs one that a dead
+// process left unfinished.
+func (p *Publisher) ResumeFanOut(ctx context.Context, tenant, eventID string, repair bool) (int, error) {
+	ev, err := p.store.GetEvent(ctx, tenant, eventID)
+	if errors.Is(err, gancho.ErrNotFound) {
+		return 0, nil // expired meanwhile: nothing left to deliver
+	}
 	if err != nil {
 		return 0, err
 	}
-	deliveries := make([]gancho.Delivery, 0, len(matches))
-	msgs := make([]queue.Message, 0, len(matches))
-	now := p.now().UTC()
-	for _, m := range matches {
-		d := gancho.Delivery{
-			ID: gancho.DeliveryID(ev.ID, m.SubscriptionID), TenantID: ev.TenantID, EventID: ev.ID,
-			SubscriptionID: m.SubscriptionID, EventType: ev.Type, OwnerID: ev.OwnerID,
-			Status: gancho.StatusPending, CreatedAt: now, UpdatedAt: now,
-		}
-		deliveries = append(deliveries, d)
-		msgs = append(msgs, queue.Message{TenantID: ev.TenantID, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: m.SubscriptionID, Attempt: 1})
+	if ev.QueuedAt != nil {
+		return ev.DeliveryCount, nil
 	}
-	if err := p.store.CreateEvent(ctx, ev, deliveries); err != nil {
-		return 0, err
-	}
-	if err := p.queue.Send(ctx, msgs, 0); err != nil {
-		return 0, fmt.Errorf("queue deliveries of %s: %w", ev.ID, err)
-	}
-	if err := p.store.MarkEventQueued(ctx, ev, p.now()); err != nil {
-		return 0, err
-	}
-	return len(deliveries), nil
+	n, _, err := p.FanOut(ctx, ev, true, repair)
+	return n, err
 }

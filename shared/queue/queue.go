@@ -17,8 +17,16 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
-// Message asks for attempt number Attempt of one delivery.
+// Message kinds.
+const (
+	KindDelivery = ""       // one attempt of one delivery
+	KindFanOut   = "fanout" // the fan-out of a large event, continued in the background
+)
+
+// Message asks for attempt number Attempt of one delivery, or (Kind fanout) for the
+// fan-out of one event.
 type Message struct {
+	Kind           string `json:"k,omitempty"`
 	TenantID       string `json:"t"`
 	DeliveryID     string `json:"d"`
 	EventID        string `json:"e"`
@@ -35,8 +43,17 @@ func Decode(body string) (Message, error) {
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
 		return m, fmt.Errorf("decode message: %w", err)
 	}
-	if m.TenantID == "" || m.DeliveryID == "" || m.EventID == "" || m.SubscriptionID == "" || m.Attempt < 1 {
-		return m, errors.New("decode message: missing ids or attempt")
+	switch m.Kind {
+	case KindFanOut:
+		if m.TenantID == "" || m.EventID == "" {
+			return m, errors.New("decode message: fan-out without tenant or event")
+		}
+	case KindDelivery:
+		if m.TenantID == "" || m.DeliveryID == "" || m.EventID == "" || m.SubscriptionID == "" || m.Attempt < 1 {
+			return m, errors.New("decode message: missing ids or attempt")
+		}
+	default:
+		return m, fmt.Errorf("decode message: unknown kind %q", m.Kind)
 	}
 	return m, nil
 }

@@ -16,6 +16,7 @@ import (
 // Store is what the sweeper needs from storage.
 type Store interface {
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]gancho.Delivery, error)
+	PendingEvents(ctx context.Context, olderThan time.Time, limit int) ([]gancho.Event, error)
 	Unpark(ctx context.Context, d gancho.Delivery) error
 }
 
@@ -24,26 +25,75 @@ type Queue interface {
 	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
 }
 
-// Sweeper moves due parked deliveries back to the queue.
-type Sweeper struct {
-	store Store
-	queue Queue
-	log   *slog.Logger
-	now   func() time.Time
+// Repairer finishes the fan-out of events left in the outbox.
+type Repairer interface {
+	ResumeFanOut(ctx context.Context, tenant, eventID string, repair bool) (int, error)
 }
 
-// New returns a Sweeper.
-func New(store Store, q Queue, log *slog.Logger, now func() time.Time) *Sweeper {
-	return &Sweeper{store: store, queue: q, log: log, now: now}
+// Sweeper moves due parked deliveries back to the queue and repairs events whose
+// deliveries were never all queued.
+type Sweeper struct {
+	store  Store
+	queue  Queue
+	repair Repairer
+	log    *slog.Logger
+	now    func() time.Time
+	// grace is how long an event may sit in the outbox before it counts as stuck.
+	grace time.Duration
 }
+
+// DefaultGrace leaves a publish (or a background fan-out) time to finish on its own.
+const DefaultGrace = 2 * time.Minute
+
+// New returns a Sweeper.
+func New(store Store, q Queue, repair Repairer, log *slog.Logger, now func() time.Time) *Sweeper {
+	return &Sweeper{store: store, queue: q, repair: repair, log: log, now: now, grace: DefaultGrace}
+}
+
+// WithGrace sets how old an outbox entry must be to be repaired (tests).
+func (s *Sweeper) WithGrace(d time.Duration) *Sweeper { s.grace = d; return s }
 
 // batch bounds one query per shard; a sweep loops until nothing due is left or ctx ends.
 const batch = 100
 
-// Sweep queues every due parked delivery and returns how many it queued. Each one is
-// sent before it leaves the index, so a crash in between only causes a duplicate
-// message, which the consumer's conditional attempt write makes harmless.
+// Sweep repairs stuck events, then queues every due parked delivery; it returns how
+// many deliveries it queued.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	repaired, err := s.repairOutbox(ctx)
+	if err != nil {
+		return repaired, err
+	}
+	n, err := s.unpark(ctx)
+	return repaired + n, err
+}
+
+// repairOutbox finishes the fan-out of events stored more than the grace period ago
+// whose deliveries were never all queued: the process died in between. Delivery ids
+// are deterministic and existing records are kept, so this never duplicates work.
+func (s *Sweeper) repairOutbox(ctx context.Context) (int, error) {
+	if s.repair == nil {
+		return 0, nil
+	}
+	stuck, err := s.store.PendingEvents(ctx, s.now().Add(-s.grace), batch)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, ev := range stuck {
+		n, err := s.repair.ResumeFanOut(ctx, ev.TenantID, ev.ID, true)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		s.log.Warn("repaired unqueued event", "tenantId", ev.TenantID, "eventId", ev.ID, "deliveries", n)
+	}
+	return total, nil
+}
+
+// unpark queues every due parked delivery. Each one is sent before it leaves the
+// index, so a crash in between only causes a duplicate message, which the
+// consumer's conditional attempt write makes harmless.
+func (s *Sweeper) unpark(ctx context.Context) (int, error) {
 	total := 0
 	for ctx.Err() == nil {
 		due, err := s.store.DueDeliveries(ctx, s.now(), batch)

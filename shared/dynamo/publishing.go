@@ -1,0 +1,127 @@
+package dynamo
+
+// Items of publishing (pk / sk):
+//
+//	publish key   T#<tenant>#PK#<idempotency key>  / PK   {eventId, hash, claimedAt, expiresAt}
+//	event outbox  gsi3: OUTBOX#<shard> / <createdAt>#<tenant>#<event id>, until queued
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// PublishClaim is the record of a publish idempotency key.
+type PublishClaim struct {
+	EventID   string    `json:"eventId"`
+	Hash      string    `json:"hash"`
+	ClaimedAt time.Time `json:"claimedAt"`
+}
+
+// PublishKeyTTL is how long a publish idempotency key is remembered.
+const PublishKeyTTL = 24 * time.Hour
+
+// ClaimPublishKey records that key (of tenant) publishes event claim.EventID. If the
+// key is already claimed and not expired, it returns the existing claim and false.
+func (st *Store) ClaimPublishKey(ctx context.Context, tenant, idemKey string, claim PublishClaim) (PublishClaim, bool, error) {
+	it, err := marshal(claim)
+	if err != nil {
+		return claim, false, err
+	}
+	k := publishKey(tenant, idemKey)
+	it["pk"], it["sk"] = k["pk"], k["sk"]
+	it["expiresAt"] = n(claim.ClaimedAt.Add(PublishKeyTTL).Unix())
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt <= :now"),
+		ExpressionAttributeValues: map[string]av{":now": n(claim.ClaimedAt.Unix())}})
+	if err == nil {
+		return claim, true, nil
+	}
+	if !conditionFailed(err) {
+		return claim, false, fmt.Errorf("claim publish key: %w", err)
+	}
+	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: k, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return claim, false, fmt.Errorf("read publish key: %w", err)
+	}
+	if res.Item == nil {
+		return claim, false, fmt.Errorf("publish key vanished: %w", gancho.ErrConflict)
+	}
+	var existing PublishClaim
+	return existing, false, unmarshal(res.Item, &existing)
+}
+
+func publishKey(tenant, idemKey string) map[string]av {
+	return key("T#"+tenant+"#PK#"+idemKey, "PK")
+}
+
+// EventFilter narrows an event list.
+type EventFilter struct {
+	Type, OwnerID, ReferenceID string
+	Since, Until               *time.Time
+}
+
+// ListEvents lists tenant's events, newest first. Event ids start with their creation
+// time, so since/until are a range on the sort key, not a filter.
+func (st *Store) ListEvents(ctx context.Context, tenant string, f EventFilter, p Page) ([]gancho.Event, string, error) {
+	part := "T#" + tenant + "#E"
+	start, err := decodeCursor(p.Cursor, "gsi1pk", part)
+	if err != nil {
+		return nil, "", err
+	}
+	lo, hi := gancho.PrefixEvent, gancho.PrefixEvent+"~"
+	if f.Since != nil {
+		lo = gancho.IDFloor(gancho.PrefixEvent, *f.Since)
+	}
+	if f.Until != nil {
+		hi = gancho.IDFloor(gancho.PrefixEvent, *f.Until)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 &st.table,
+		IndexName:                 aws.String("gsi1"),
+		KeyConditionExpression:    aws.String("gsi1pk = :p AND gsi1sk BETWEEN :lo AND :hi"),
+		ExpressionAttributeValues: map[string]av{":p": s(part), ":lo": s(lo), ":hi": s(hi), ":now": n(time.Now().Unix())},
+		ScanIndexForward:          aws.Bool(false),
+		ExclusiveStartKey:         start,
+	}
+	filters := []string{"expiresAt > :now"}
+	names := map[string]string{}
+	if f.Type != "" {
+		filters = append(filters, "#t = :t")
+		names["#t"] = "type"
+		in.ExpressionAttributeValues[":t"] = s(f.Type)
+	}
+	if f.OwnerID != "" {
+		filters = append(filters, "ownerId = :o")
+		in.ExpressionAttributeValues[":o"] = s(f.OwnerID)
+	}
+	if f.ReferenceID != "" {
+		filters = append(filters, "#r.id = :r")
+		names["#r"] = "reference"
+		in.ExpressionAttributeValues[":r"] = s(f.ReferenceID)
+	}
+	in.FilterExpression = aws.String(strings.Join(filters, " AND "))
+	if len(names) > 0 {
+		in.ExpressionAttributeNames = names
+	}
+	items, next, err := st.queryPage(ctx, in, p.Limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("list events: %w", err)
+	}
+	out := make([]gancho.Event, 0, len(items))
+	for _, it := range items {
+		var ev gancho.Event
+		if err := unmarshal(it, &ev); err != nil {
+			return nil, "", err
+		}
+		ev.TenantID = tenant
+		out = append(out, ev)
+	}
+	return out, next, nil
+}

@@ -1,0 +1,122 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gancho-dev/gancho/shared/dynamo"
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+type publishResponse struct {
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	CreatedAt  time.Time `json:"createdAt"`
+	Deliveries int       `json:"deliveries"`
+	// FanOut is "queued" when a large fan-out continues in the background; then
+	// Deliveries counts only what was queued before the response.
+	FanOut string `json:"fanOut,omitempty"`
+}
+
+func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	var in gancho.EventInput
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if p.OwnerID != "" {
+		if in.OwnerID != nil && *in.OwnerID != p.OwnerID {
+			writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "ownerId", Message: "must be this API key's owner"}))
+			return
+		}
+		in.OwnerID = &p.OwnerID
+	}
+	if h := r.Header.Get("Idempotency-Key"); h != "" && in.IdempotencyKey != "" && h != in.IdempotencyKey {
+		writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "idempotencyKey", Message: "differs from the Idempotency-Key header"}))
+		return
+	}
+	ev, err := gancho.NewEvent(p.TenantID, in, a.now())
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if err := a.checkPublishType(r.Context(), ev); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	// The key's space is the tenant and, for owner-bound keys, the owner.
+	key, hash := "", ""
+	if in.IdempotencyKey != "" {
+		key = p.OwnerID + "\x00" + in.IdempotencyKey
+		in.IdempotencyKey = ""
+		b, _ := json.Marshal(in)
+		sum := sha256.Sum256(b)
+		hash = hex.EncodeToString(sum[:])
+	}
+	res, err := a.publisher.Publish(r.Context(), ev, key, hash)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	out := publishResponse{ID: res.Event.ID, Type: res.Event.Type, CreatedAt: res.Event.CreatedAt, Deliveries: res.Deliveries}
+	if res.Background {
+		out.FanOut = "queued"
+	}
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Location", "/v1/events/"+res.Event.ID)
+	writeJSON(w, http.StatusAccepted, out)
+}
+
+// loadEvent reads the {id} event, hiding other tenants' and owners' events.
+func (a *API) loadEvent(r *http.Request) (gancho.Event, error) {
+	p := principal(r)
+	id := r.PathValue("id")
+	ev, err := a.store.GetEvent(r.Context(), p.TenantID, id)
+	if errors.Is(err, gancho.ErrNotFound) || err == nil && p.OwnerID != "" && ev.OwnerID != p.OwnerID {
+		return ev, gancho.NotFound("event " + id)
+	}
+	return ev, err
+}
+
+func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
+	ev, err := a.loadEvent(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ev)
+}
+
+func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	limit, cursor, err := page(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	q := r.URL.Query()
+	f := dynamo.EventFilter{Type: q.Get("type"), OwnerID: q.Get("ownerId"), ReferenceID: q.Get("referenceId")}
+	if p.OwnerID != "" {
+		f.OwnerID = p.OwnerID
+	}
+	if f.Since, err = timeParam(q.Get("since"), "since"); err == nil {
+		f.Until, err = timeParam(q.Get("until"), "until")
+	}
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	evs, next, err := a.store.ListEvents(r.Context(), p.TenantID, f, dynamo.Page{Limit: limit, Cursor: cursor})
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(evs, next))
+}
