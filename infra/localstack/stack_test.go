@@ -102,10 +102,16 @@ func checkTable(t *testing.T, ddb *dynamodb.Client, name string) {
 	if tbl.BillingModeSummary == nil || tbl.BillingModeSummary.BillingMode != dtypes.BillingModePayPerRequest {
 		t.Errorf("billing mode = %+v", tbl.BillingModeSummary)
 	}
-	if len(tbl.GlobalSecondaryIndexes) != 1 {
+	// Every index of the template, gsi1 checked in detail.
+	if len(tbl.GlobalSecondaryIndexes) != 3 {
 		t.Fatalf("GSIs = %+v", tbl.GlobalSecondaryIndexes)
 	}
-	gsi := tbl.GlobalSecondaryIndexes[0]
+	var gsi dtypes.GlobalSecondaryIndexDescription
+	for _, g := range tbl.GlobalSecondaryIndexes {
+		if aws.ToString(g.IndexName) == "gsi1" {
+			gsi = g
+		}
+	}
 	if aws.ToString(gsi.IndexName) != "gsi1" || gsi.Projection.ProjectionType != dtypes.ProjectionTypeAll {
 		t.Errorf("GSI = %s %+v", aws.ToString(gsi.IndexName), gsi.Projection)
 	}

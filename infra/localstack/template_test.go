@@ -32,11 +32,14 @@ func TestLoadTemplateRepo(t *testing.T) {
 			t.Errorf("attribute %s S not defined: %+v", a, tb.AttributeDefinitions)
 		}
 	}
-	wantGSI := []Index{{
-		Name:           "gsi1",
-		KeySchema:      []KeyElement{{"gsi1pk", "HASH"}, {"gsi1sk", "RANGE"}},
-		ProjectionType: "ALL",
-	}}
+	var wantGSI []Index
+	for _, n := range []string{"gsi1", "gsi2", "gsi3"} {
+		wantGSI = append(wantGSI, Index{
+			Name:           n,
+			KeySchema:      []KeyElement{{n + "pk", "HASH"}, {n + "sk", "RANGE"}},
+			ProjectionType: "ALL",
+		})
+	}
 	if !reflect.DeepEqual(tb.GlobalSecondaryIndexes, wantGSI) {
 		t.Errorf("GSIs = %+v, want %+v", tb.GlobalSecondaryIndexes, wantGSI)
 	}

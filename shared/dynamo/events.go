@@ -367,6 +367,7 @@ func (st *Store) Unpark(ctx context.Context, d gancho.Delivery) error {
 // DeliveryFilter narrows a delivery list.
 type DeliveryFilter struct {
 	Status       string
+	OwnerID      string // only deliveries to this owner's subscriptions
 	Since, Until *time.Time
 }
 
@@ -395,6 +396,10 @@ func (st *Store) ListDeliveries(ctx context.Context, tenant string, bySubscripti
 		filters = append(filters, "#s = :s")
 		names["#s"] = "status"
 		in.ExpressionAttributeValues[":s"] = s(f.Status)
+	}
+	if f.OwnerID != "" {
+		filters = append(filters, "ownerId = :o")
+		in.ExpressionAttributeValues[":o"] = s(f.OwnerID)
 	}
 	if f.Since != nil {
 		filters = append(filters, "createdAt >= :since")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -265,6 +266,7 @@ func (st *Store) DeleteSubscription(ctx context.Context, sub gancho.Subscription
 // Match is a subscription found through the match index.
 type Match struct {
 	SubscriptionID string
+	OwnerID        string // the subscription's owner; empty for owner-less ones
 }
 
 // MatchSubscriptions finds the active subscriptions that receive ev by querying the
@@ -312,7 +314,11 @@ func (st *Store) MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]Mat
 						continue
 					}
 					seen[m.SubID] = true
-					out = append(out, Match{SubscriptionID: m.SubID})
+					owner := ""
+					if rest, ok := strings.CutPrefix(m.SK, "1#"); ok {
+						owner, _, _ = strings.Cut(rest, "#")
+					}
+					out = append(out, Match{SubscriptionID: m.SubID, OwnerID: owner})
 				}
 			}
 		}

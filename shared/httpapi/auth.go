@@ -138,6 +138,10 @@ func Authorize(p gancho.Principal, scope string) error {
 		return nil
 	case p.TenantID == "":
 		return gancho.Errorf(gancho.KindForbidden, "the admin key cannot call tenant routes; use one of the tenant's API keys")
+	case scope == gancho.ScopeTenantWrite && p.OwnerID != "":
+		// Tenant settings and the default secret span every owner: an owner-bound
+		// credential could otherwise widen itself (e.g. through the JWT settings).
+		return gancho.Errorf(gancho.KindForbidden, "owner-bound credentials cannot change tenant settings or read its secret")
 	case scope == ScopeAuthenticated || p.Has(scope):
 		return nil
 	}

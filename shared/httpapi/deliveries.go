@@ -83,6 +83,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, bySubscript
 	if err == nil {
 		var f dynamo.DeliveryFilter
 		if f, err = deliveryFilter(r); err == nil {
+			f.OwnerID = principal(r).OwnerID // owner-bound: only deliveries to its own subscriptions
 			var ds []gancho.Delivery
 			var next string
 			ds, next, err = a.store.ListDeliveries(r.Context(), principal(r).TenantID, bySubscription, id, f, dynamo.Page{Limit: limit, Cursor: cursor})

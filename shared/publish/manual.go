@@ -12,7 +12,8 @@ import (
 )
 
 // PublishTo stores ev with a single delivery to one subscription (the test event)
-// and queues it. It returns the delivery id.
+// and queues it. It returns the delivery id. The delivery belongs to the event's owner,
+// which for a test event is the subscription's.
 func (p *Publisher) PublishTo(ctx context.Context, ev gancho.Event, subscriptionID string) (string, error) {
 	now := p.now().UTC()
 	d := gancho.Delivery{

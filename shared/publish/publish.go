@@ -128,7 +128,7 @@ func (p *Publisher) FanOut(ctx context.Context, ev gancho.Event, inBackground, r
 		for _, m := range part {
 			d := gancho.Delivery{
 				ID: gancho.DeliveryID(ev.ID, m.SubscriptionID), TenantID: ev.TenantID, EventID: ev.ID,
-				SubscriptionID: m.SubscriptionID, EventType: ev.Type, OwnerID: ev.OwnerID,
+				SubscriptionID: m.SubscriptionID, EventType: ev.Type, OwnerID: m.OwnerID,
 				Status: gancho.StatusPending, CreatedAt: now, UpdatedAt: now,
 			}
 			deliveries = append(deliveries, d)

@@ -27,6 +27,7 @@ func TestCommandEnv(t *testing.T) {
 			"Jobs":            {URL: "http://q/jobs.fifo"},
 		},
 	}
+	t.Setenv("GANCHO_ENCRYPTION_KEYS", "given:key")
 	env := commandEnv(tgt, "s", res)
 	want := map[string]string{
 		"AWS_REGION":                       "us-east-1",
@@ -40,6 +41,7 @@ func TestCommandEnv(t *testing.T) {
 		"GANCHO_QUEUE_URL_DELIVERIESQUEUE": "http://q/d",
 		"GANCHO_QUEUE_URL_DELIVERIESDLQ":   "http://q/dlq",
 		"GANCHO_QUEUE_URL_JOBS":            "http://q/jobs.fifo",
+		"GANCHO_ENCRYPTION_KEYS":           "given:key",
 	}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("commandEnv = %v, want %v", env, want)

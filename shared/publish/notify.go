@@ -1,0 +1,86 @@
+package publish
+
+// The pull side of publishing (seed 000). Every matched subscription, push or notify,
+// gets the event in its inbox, which POST /v1/subscriptions/{id}/results reads. A
+// notify subscription gets a thin notice instead of the event: an ordinary delivery
+// (its id is the one a push delivery of this event would have), whose body the
+// consumer builds from the subscription (deliver.Body). Notices are coalesced: the
+// first event claims the subscription's pending-notice flag and queues a notice; while
+// that notice is queued or retried, later events only set needView. The consumer
+// clears the flag when the notice ends and extends its lease while it waits for a
+// retry, so a flag left behind by a dead process only holds notices off for
+// dynamo.NoticeLease.
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gancho-dev/gancho/shared/dynamo"
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// Inbox is what the pull side of publishing needs from storage. A store without it
+// (a test double) gets push deliveries only.
+type Inbox interface {
+	PutInbox(ctx context.Context, ev gancho.Event, subIDs []string, onlyNew bool) error
+	ClaimNotice(ctx context.Context, tenant, subID, deliveryID string, at time.Time) (bool, error)
+}
+
+var _ Inbox = (*dynamo.Store)(nil)
+
+// noticeClaims bounds the notify subscriptions claimed at once during one fan-out.
+const noticeClaims = 16
+
+// pull puts ev in the inbox of every matched subscription and returns the matches
+// that get a delivery now: push subscriptions, and notify subscriptions whose notice
+// this event queues (no other one pending). With repair, inbox items already written
+// are kept as they are.
+func (p *Publisher) pull(ctx context.Context, ev gancho.Event, matches []dynamo.Match, repair bool) ([]dynamo.Match, error) {
+	inbox, ok := p.store.(Inbox)
+	if !ok || len(matches) == 0 {
+		return matches, nil
+	}
+	ids := make([]string, len(matches))
+	var notify []int
+	for i, m := range matches {
+		ids[i] = m.SubscriptionID
+		if m.Mode == gancho.ModeNotify {
+			notify = append(notify, i)
+		}
+	}
+	// The inbox first: a receiver told that there is something new must find it.
+	if err := inbox.PutInbox(ctx, ev, ids, repair); err != nil {
+		return nil, err
+	}
+	if len(notify) == 0 {
+		return matches, nil
+	}
+	at := p.now().UTC()
+	claimed := make([]bool, len(matches))
+	errs := make([]error, len(matches))
+	sem := make(chan struct{}, noticeClaims)
+	var wg sync.WaitGroup
+	for _, i := range notify {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			sub := matches[i].SubscriptionID
+			claimed[i], errs[i] = inbox.ClaimNotice(ctx, ev.TenantID, sub, gancho.DeliveryID(ev.ID, sub), at)
+		}()
+	}
+	wg.Wait()
+	out := make([]dynamo.Match, 0, len(matches))
+	for i, m := range matches {
+		if errs[i] != nil {
+			// The event stays in the outbox; the sweeper's repair claims again.
+			return nil, errs[i]
+		}
+		if m.Mode != gancho.ModeNotify || claimed[i] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
