@@ -21,6 +21,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/seal"
+	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 // Options configure Start.
@@ -134,6 +135,7 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		TableName:      res.Tables["GanchoTable"],
 		QueueURL:       res.Queues["DeliveriesQueue"].URL,
 		DLQURL:         res.Queues["DeliveriesDLQ"].URL,
+		OrderedURL:     res.Queues["OrderedQueue"].URL,
 		AllowInsecure:  true, // local runs deliver to http:// and loopback receivers
 		LocalEndpoints: true,
 		DeliverOptions: o.DeliverOptions,
@@ -171,11 +173,13 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 
 	wctx, cancelWorker := context.WithCancel(context.WithoutCancel(ctx))
 	w := &Worker{SQS: sq, QueueURL: d.Config.QueueURL, QueueARN: res.Queues["DeliveriesQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log}
+	ordered := &Worker{SQS: sq, QueueURL: d.Config.OrderedURL, QueueARN: res.Queues["OrderedQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log}
 	d.Worker = w
 	var wg sync.WaitGroup
 	if !o.NoWorker {
-		wg.Add(1)
+		wg.Add(2)
 		go func() { defer wg.Done(); w.Run(wctx) }()
+		go func() { defer wg.Done(); ordered.Run(wctx) }()
 	}
 	every := o.SweepEvery
 	if every == 0 {
@@ -216,7 +220,9 @@ func endpoint(getenv func(string) string, service string) string {
 func ensureTenant(ctx context.Context, a *app.App, tenantID, key string) error {
 	now := time.Now().UTC()
 	k := gancho.APIKey{ID: "key_dev", TenantID: tenantID, Name: "dev", Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	err := a.Clients.Store.CreateTenant(ctx, gancho.Tenant{ID: tenantID, Name: "Local development", CreatedAt: now}, k, httpapi.HashKey(key))
+	t := gancho.Tenant{ID: tenantID, Name: "Local development", Secret: signature.NewSecret(),
+		AllowedEventTypesOnly: true, CreatedAt: now, UpdatedAt: now}
+	err := a.Clients.Store.CreateTenant(ctx, t, k, httpapi.HashKey(key))
 	if errors.Is(err, gancho.ErrConflict) {
 		err = a.Clients.Store.PutAPIKey(ctx, k, httpapi.HashKey(key))
 	}

@@ -375,6 +375,17 @@ var expectations = map[string]expectation{
 			t.Errorf("got %v; want requeued 0 (the subscription has no failed deliveries)", got)
 		}
 	},
+	"subscription-callback": func(t *testing.T, fx *fixture, res Result) {
+		if got := object(t, res, 200); got["needView"] != false {
+			t.Errorf("got %v; want needView false (nothing has matched the seeded subscription)", got)
+		}
+	},
+	"subscription-results": func(t *testing.T, fx *fixture, res Result) {
+		got := object(t, res, 200)
+		if data, ok := got["data"].([]any); !ok || len(data) != 0 || got["total"] != float64(0) {
+			t.Errorf("got %v; want data [] and total 0 (nothing has matched the seeded subscription)", got)
+		}
+	},
 	"list-events": func(t *testing.T, fx *fixture, res Result) {
 		// The sample filters on publishType, the type of every seeded event.
 		items := list(t, res)

@@ -25,6 +25,7 @@ type Config struct {
 	TableName     string // GANCHO_TABLE_NAME
 	QueueURL      string // GANCHO_DELIVERIES_QUEUE_URL
 	DLQURL        string // GANCHO_DELIVERIES_DLQ_URL
+	OrderedURL    string // GANCHO_ORDERED_QUEUE_URL (FIFO)
 	AllowInsecure bool   // GANCHO_ALLOW_INSECURE_TARGETS: http:// and private receivers (local runs)
 	LogLevel      slog.Level
 	// Sealer encrypts secrets at rest; GANCHO_ENCRYPTION_KEYS is a comma-separated
@@ -44,12 +45,13 @@ type Config struct {
 // FromEnv reads the configuration; required names that are missing are an error.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		TableName: getenv("GANCHO_TABLE_NAME"),
-		QueueURL:  getenv("GANCHO_DELIVERIES_QUEUE_URL"),
-		DLQURL:    getenv("GANCHO_DELIVERIES_DLQ_URL"),
+		TableName:  getenv("GANCHO_TABLE_NAME"),
+		QueueURL:   getenv("GANCHO_DELIVERIES_QUEUE_URL"),
+		DLQURL:     getenv("GANCHO_DELIVERIES_DLQ_URL"),
+		OrderedURL: getenv("GANCHO_ORDERED_QUEUE_URL"),
 	}
 	var missing []string
-	for name, v := range map[string]string{"GANCHO_TABLE_NAME": c.TableName, "GANCHO_DELIVERIES_QUEUE_URL": c.QueueURL, "GANCHO_DELIVERIES_DLQ_URL": c.DLQURL} {
+	for name, v := range map[string]string{"GANCHO_TABLE_NAME": c.TableName, "GANCHO_DELIVERIES_QUEUE_URL": c.QueueURL, "GANCHO_DELIVERIES_DLQ_URL": c.DLQURL, "GANCHO_ORDERED_QUEUE_URL": c.OrderedURL} {
 		if v == "" {
 			missing = append(missing, name)
 		}
@@ -116,6 +118,6 @@ func (c Config) ClientsFrom(ddb *dynamodb.Client, sq *sqs.Client) Clients {
 		DynamoDB: ddb,
 		SQS:      sq,
 		Store:    dynamo.New(ddb, c.TableName, c.Sealer),
-		Queue:    queue.New(sq, c.QueueURL, c.DLQURL),
+		Queue:    queue.New(sq, c.QueueURL, c.DLQURL, c.OrderedURL),
 	}
 }

@@ -25,12 +25,14 @@ type Store interface {
 	SetDeliveryStatus(ctx context.Context, d gancho.Delivery, status string) error
 	RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, o dynamo.Outcome) error
 	DisableSubscription(ctx context.Context, sub gancho.Subscription, reason string, at time.Time) error
+	TenantStore
 }
 
 // Queue is what the consumer needs from the queue.
 type Queue interface {
 	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
 	SendDeadLetter(ctx context.Context, msgs []queue.Message) error
+	Hold(ctx context.Context, receiptHandle string, d time.Duration) error
 }
 
 // Handler consumes batches of delivery messages.
@@ -48,6 +50,10 @@ type Handler struct {
 	parkAfter time.Duration
 	// disableAfter: a subscription failing this long with no success is disabled.
 	disableAfter time.Duration
+	// rate enforces rateLimitPerSecond across consumers (nil: no store for it).
+	rate    *rateGate
+	fanOut  FanOuter
+	tenants *tenantCache
 }
 
 // Defaults of the consumer's policies.
@@ -71,6 +77,14 @@ func WithParkAfter(d time.Duration) Option {
 // disabled.
 func WithDisableAfter(d time.Duration) Option { return func(h *Handler) { h.disableAfter = d } }
 
+// FanOuter continues large fan-outs that publishing handed to the consumer.
+type FanOuter interface {
+	ResumeFanOut(ctx context.Context, tenant, eventID string, repair bool) (int, error)
+}
+
+// WithFanOut lets the consumer run fan-out messages.
+func WithFanOut(f FanOuter) Option { return func(h *Handler) { h.fanOut = f } }
+
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
 
@@ -78,10 +92,14 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 func NewHandler(store Store, q Queue, client *http.Client, log *slog.Logger, opts ...Option) *Handler {
 	h := &Handler{store: store, queue: q, client: client, log: log, parallelism: 16, now: time.Now, jitter: jitter,
 		parkAfter: DefaultParkAfter, disableAfter: DefaultDisableAfter}
+	if rl, ok := store.(RateLimiter); ok {
+		h.rate = newRateGate(rl)
+	}
 	for _, o := range opts {
 		o(h)
 	}
 	h.tokens = NewTokens(client, h.now)
+	h.tenants = newTenantCache(store, h.now)
 	return h
 }
 
@@ -113,6 +131,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			continue
 		}
 		msgs[i], ok[i] = m, true
+		if m.Kind == queue.KindFanOut {
+			continue
+		}
 		refs = append(refs, dynamo.DeliveryRef{TenantID: m.TenantID, DeliveryID: m.DeliveryID, EventID: m.EventID, SubscriptionID: m.SubscriptionID})
 	}
 	var failures []events.SQSBatchItemFailure
@@ -130,6 +151,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 
 	results := make([]error, len(ev.Records))
 	attempts := make([]*gancho.Attempt, len(ev.Records))
+	if isOrdered(ev) {
+		h.handleOrdered(work, ev, msgs, ok, batch, attempts, results)
+		for i, err := range results {
+			if err != nil {
+				fail(i)
+			}
+		}
+		h.recordOutcomes(ctx, msgs, attempts, batch)
+		return events.SQSEventResponse{BatchItemFailures: failures}, nil
+	}
 	sem := make(chan struct{}, h.parallelism)
 	var wg sync.WaitGroup
 	for i := range ev.Records {
@@ -137,12 +168,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			results[i] = errors.New("undecodable")
 			continue
 		}
+		if msgs[i].Kind == queue.KindFanOut {
+			results[i] = h.runFanOut(work, msgs[i])
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			attempts[i], results[i] = h.process(work, msgs[i], batch)
+			attempts[i], _, results[i] = h.process(work, msgs[i], batch, false)
 		}()
 	}
 	wg.Wait()
@@ -153,6 +188,78 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	}
 	h.recordOutcomes(ctx, msgs, attempts, batch)
 	return events.SQSEventResponse{BatchItemFailures: failures}, nil
+}
+
+// runFanOut continues the fan-out of one large event; a failure brings the message
+// back, and the fan-out resumes without duplicating what was already written.
+func (h *Handler) runFanOut(ctx context.Context, m queue.Message) error {
+	if h.fanOut == nil {
+		return errors.New("fan-out message but no fan-out configured")
+	}
+	n, err := h.fanOut.ResumeFanOut(ctx, m.TenantID, m.EventID, true)
+	if err != nil {
+		h.log.Error("fan-out", "tenantId", m.TenantID, "eventId", m.EventID, "err", err)
+		return err
+	}
+	h.log.Info("fan-out", "tenantId", m.TenantID, "eventId", m.EventID, "deliveries", n)
+	return nil
+}
+
+// isOrdered reports whether a batch comes from the FIFO queue of ordered deliveries.
+func isOrdered(ev events.SQSEvent) bool {
+	return len(ev.Records) > 0 && ev.Records[0].Attributes["MessageGroupId"] != ""
+}
+
+// errHeld reports an ordered message kept in flight until its retry is due, and the
+// later messages of its group, which must wait behind it.
+var errHeld = errors.New("held for a retry, with the rest of its group")
+
+// handleOrdered delivers a FIFO batch: message groups concurrently, the messages of a
+// group one after another. When one waits for a retry, it is held in flight for its
+// delay (the queue's visibility timeout) and it and every later message of its group
+// are reported failed, so they come back after it, in order.
+func (h *Handler) handleOrdered(ctx context.Context, ev events.SQSEvent, msgs []queue.Message, ok []bool,
+	b dynamo.DeliveryBatch, attempts []*gancho.Attempt, results []error) {
+	groups := map[string][]int{}
+	var order []string
+	for i, rec := range ev.Records {
+		g := rec.Attributes["MessageGroupId"]
+		if _, seen := groups[g]; !seen {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	sem := make(chan struct{}, h.parallelism)
+	var wg sync.WaitGroup
+	for _, g := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(idx []int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for n, i := range idx {
+				if !ok[i] {
+					results[i] = errors.New("undecodable")
+					continue
+				}
+				var hold time.Duration
+				attempts[i], hold, results[i] = h.process(ctx, msgs[i], b, true)
+				if hold > 0 {
+					if err := h.queue.Hold(ctx, ev.Records[i].ReceiptHandle, hold); err != nil {
+						h.log.Warn("hold ordered message", "deliveryId", msgs[i].DeliveryID, "err", err)
+					}
+					results[i] = errHeld
+				}
+				if results[i] != nil {
+					for _, later := range idx[n+1:] {
+						results[later] = errHeld
+					}
+					return
+				}
+			}
+		}(groups[g])
+	}
+	wg.Wait()
 }
 
 // recordOutcomes writes each subscription's status block once for the batch, and
@@ -210,72 +317,96 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 
 // process handles one message and returns the attempt it made, if any. A nil error
 // means the message may be deleted: the delivery is final, or its next attempt is
-// safely on the queue or parked in the store.
-func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.DeliveryBatch) (*gancho.Attempt, error) {
-	log := h.log.With("tenantId", m.TenantID, "deliveryId", m.DeliveryID, "attempt", m.Attempt)
+// safely on the queue or parked in the store. With ordered, the message is a FIFO
+// one that comes back (held) for each retry: the attempt number is the record's, and
+// a retry is a hold for the returned duration instead of a new message.
+func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.DeliveryBatch, ordered bool) (*gancho.Attempt, time.Duration, error) {
 	d, found := b.Deliveries[m.DeliveryID]
+	if found && ordered {
+		m.Attempt = len(d.Attempts) + 1
+	}
+	log := h.log.With("tenantId", m.TenantID, "deliveryId", m.DeliveryID, "attempt", m.Attempt)
 	if !found {
 		log.Warn("delivery not found; dropping message")
-		return nil, nil
+		return nil, 0, nil
 	}
 	if gancho.Final(d.Status) && !m.Manual {
-		return nil, nil
+		return nil, 0, nil
+	}
+	if ordered && d.NextAttemptAt != nil && d.NextAttemptAt.After(h.now().Add(time.Second)) {
+		// Back early (visibility cut short): keep waiting, with the group.
+		return nil, d.NextAttemptAt.Sub(h.now()), nil
 	}
 	if done := len(d.Attempts); done != m.Attempt-1 {
 		// A duplicate or stale message. If the attempt it asked for was made and the
 		// next one may never have been queued (crash in between), queue it again:
 		// a duplicate of that one is harmless too.
 		if done == m.Attempt && d.Status == gancho.StatusRetrying && d.NextAttemptAt != nil && d.NextAttemptAt.Sub(h.now()) <= h.parkAfter {
-			return nil, h.requeue(ctx, m, d)
+			return nil, 0, h.requeue(ctx, m, d)
 		}
 		log.Info("stale message", "recordedAttempts", done)
-		return nil, nil
+		return nil, 0, nil
+	}
+	ev, okEv := b.Events[m.EventID]
+	tenant, err := h.tenants.get(ctx, m.TenantID)
+	if err != nil && !errors.Is(err, gancho.ErrNotFound) {
+		return nil, 0, err
 	}
 	sub, okSub := b.Subscriptions[m.SubscriptionID]
-	ev, okEv := b.Events[m.EventID]
+	if m.SubscriptionID == gancho.CallbackDestination && okEv {
+		sub, okSub = callbackSubscription(tenant, ev), true
+	}
 	if !okSub || !sub.IsActive || !okEv {
 		if err := h.store.SetDeliveryStatus(ctx, d, gancho.StatusCancelled); err != nil && !errors.Is(err, gancho.ErrConflict) {
-			return nil, err
+			return nil, 0, err
 		}
 		log.Info("delivery cancelled", "subscriptionFound", okSub, "eventFound", okEv)
-		return nil, nil
+		return nil, 0, nil
 	}
 
 	now := h.now()
-	a := send(ctx, h.client, request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens}, now)
+	if hold, limited, err := h.rateLimited(ctx, m, sub, now, ordered, log); limited || err != nil {
+		return nil, hold, err
+	}
+	a := send(ctx, h.client, request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens, tenant: tenant}, now)
 	if ctx.Err() != nil && a.Outcome != gancho.OutcomeSuccess {
 		// Out of time: the message comes back and the attempt is made again.
-		return nil, ctx.Err()
+		return nil, 0, ctx.Err()
 	}
 	status, next, delay := h.outcome(sub, a, now)
 	if m.Manual && status == gancho.StatusRetrying {
 		// A one-off attempt a user asked for: it does not start a retry schedule.
 		status, next = gancho.StatusFailed, nil
 	}
-	park := status == gancho.StatusRetrying && delay > h.parkAfter
+	park := status == gancho.StatusRetrying && delay > h.parkAfter && !ordered
 	if err := h.store.RecordAttempt(ctx, d, a, status, next, park); err != nil {
 		if errors.Is(err, gancho.ErrConflict) {
 			log.Info("attempt already recorded by another consumer")
-			return nil, nil
+			return nil, 0, nil
 		}
-		return nil, err
+		return nil, 0, err
 	}
 	log.Info("attempt", "subscriptionId", sub.ID, "eventId", ev.ID, "status", status, "parked", park,
 		"statusCode", a.StatusCode, "durationMs", a.DurationMs, "error", a.Error)
-	if a.StatusCode == http.StatusGone {
+	h.settleNotice(ctx, d, sub, status, next, log)
+	if a.StatusCode == http.StatusGone && sub.ID != gancho.CallbackDestination {
 		if err := h.store.DisableSubscription(ctx, sub, "the receiver answered 410 Gone", now); err != nil {
 			log.Warn("disable subscription after 410", "err", err)
 		}
 	}
 	switch {
+	case status == gancho.StatusRetrying && ordered:
+		return &a, min(delay, queue.MaxHold), nil
 	case status == gancho.StatusRetrying && !park:
 		nm := m
 		nm.Attempt++
-		return &a, h.queue.Send(ctx, []queue.Message{nm}, delay)
+		return &a, 0, h.queue.Send(ctx, []queue.Message{nm}, delay)
 	case status == gancho.StatusFailed && !m.Manual:
-		return &a, h.queue.SendDeadLetter(ctx, []queue.Message{m})
+		// Ordered or not, the message is acknowledged: a failed delivery releases its
+		// group. The dead-letter copy is for a human or a redrive.
+		return &a, 0, h.queue.SendDeadLetter(ctx, []queue.Message{m})
 	}
-	return &a, nil
+	return &a, 0, nil
 }
 
 // outcome decides the delivery's status after attempt a, and when to try again.

@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/signature"
 )
@@ -44,6 +46,9 @@ type envelope struct {
 func Body(sub gancho.Subscription, ev gancho.Event) ([]byte, error) {
 	if sub.Method == http.MethodGet || sub.Method == http.MethodDelete {
 		return nil, nil
+	}
+	if sub.Mode == gancho.ModeNotify {
+		return NoticeBody(sub, "")
 	}
 	if sub.Format == "raw" {
 		return ev.Payload, nil
@@ -98,7 +103,8 @@ type request struct {
 	sub      gancho.Subscription
 	event    gancho.Event
 	attempt  int
-	tokens   *Tokens // for token auth
+	tokens   *Tokens       // for token auth
+	tenant   gancho.Tenant // for its signature header
 }
 
 // build returns the HTTP request for one attempt.
@@ -108,6 +114,9 @@ func (r request) build(ctx context.Context, now time.Time) (*http.Request, error
 		return nil, err
 	}
 	body, err := Body(r.sub, r.event)
+	if err == nil && body != nil && r.sub.Mode == gancho.ModeNotify {
+		body, err = NoticeBody(r.sub, r.tenant.PublicBaseURL)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +141,10 @@ func (r request) build(ctx context.Context, now time.Time) (*http.Request, error
 	h.Set("webhook-id", r.delivery.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	h.Set("webhook-signature", signature.Header(keys, r.delivery.ID, ts, body))
+	if name := r.tenant.SignatureHeader; name != "" {
+		// Seed 003 style: one header, HMAC of the body with the current secret.
+		h.Set(name, keys[0].SignBody(body))
+	}
 	h.Set("X-Gancho-Event", r.event.ID)
 	h.Set("X-Gancho-Attempt", strconv.Itoa(r.attempt))
 	for name, value := range r.sub.Headers {
@@ -141,6 +154,17 @@ func (r request) build(ctx context.Context, now time.Time) (*http.Request, error
 		h.Set(r.sub.Auth.Header, r.sub.Auth.Value)
 	}
 	return req, nil
+}
+
+// callbackSubscription is the destination of an event published with a callbackUrl:
+// that URL, signed with the tenant's default secret, on the default schedule.
+func callbackSubscription(t gancho.Tenant, ev gancho.Event) gancho.Subscription {
+	return gancho.Subscription{
+		ID: gancho.CallbackDestination, TenantID: t.ID, URL: ev.CallbackURL, Method: http.MethodPost,
+		Headers: map[string]string{}, Auth: gancho.Auth{Type: gancho.AuthNone}, Format: "envelope",
+		IsActive: true, TimeoutSeconds: gancho.DefaultTimeoutSeconds, RetrySchedule: gancho.DefaultRetrySchedule(),
+		Ordered: true, Secret: t.Secret, PreviousSecret: t.PreviousSecret, PreviousSecretValidUntil: t.PreviousSecretValidUntil,
+	}
 }
 
 // signingKeys are the subscription's current key and, while it is still valid, the
@@ -265,4 +289,58 @@ func describe(err error) string {
 		return ue.Err.Error()
 	}
 	return err.Error()
+}
+
+// notice is what a mode: notify subscription receives (seed 000): where to pull from.
+type notice struct {
+	WebhookID    string     `json:"webhookId"`
+	OwnerID      string     `json:"ownerId,omitempty"`
+	LastUpdateAt *time.Time `json:"lastUpdateAt"`
+	LastViewedAt *time.Time `json:"lastViewedAt"`
+	Endpoints    struct {
+		Result   string `json:"result"`
+		Callback string `json:"callback"`
+	} `json:"endpoints"`
+}
+
+// NoticeBody is a notify subscription's notice, its links under baseURL (the
+// tenant's publicBaseUrl; relative paths without one).
+func NoticeBody(sub gancho.Subscription, baseURL string) ([]byte, error) {
+	n := notice{WebhookID: sub.ID, OwnerID: sub.OwnerID, LastUpdateAt: sub.LastUpdateAt, LastViewedAt: sub.LastViewedAt}
+	path := strings.TrimRight(baseURL, "/") + "/v1/subscriptions/" + url.PathEscape(sub.ID)
+	n.Endpoints.Result, n.Endpoints.Callback = path+"/results", path+"/callback"
+	b, err := json.Marshal(n)
+	if err != nil {
+		return nil, fmt.Errorf("encode notice: %w", err)
+	}
+	return b, nil
+}
+
+// NoticeSettler ends or extends a notify subscription's pending-notice flag after an
+// attempt of its notice (see publish/notify.go). The DynamoDB store is one.
+type NoticeSettler interface {
+	SettleNotice(ctx context.Context, tenant, subID, deliveryID string, until *time.Time) error
+}
+
+var _ NoticeSettler = (*dynamo.Store)(nil)
+
+// settleNotice runs after an attempt of a delivery to a notify subscription was
+// recorded: a final status lets the next event queue a new notice; a retry extends
+// the flag's lease past the next attempt.
+func (h *Handler) settleNotice(ctx context.Context, d gancho.Delivery, sub gancho.Subscription, status string, next *time.Time, log *slog.Logger) {
+	ns, ok := h.store.(NoticeSettler)
+	if !ok || sub.Mode != gancho.ModeNotify {
+		return
+	}
+	var until *time.Time
+	if !gancho.Final(status) {
+		u := h.now().Add(dynamo.NoticeLease)
+		if next != nil {
+			u = next.Add(dynamo.NoticeLease)
+		}
+		until = &u
+	}
+	if err := ns.SettleNotice(ctx, d.TenantID, sub.ID, d.ID, until); err != nil {
+		log.Warn("notice flag not settled; its lease ends it", "subscriptionId", sub.ID, "err", err)
+	}
 }

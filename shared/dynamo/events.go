@@ -208,7 +208,9 @@ func (st *Store) LoadDeliveryBatch(ctx context.Context, refs []DeliveryRef) (Del
 	for _, r := range refs {
 		add(deliveryKey(r.TenantID, r.DeliveryID))
 		add(eventKey(r.TenantID, r.EventID))
-		add(subKey(r.TenantID, r.SubscriptionID))
+		if r.SubscriptionID != gancho.CallbackDestination {
+			add(subKey(r.TenantID, r.SubscriptionID))
+		}
 	}
 	items, err := st.batchGet(ctx, keys)
 	if err != nil {

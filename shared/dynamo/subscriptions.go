@@ -36,6 +36,12 @@ func matchItem(sub gancho.Subscription, k map[string]av) map[string]av {
 	if sub.Context != "" {
 		it["context"] = s(sub.Context)
 	}
+	if sub.Mode == gancho.ModeNotify {
+		it["mode"] = s(sub.Mode)
+	}
+	if sub.Ordered {
+		it["ordered"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	return it
 }
 
@@ -267,6 +273,8 @@ func (st *Store) DeleteSubscription(ctx context.Context, sub gancho.Subscription
 type Match struct {
 	SubscriptionID string
 	OwnerID        string // the subscription's owner; empty for owner-less ones
+	Mode           string // gancho.ModeNotify, or empty for push
+	Ordered        bool   // deliveries sharing a reference id keep publish order
 }
 
 // MatchSubscriptions finds the active subscriptions that receive ev by querying the
@@ -304,8 +312,10 @@ func (st *Store) MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]Mat
 				}
 				for _, it := range res.Items {
 					var m struct {
-						SK    string `json:"sk"`
-						SubID string `json:"subId"`
+						SK      string `json:"sk"`
+						SubID   string `json:"subId"`
+						Mode    string `json:"mode"`
+						Ordered bool   `json:"ordered"`
 					}
 					if err := unmarshal(it, &m); err != nil {
 						return nil, err
@@ -318,7 +328,7 @@ func (st *Store) MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]Mat
 					if rest, ok := strings.CutPrefix(m.SK, "1#"); ok {
 						owner, _, _ = strings.Cut(rest, "#")
 					}
-					out = append(out, Match{SubscriptionID: m.SubID, OwnerID: owner})
+					out = append(out, Match{SubscriptionID: m.SubID, OwnerID: owner, Mode: m.Mode, Ordered: m.Ordered})
 				}
 			}
 		}

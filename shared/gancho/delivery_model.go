@@ -7,15 +7,17 @@ import (
 
 // Event is something a tenant published.
 type Event struct {
-	ID        string          `json:"id"`
-	TenantID  string          `json:"-"`
-	Type      string          `json:"type"`
-	CreatedAt time.Time       `json:"createdAt"`
-	OwnerID   string          `json:"ownerId,omitempty"`
-	Context   string          `json:"context,omitempty"`
-	Subject   string          `json:"subject,omitempty"`
-	Reference *Reference      `json:"reference,omitempty"`
-	Payload   json.RawMessage `json:"data"`
+	ID        string     `json:"id"`
+	TenantID  string     `json:"-"`
+	Type      string     `json:"type"`
+	CreatedAt time.Time  `json:"createdAt"`
+	OwnerID   string     `json:"ownerId,omitempty"`
+	Context   string     `json:"context,omitempty"`
+	Subject   string     `json:"subject,omitempty"`
+	Reference *Reference `json:"reference,omitempty"`
+	// CallbackURL, when set, receives the event instead of the subscriptions (seed 002).
+	CallbackURL string          `json:"callbackUrl,omitempty"`
+	Payload     json.RawMessage `json:"data"`
 	// DeliveryCount is how many deliveries the event was queued for; QueuedAt is
 	// when its fan-out finished (absent while it is still under way).
 	DeliveryCount int        `json:"deliveryCount,omitempty"`
@@ -27,6 +29,9 @@ type Reference struct {
 	Type string `json:"type,omitempty"`
 	ID   string `json:"id"`
 }
+
+// CallbackDestination stands for an event's callbackUrl where a subscription id goes.
+const CallbackDestination = "callback"
 
 // Delivery statuses.
 const (

@@ -19,6 +19,7 @@ type EventInput struct {
 	Context        *string         `json:"context"`
 	Subject        *string         `json:"subject"`
 	Reference      *Reference      `json:"reference"`
+	CallbackURL    *string         `json:"callbackUrl"`
 	IdempotencyKey string          `json:"idempotencyKey"`
 }
 
@@ -29,7 +30,7 @@ const BroadcastOwner = "*"
 const TypeTest = "webhook.test"
 
 // NewEvent validates in and returns the event to store.
-func NewEvent(tenantID string, in EventInput, now time.Time) (Event, error) {
+func NewEvent(tenantID string, in EventInput, now time.Time, policy TargetPolicy) (Event, error) {
 	var errs []FieldError
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -76,6 +77,12 @@ func NewEvent(tenantID string, in EventInput, now time.Time) (Event, error) {
 			bad("reference.type", "must be at most 100 characters")
 		}
 		ev.Reference = in.Reference
+	}
+	if in.CallbackURL != nil {
+		if msg := checkURL(*in.CallbackURL, policy); msg != "" {
+			bad("callbackUrl", "%s", msg)
+		}
+		ev.CallbackURL = *in.CallbackURL
 	}
 	if len(in.IdempotencyKey) > 255 {
 		bad("idempotencyKey", "must be at most 255 characters")

@@ -71,7 +71,7 @@ func TestNewEventAccepts(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(&in)
 			}
-			ev, err := gancho.NewEvent("ten_1", in, now)
+			ev, err := gancho.NewEvent("ten_1", in, now, gancho.TargetPolicy{})
 			if err != nil {
 				t.Fatalf("rejected: %v", err)
 			}
@@ -129,7 +129,7 @@ func TestNewEventRejects(t *testing.T) {
 			t.Parallel()
 			in := validEvent()
 			tc.edit(&in)
-			ev, err := gancho.NewEvent("ten_1", in, time.Now())
+			ev, err := gancho.NewEvent("ten_1", in, time.Now(), gancho.TargetPolicy{})
 			got := fieldsOf(t, err)
 			if !slices.Equal(got, []string{tc.field}) {
 				t.Errorf("fields %q, want exactly [%q]", got, tc.field)
@@ -144,7 +144,7 @@ func TestNewEventRejects(t *testing.T) {
 func TestNewEventReportsEveryField(t *testing.T) {
 	t.Parallel()
 	in := gancho.EventInput{Type: "", OwnerID: ref(""), Subject: ref(""), Reference: &gancho.Reference{}}
-	_, err := gancho.NewEvent("ten_1", in, time.Now())
+	_, err := gancho.NewEvent("ten_1", in, time.Now(), gancho.TargetPolicy{})
 	got := fieldsOf(t, err)
 	want := []string{"type", "payload", "ownerId", "subject", "reference.id"}
 	if !slices.Equal(got, want) {
@@ -157,7 +157,7 @@ func TestNewEventPayloadTooLarge(t *testing.T) {
 	for _, size := range []int{gancho.MaxPayloadBytes + 1, 2 * gancho.MaxPayloadBytes} {
 		in := validEvent()
 		in.Payload = payloadOfSize(size)
-		_, err := gancho.NewEvent("ten_1", in, time.Now())
+		_, err := gancho.NewEvent("ten_1", in, time.Now(), gancho.TargetPolicy{})
 		var ge *gancho.Error
 		if !errors.As(err, &ge) || ge.Kind != gancho.KindTooLarge {
 			t.Errorf("payload of %d bytes: err %v, want KindTooLarge", size, err)

@@ -21,6 +21,7 @@ type Store interface {
 	IdempotencyStore
 	SubscriptionStore
 	DeliveryStore
+	ResultsStore
 }
 
 // Publisher publishes events and queues deliveries again.

@@ -40,7 +40,7 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "idempotencyKey", Message: "differs from the Idempotency-Key header"}))
 		return
 	}
-	ev, err := gancho.NewEvent(p.TenantID, in, a.now())
+	ev, err := gancho.NewEvent(p.TenantID, in, a.now(), a.policy)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return

@@ -26,6 +26,7 @@ type Store interface {
 // Queue is what publishing needs from the queue.
 type Queue interface {
 	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
+	SendOrdered(ctx context.Context, msgs []queue.Message, groups []string) error
 }
 
 // Publisher publishes events.
@@ -108,6 +109,11 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 // to the delivery consumer as one message, unless inBackground (the consumer or the
 // sweeper running it). With repair, existing delivery records are left as they are.
 func (p *Publisher) FanOut(ctx context.Context, ev gancho.Event, inBackground, repair bool) (int, bool, error) {
+	if ev.CallbackURL != "" {
+		// Seed 002: the event goes to its callback instead of the subscriptions,
+		// always in publish order per reference.
+		return p.queueDeliveries(ctx, ev, []dynamo.Match{{SubscriptionID: gancho.CallbackDestination, OwnerID: ev.OwnerID, Ordered: true}}, repair)
+	}
 	matches, err := p.store.MatchSubscriptions(ctx, ev)
 	if err != nil {
 		return 0, false, err
@@ -119,12 +125,25 @@ func (p *Publisher) FanOut(ctx context.Context, ev gancho.Event, inBackground, r
 		}
 		return 0, true, nil
 	}
+	// Every match goes to its subscription's inbox; coalesced notices drop out here.
+	if matches, err = p.pull(ctx, ev, matches, repair); err != nil {
+		return 0, false, err
+	}
+	return p.queueDeliveries(ctx, ev, matches, repair)
+}
+
+// queueDeliveries writes a delivery record per destination, queues them (ordered ones
+// on the FIFO queue, grouped by destination and reference) and takes the event out
+// of the outbox.
+func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matches []dynamo.Match, repair bool) (int, bool, error) {
 	now := p.now().UTC()
 	const chunk = 500
 	for start := 0; start < len(matches); start += chunk {
 		part := matches[start:min(start+chunk, len(matches))]
 		deliveries := make([]gancho.Delivery, 0, len(part))
 		msgs := make([]queue.Message, 0, len(part))
+		var ordered []queue.Message
+		var groups []string
 		for _, m := range part {
 			d := gancho.Delivery{
 				ID: gancho.DeliveryID(ev.ID, m.SubscriptionID), TenantID: ev.TenantID, EventID: ev.ID,
@@ -132,7 +151,13 @@ func (p *Publisher) FanOut(ctx context.Context, ev gancho.Event, inBackground, r
 				Status: gancho.StatusPending, CreatedAt: now, UpdatedAt: now,
 			}
 			deliveries = append(deliveries, d)
-			msgs = append(msgs, queue.Message{TenantID: ev.TenantID, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: m.SubscriptionID, Attempt: 1})
+			msg := queue.Message{TenantID: ev.TenantID, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: m.SubscriptionID, Attempt: 1}
+			if m.Ordered && ev.Reference != nil && ev.Reference.ID != "" {
+				ordered = append(ordered, msg)
+				groups = append(groups, ev.TenantID+"#"+m.SubscriptionID+"#"+ev.Reference.ID)
+				continue
+			}
+			msgs = append(msgs, msg)
 		}
 		if err := p.store.PutDeliveries(ctx, deliveries, repair); err != nil {
 			return 0, false, err
@@ -141,6 +166,11 @@ func (p *Publisher) FanOut(ctx context.Context, ev gancho.Event, inBackground, r
 		// consumer (its attempt number is stale), so re-sending on repair is safe.
 		if err := p.queue.Send(ctx, msgs, 0); err != nil {
 			return 0, false, err
+		}
+		if len(ordered) > 0 {
+			if err := p.queue.SendOrdered(ctx, ordered, groups); err != nil {
+				return 0, false, err
+			}
 		}
 	}
 	if err := p.store.MarkEventQueued(ctx, ev, p.now(), len(matches)); err != nil {

@@ -61,17 +61,72 @@ func Decode(body string) (Message, error) {
 // MaxDelay is the longest delay SQS can put on a message.
 const MaxDelay = 15 * time.Minute
 
-// Queue sends to the deliveries queue and its dead-letter queue.
+// Queue sends to the deliveries queue, its dead-letter queue and the FIFO queue of
+// ordered deliveries.
 type Queue struct {
-	client *sqs.Client
-	url    string
-	dlqURL string
+	client     *sqs.Client
+	url        string
+	dlqURL     string
+	orderedURL string
 }
 
-// New returns a Queue for the deliveries queue url and its DLQ.
-func New(client *sqs.Client, url, dlqURL string) *Queue {
-	return &Queue{client: client, url: url, dlqURL: dlqURL}
+// New returns a Queue for the deliveries queue url, its DLQ and the ordered (FIFO)
+// queue.
+func New(client *sqs.Client, url, dlqURL, orderedURL string) *Queue {
+	return &Queue{client: client, url: url, dlqURL: dlqURL, orderedURL: orderedURL}
 }
+
+// SendOrdered puts msgs on the FIFO queue, each in its message group (one group per
+// subscription and reference: a failing message holds back only the later ones of
+// its group). The deduplication id is the delivery and attempt, so a repeat of the
+// same send is dropped by SQS but nothing else is.
+func (q *Queue) SendOrdered(ctx context.Context, msgs []Message, groups []string) error {
+	if q.orderedURL == "" {
+		return errors.New("send ordered: no ordered queue configured")
+	}
+	for start := 0; start < len(msgs); start += 10 {
+		end := min(start+10, len(msgs))
+		entries := make([]types.SendMessageBatchRequestEntry, 0, end-start)
+		for i := start; i < end; i++ {
+			body, err := json.Marshal(msgs[i])
+			if err != nil {
+				return fmt.Errorf("encode message: %w", err)
+			}
+			entries = append(entries, types.SendMessageBatchRequestEntry{
+				Id:                     aws.String(strconv.Itoa(i - start)),
+				MessageBody:            aws.String(string(body)),
+				MessageGroupId:         aws.String(groups[i]),
+				MessageDeduplicationId: aws.String(fmt.Sprintf("%s#%d", msgs[i].DeliveryID, msgs[i].Attempt)),
+			})
+		}
+		res, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &q.orderedURL, Entries: entries})
+		if err != nil {
+			return fmt.Errorf("send ordered batch: %w", err)
+		}
+		if len(res.Failed) > 0 {
+			// Retrying a part of a FIFO batch could reorder it: fail the whole send,
+			// which the caller repeats (deduplication drops what did get through).
+			return fmt.Errorf("send ordered batch: %d messages rejected: %s", len(res.Failed), aws.ToString(res.Failed[0].Message))
+		}
+	}
+	return nil
+}
+
+// Hold keeps a received ordered message invisible for d, which is how an ordered
+// delivery waits for its retry: its message group waits with it.
+func (q *Queue) Hold(ctx context.Context, receiptHandle string, d time.Duration) error {
+	_, err := q.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: &q.orderedURL, ReceiptHandle: &receiptHandle,
+		VisibilityTimeout: int32(min(max(d, time.Second), MaxHold) / time.Second),
+	})
+	if err != nil {
+		return fmt.Errorf("hold ordered message: %w", err)
+	}
+	return nil
+}
+
+// MaxHold is the longest SQS keeps a message invisible.
+const MaxHold = 12 * time.Hour
 
 // Send enqueues msgs, ten per SendMessageBatch, each visible after delay (at most 15
 // minutes). Entries SQS rejects are retried a few times before Send fails.

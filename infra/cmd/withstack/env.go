@@ -88,6 +88,8 @@ func wellKnownVar(logicalID string) (string, bool) {
 		return "GANCHO_DELIVERIES_QUEUE_URL", true
 	case "DeliveriesDLQ":
 		return "GANCHO_DELIVERIES_DLQ_URL", true
+	case "OrderedQueue":
+		return "GANCHO_ORDERED_QUEUE_URL", true
 	}
 	return "", false
 }

@@ -1,0 +1,355 @@
+package dynamo
+
+// The inbox of a subscription: what pull results (seed 000) read. Every (subscription,
+// matched event) pair gets two items, kept as long as the event:
+//
+//	inbox entry   T#<tenant>#S#<sub>#R  / <event id>     (expiresAt)
+//	unseen mark   T#<tenant>#S#<sub>#R  / U#<event id>   (expiresAt), deleted when read
+//
+// Event ids sort by creation time, so a date range is a key range of the entries. The
+// unseen marks, not a "last viewed id" cursor, say what is new: an event whose inbox
+// write lands late (a background fan-out, a repair by the sweeper) has an id older than
+// events already read, and a cursor would skip it; its mark is still there.
+//
+// A notify subscription's item also carries noticePending (the delivery id of the
+// notice queued and not yet ended) and noticeUntil (Unix seconds after which the flag
+// is stale), which coalesce notices; see publish/notify.go.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// unseenPrefix starts the sort key of an unseen mark; it sorts before every event id.
+const unseenPrefix = "U#"
+
+// NoticeLease is how long a pending notice holds off the next one past its last
+// known schedule: if the process that should end it dies, notices resume after this.
+const NoticeLease = time.Hour
+
+func inboxPK(tenant, subID string) string { return "T#" + tenant + "#S#" + subID + "#R" }
+
+// PutInbox records that ev matched each of subIDs: an entry and an unseen mark each.
+// With onlyNew (a repair), pairs whose entry exists are left alone, so an event
+// already read does not come back as unseen.
+func (st *Store) PutInbox(ctx context.Context, ev gancho.Event, subIDs []string, onlyNew bool) error {
+	exp := n(st.expiry(ev.CreatedAt))
+	pair := func(sub string) (map[string]av, map[string]av) {
+		pk := s(inboxPK(ev.TenantID, sub))
+		return map[string]av{"pk": pk, "sk": s(ev.ID), "expiresAt": exp},
+			map[string]av{"pk": pk, "sk": s(unseenPrefix + ev.ID), "expiresAt": exp}
+	}
+	if !onlyNew {
+		items := make([]map[string]av, 0, 2*len(subIDs))
+		for _, sub := range subIDs {
+			entry, mark := pair(sub)
+			items = append(items, entry, mark)
+		}
+		if err := st.batchWrite(ctx, items); err != nil {
+			return fmt.Errorf("put inbox: %w", err)
+		}
+		return nil
+	}
+	for _, sub := range subIDs {
+		entry, mark := pair(sub)
+		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: &st.table, Item: entry, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &st.table, Item: mark}},
+		}})
+		if err != nil && !conditionFailed(err) {
+			return fmt.Errorf("put inbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// ClaimNotice records new events for a notify subscription (needView, lastUpdateAt)
+// and takes its pending-notice flag for deliveryID, unless another notice holds it
+// (and its lease has not run out): then it reports false and the events only set
+// needView. Taking a flag the same delivery already holds succeeds, so a repaired
+// fan-out queues its notice again. A deleted subscription is not claimed.
+func (st *Store) ClaimNotice(ctx context.Context, tenant, subID, deliveryID string, at time.Time) (bool, error) {
+	values := map[string]av{
+		":t": &types.AttributeValueMemberBOOL{Value: true}, ":at": s(at.UTC().Format(time.RFC3339Nano)),
+		":d": s(deliveryID), ":until": n(at.Add(NoticeLease).Unix()), ":now": n(at.Unix()),
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        &st.table,
+		Key:              subKey(tenant, subID),
+		UpdateExpression: aws.String("SET needView = :t, lastUpdateAt = :at, noticePending = :d, noticeUntil = :until"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(noticePending) OR " +
+			"noticePending = :d OR noticeUntil < :now)"),
+		ExpressionAttributeValues: values,
+	})
+	if err == nil {
+		return true, nil
+	}
+	if !conditionFailed(err) {
+		return false, fmt.Errorf("claim notice: %w", err)
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       subKey(tenant, subID),
+		UpdateExpression:          aws.String("SET needView = :t, lastUpdateAt = :at"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]av{":t": values[":t"], ":at": values[":at"]},
+	})
+	if err != nil && !conditionFailed(err) {
+		return false, fmt.Errorf("set need view: %w", err)
+	}
+	return false, nil
+}
+
+// SettleNotice is called after each attempt of a notice: with until nil (the notice
+// ended) it clears the subscription's pending-notice flag, with until (its next
+// attempt plus NoticeLease) it extends the flag's lease. Either only if deliveryID
+// still holds the flag.
+func (st *Store) SettleNotice(ctx context.Context, tenant, subID, deliveryID string, until *time.Time) error {
+	in := &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       subKey(tenant, subID),
+		UpdateExpression:          aws.String("REMOVE noticePending, noticeUntil"),
+		ConditionExpression:       aws.String("noticePending = :d"),
+		ExpressionAttributeValues: map[string]av{":d": s(deliveryID)},
+	}
+	if until != nil {
+		in.UpdateExpression = aws.String("SET noticeUntil = :until")
+		in.ExpressionAttributeValues[":until"] = n(until.Unix())
+	}
+	if _, err := st.db.UpdateItem(ctx, in); err != nil && !conditionFailed(err) {
+		return fmt.Errorf("settle notice: %w", err)
+	}
+	return nil
+}
+
+// InboxQuery selects part of a subscription's inbox.
+type InboxQuery struct {
+	// Unseen selects the events not read yet, oldest first. Otherwise every event
+	// within retention is selected, newest first, created in [Since, Until) when
+	// those are set.
+	Unseen       bool
+	Since, Until *time.Time
+	// Offset and Limit cut the page out of the selection.
+	Offset, Limit int
+}
+
+// InboxPage is one page of event ids and the size of the whole selection.
+type InboxPage struct {
+	EventIDs []string
+	Total    int
+}
+
+// ReadInbox returns a page of a subscription's inbox. It reads the keys of the whole
+// selection (small items) to count it.
+func (st *Store) ReadInbox(ctx context.Context, tenant, subID string, q InboxQuery) (InboxPage, error) {
+	page := InboxPage{EventIDs: []string{}}
+	in := &dynamodb.QueryInput{
+		TableName:                &st.table,
+		ProjectionExpression:     aws.String("#sk"),
+		FilterExpression:         aws.String("expiresAt > :now"),
+		ExpressionAttributeNames: map[string]string{"#sk": "sk"},
+		ExpressionAttributeValues: map[string]av{
+			":p": s(inboxPK(tenant, subID)), ":now": n(time.Now().Unix()),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	exclude := "" // Until's floor id itself is not before Until
+	if q.Unseen {
+		in.KeyConditionExpression = aws.String("pk = :p AND begins_with(#sk, :u)")
+		in.ExpressionAttributeValues[":u"] = s(unseenPrefix)
+		in.ScanIndexForward = aws.Bool(true)
+	} else {
+		lo, hi := gancho.PrefixEvent, gancho.PrefixEvent+"~"
+		if q.Since != nil && q.Since.UnixMilli() > 0 {
+			lo = gancho.IDFloor(gancho.PrefixEvent, *q.Since)
+		}
+		if q.Until != nil {
+			if q.Until.UnixMilli() <= 0 {
+				return page, nil
+			}
+			hi = gancho.IDFloor(gancho.PrefixEvent, *q.Until)
+			exclude = hi
+		}
+		if lo > hi {
+			return page, nil
+		}
+		in.KeyConditionExpression = aws.String("pk = :p AND #sk BETWEEN :lo AND :hi")
+		in.ExpressionAttributeValues[":lo"], in.ExpressionAttributeValues[":hi"] = s(lo), s(hi)
+		in.ScanIndexForward = aws.Bool(false)
+	}
+	pager := dynamodb.NewQueryPaginator(st.db, in)
+	for pager.HasMorePages() {
+		res, err := pager.NextPage(ctx)
+		if err != nil {
+			return page, fmt.Errorf("read inbox: %w", err)
+		}
+		for _, it := range res.Items {
+			sk, _ := it["sk"].(*types.AttributeValueMemberS)
+			if sk == nil || sk.Value == exclude {
+				continue
+			}
+			i := page.Total
+			page.Total++
+			if i >= q.Offset && i-q.Offset < q.Limit {
+				page.EventIDs = append(page.EventIDs, strings.TrimPrefix(sk.Value, unseenPrefix))
+			}
+		}
+	}
+	return page, nil
+}
+
+// HasUnseen reports whether a subscription has events not read yet.
+func (st *Store) HasUnseen(ctx context.Context, tenant, subID string) (bool, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                &st.table,
+		KeyConditionExpression:   aws.String("pk = :p AND begins_with(#sk, :u)"),
+		FilterExpression:         aws.String("expiresAt > :now"),
+		ProjectionExpression:     aws.String("#sk"),
+		ExpressionAttributeNames: map[string]string{"#sk": "sk"},
+		ExpressionAttributeValues: map[string]av{
+			":p": s(inboxPK(tenant, subID)), ":u": s(unseenPrefix), ":now": n(time.Now().Unix()),
+		},
+		ConsistentRead: aws.Bool(true),
+		Limit:          aws.Int32(25),
+	}
+	for {
+		res, err := st.db.Query(ctx, in)
+		if err != nil {
+			return false, fmt.Errorf("read inbox: %w", err)
+		}
+		if len(res.Items) > 0 {
+			return true, nil
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return false, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
+// MaxMarkSeen is the most events MarkSeen takes at once (one transaction).
+const MaxMarkSeen = 100
+
+// MarkSeen deletes the unseen marks of eventIDs, all or none: if another reader
+// deleted one of them first, it fails with gancho.ErrConflict and deletes nothing, so
+// two readers never both return the same unseen event.
+func (st *Store) MarkSeen(ctx context.Context, tenant, subID string, eventIDs []string) error {
+	if len(eventIDs) == 0 {
+		return nil
+	}
+	if len(eventIDs) > MaxMarkSeen {
+		return fmt.Errorf("mark seen: %d events, at most %d at once", len(eventIDs), MaxMarkSeen)
+	}
+	pk := inboxPK(tenant, subID)
+	items := make([]types.TransactWriteItem, 0, len(eventIDs))
+	for _, id := range eventIDs {
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table,
+			Key: key(pk, unseenPrefix+id), ConditionExpression: aws.String("attribute_exists(pk)")}})
+	}
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if conditionFailed(err) || transactionConflict(err) {
+		return fmt.Errorf("mark seen: another reader took some of these events: %w", gancho.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("mark seen: %w", err)
+	}
+	return nil
+}
+
+func transactionConflict(err error) bool {
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) {
+		for _, r := range tc.CancellationReasons {
+			if aws.ToString(r.Code) == "TransactionConflict" {
+				return true
+			}
+		}
+	}
+	var conflict *types.TransactionConflictException
+	return errors.As(err, &conflict)
+}
+
+// MarkViewed sets a subscription's lastViewedAt and, with clearNeedView, sets
+// needView to false, but only if no event arrived since the subscription was read
+// (its lastUpdateAt is still lastUpdateAt): an event recorded meanwhile keeps it true.
+// A subscription deleted meanwhile is left alone.
+func (st *Store) MarkViewed(ctx context.Context, tenant, subID string, at time.Time, clearNeedView bool, lastUpdateAt *time.Time) error {
+	ts := s(at.UTC().Format(time.RFC3339Nano))
+	if clearNeedView {
+		in := &dynamodb.UpdateItemInput{
+			TableName:                 &st.table,
+			Key:                       subKey(tenant, subID),
+			UpdateExpression:          aws.String("SET lastViewedAt = :at, needView = :f"),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(lastUpdateAt)"),
+			ExpressionAttributeValues: map[string]av{":at": ts, ":f": &types.AttributeValueMemberBOOL{Value: false}},
+		}
+		if lastUpdateAt != nil {
+			in.ConditionExpression = aws.String("attribute_exists(pk) AND lastUpdateAt = :seen")
+			in.ExpressionAttributeValues[":seen"] = s(lastUpdateAt.UTC().Format(time.RFC3339Nano))
+		}
+		_, err := st.db.UpdateItem(ctx, in)
+		if err == nil {
+			return nil
+		}
+		if !conditionFailed(err) {
+			return fmt.Errorf("mark viewed: %w", err)
+		}
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       subKey(tenant, subID),
+		UpdateExpression:          aws.String("SET lastViewedAt = :at"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]av{":at": ts},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("mark viewed: %w", err)
+	}
+	return nil
+}
+
+// GetEvents reads events of tenant by id (BatchGetItem, 100 keys a call), in the
+// order given; events that expired or are gone are left out.
+func (st *Store) GetEvents(ctx context.Context, tenant string, ids []string) ([]gancho.Event, error) {
+	keys := make([]map[string]av, 0, len(ids))
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, eventKey(tenant, id))
+		}
+	}
+	items, err := st.batchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("get events: %w", err)
+	}
+	now := time.Now()
+	byID := make(map[string]gancho.Event, len(items))
+	for _, it := range items {
+		if expired(it, now) {
+			continue
+		}
+		var ev gancho.Event
+		if err := unmarshal(it, &ev); err != nil {
+			return nil, err
+		}
+		ev.TenantID = tenant
+		byID[ev.ID] = ev
+	}
+	out := make([]gancho.Event, 0, len(ids))
+	for _, id := range ids {
+		if ev, ok := byID[id]; ok {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}

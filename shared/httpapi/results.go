@@ -1,0 +1,384 @@
+package httpapi
+
+// Pull results (seed 000): GET /v1/subscriptions/{id}/callback says whether there is
+// something new, POST /v1/subscriptions/{id}/results returns it. The events come from
+// the subscription's inbox (dynamo/inbox.go), written at fan-out for push and notify
+// subscriptions alike.
+//
+// Decisions where API.md is silent:
+//   - Without ?all=true the page is the oldest unseen events first, at most size
+//     (default 20); total counts every event that was unseen before the call, so a
+//     client calls again while len(data) < total (needView stays true until then).
+//     Events returned are marked seen: the response is the acknowledgement, as in
+//     seed 000. Send an Idempotency-Key to be able to fetch the same page again.
+//   - Two concurrent readers never get the same unseen event: marking is all or
+//     nothing per page, and the loser reads again.
+//   - from, year, month and day apply only with ?all=true (422 otherwise; from 0 is
+//     accepted): skipping or filtering unseen events would mark unread ones seen.
+//   - With ?all=true the events are newest first, like every other list.
+//   - calendarInterval chooses the period (year, month or day) and needs the fields
+//     down to it; finer fields it does not select are ignored. Without
+//     calendarInterval the period is the finest field given. A day needs a month, a
+//     month needs a year. Without year, month and day there is no date filter (seed
+//     000's defaults send calendarInterval "year" with null dates).
+//   - Numbers may be JSON numbers or strings holding an integer ("2026"); null is the
+//     same as leaving the field out.
+//   - ?all (no value) is all=true.
+//   - A page stops early rather than exceed maxResultsBytes of events: continue with
+//     from + len(data).
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gancho-dev/gancho/shared/dynamo"
+	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// ResultsStore is what the pull routes need from storage.
+type ResultsStore interface {
+	ReadInbox(ctx context.Context, tenant, subID string, q dynamo.InboxQuery) (dynamo.InboxPage, error)
+	HasUnseen(ctx context.Context, tenant, subID string) (bool, error)
+	MarkSeen(ctx context.Context, tenant, subID string, eventIDs []string) error
+	MarkViewed(ctx context.Context, tenant, subID string, at time.Time, clearNeedView bool, lastUpdateAt *time.Time) error
+	GetEvents(ctx context.Context, tenant string, ids []string) ([]gancho.Event, error)
+}
+
+// Limits of the results route.
+const (
+	defaultResultsSize = 20
+	maxResultsSize     = dynamo.MaxMarkSeen
+	// maxResultsBytes keeps a page within what API Gateway and Lambda can return.
+	maxResultsBytes = 5 << 20
+	// resultsTries bounds how often a reader that lost unseen events to a concurrent
+	// reader reads again.
+	resultsTries = 3
+)
+
+// resultEvent is an event as a receiver gets it in the envelope.
+type resultEvent struct {
+	ID        string            `json:"id"`
+	Type      string            `json:"type"`
+	CreatedAt time.Time         `json:"createdAt"`
+	OwnerID   string            `json:"ownerId,omitempty"`
+	Context   string            `json:"context,omitempty"`
+	Subject   string            `json:"subject,omitempty"`
+	Reference *gancho.Reference `json:"reference,omitempty"`
+	Data      json.RawMessage   `json:"data"`
+}
+
+type resultsResponse struct {
+	Data  []resultEvent `json:"data"`
+	Total int           `json:"total"`
+}
+
+// resultsBody is the optional body of POST results; numbers may come as strings.
+type resultsBody struct {
+	From             json.RawMessage `json:"from"`
+	Size             json.RawMessage `json:"size"`
+	CalendarInterval *string         `json:"calendarInterval"`
+	Year             json.RawMessage `json:"year"`
+	Month            json.RawMessage `json:"month"`
+	Day              json.RawMessage `json:"day"`
+	TimeZone         *string         `json:"timeZone"`
+}
+
+// resultsQuery is a validated results request.
+type resultsQuery struct {
+	all          bool
+	from, size   int
+	since, until *time.Time // all only: the period asked for
+}
+
+func (a *API) subscriptionCallback(w http.ResponseWriter, r *http.Request) {
+	sub, err := a.loadSubscription(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	unseen, err := a.store.HasUnseen(r.Context(), sub.TenantID, sub.ID)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"needView": unseen})
+}
+
+func (a *API) subscriptionResults(w http.ResponseWriter, r *http.Request) {
+	sub, err := a.loadSubscription(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	q, err := readResultsQuery(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	var out resultsResponse
+	if q.all {
+		out, err = a.allResults(r.Context(), sub, q)
+	} else {
+		out, err = a.newResults(r.Context(), sub, q)
+	}
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// allResults is one page of every event of the subscription within retention.
+func (a *API) allResults(ctx context.Context, sub gancho.Subscription, q resultsQuery) (resultsResponse, error) {
+	page, err := a.store.ReadInbox(ctx, sub.TenantID, sub.ID, dynamo.InboxQuery{Since: q.since, Until: q.until, Offset: q.from, Limit: q.size})
+	if err != nil {
+		return resultsResponse{}, err
+	}
+	evs, err := a.store.GetEvents(ctx, sub.TenantID, page.EventIDs)
+	if err != nil {
+		return resultsResponse{}, err
+	}
+	data, _ := envelopes(evs, page.EventIDs)
+	return resultsResponse{Data: data, Total: page.Total}, nil
+}
+
+// newResults returns the oldest unseen events and marks them seen, then records the
+// view on the subscription.
+func (a *API) newResults(ctx context.Context, sub gancho.Subscription, q resultsQuery) (resultsResponse, error) {
+	for try := 1; ; try++ {
+		page, err := a.store.ReadInbox(ctx, sub.TenantID, sub.ID, dynamo.InboxQuery{Unseen: true, Limit: q.size})
+		if err != nil {
+			return resultsResponse{}, err
+		}
+		evs, err := a.store.GetEvents(ctx, sub.TenantID, page.EventIDs)
+		if err != nil {
+			return resultsResponse{}, err
+		}
+		data, seen := envelopes(evs, page.EventIDs)
+		err = a.store.MarkSeen(ctx, sub.TenantID, sub.ID, seen)
+		if errors.Is(err, gancho.ErrConflict) && try < resultsTries {
+			// Another reader took some of them: read the subscription and its inbox
+			// again (the subscription first, for MarkViewed's check).
+			fresh, err := a.store.GetSubscription(ctx, sub.TenantID, sub.ID)
+			if errors.Is(err, gancho.ErrNotFound) {
+				return resultsResponse{}, gancho.NotFound("subscription " + sub.ID)
+			}
+			if err != nil {
+				return resultsResponse{}, err
+			}
+			sub = fresh
+			continue
+		}
+		if errors.Is(err, gancho.ErrConflict) {
+			return resultsResponse{}, gancho.Errorf(gancho.KindConflict, "other readers of this subscription's results kept taking the same events; retry")
+		}
+		if err != nil {
+			return resultsResponse{}, err
+		}
+		allSeen := len(seen) == page.Total
+		if err := a.store.MarkViewed(ctx, sub.TenantID, sub.ID, a.now(), allSeen, sub.LastUpdateAt); err != nil {
+			// The events are marked seen: answer with them rather than lose them.
+			a.log.WarnContext(ctx, "lastViewedAt not recorded", "tenantId", sub.TenantID, "subscriptionId", sub.ID, "err", err)
+		}
+		return resultsResponse{Data: data, Total: page.Total}, nil
+	}
+}
+
+// envelopes turns evs (read for ids, in that order, missing ones left out) into the
+// page's data, stopping before maxResultsBytes. It also returns the ids the page
+// covers: those returned and the missing ones among them (expired meanwhile).
+func envelopes(evs []gancho.Event, ids []string) ([]resultEvent, []string) {
+	data := make([]resultEvent, 0, len(evs))
+	covered := make([]string, 0, len(ids))
+	size, next := 0, 0
+	for _, id := range ids {
+		if next < len(evs) && evs[next].ID == id {
+			ev := evs[next]
+			if len(data) > 0 && size+len(ev.Payload)+1024 > maxResultsBytes {
+				break
+			}
+			next++
+			size += len(ev.Payload) + 1024
+			data = append(data, resultEvent{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, OwnerID: ev.OwnerID,
+				Context: ev.Context, Subject: ev.Subject, Reference: ev.Reference, Data: ev.Payload})
+		}
+		covered = append(covered, id)
+	}
+	return data, covered
+}
+
+// readResultsQuery reads ?all and the optional body.
+func readResultsQuery(r *http.Request) (resultsQuery, error) {
+	q := resultsQuery{size: defaultResultsSize}
+	if v, ok := r.URL.Query()["all"]; ok {
+		all := true
+		if v[0] != "" {
+			var err error
+			if all, err = strconv.ParseBool(v[0]); err != nil {
+				return q, badParam("all", "must be true or false")
+			}
+		}
+		q.all = all
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return q, gancho.Errorf(gancho.KindBadRequest, "could not read the request body")
+	}
+	var in resultsBody
+	if len(bytes.TrimSpace(body)) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err := decode(r, &in); err != nil {
+			return q, err
+		}
+	}
+	return q, in.validate(&q)
+}
+
+// validate checks in and fills q, naming every invalid field.
+func (in resultsBody) validate(q *resultsQuery) error {
+	var errs []gancho.FieldError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, gancho.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	num := func(raw json.RawMessage, field string, lo, hi int) *int {
+		v, ok := intValue(raw)
+		if !ok {
+			bad(field, "must be an integer (a number or a string holding one)")
+			return nil
+		}
+		if v != nil && (*v < lo || *v > hi) {
+			bad(field, "must be from %d to %d", lo, hi)
+			return nil
+		}
+		return v
+	}
+	if v := num(in.From, "from", 0, 1<<31-1); v != nil {
+		q.from = *v
+	}
+	if v := num(in.Size, "size", 1, maxResultsSize); v != nil {
+		q.size = *v
+	}
+	year := num(in.Year, "year", 1970, 9999)
+	month := num(in.Month, "month", 1, 12)
+	day := num(in.Day, "day", 1, 31)
+	interval := ""
+	if in.CalendarInterval != nil {
+		switch interval = *in.CalendarInterval; interval {
+		case "year", "month", "day":
+		default:
+			bad("calendarInterval", "must be year, month or day")
+		}
+	}
+	loc := time.UTC
+	if in.TimeZone != nil && *in.TimeZone != "" {
+		var err error
+		if loc, err = timeZone(*in.TimeZone); err != nil {
+			bad("timeZone", "must be an IANA time zone name, e.g. America/Sao_Paulo or UTC")
+		}
+	}
+	if !q.all {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"from", q.from != 0}, {"year", year != nil}, {"month", month != nil}, {"day", day != nil}} {
+			if f.set {
+				bad(f.name, "applies only with ?all=true; without it the results are the unseen events, oldest first")
+			}
+		}
+	}
+	if len(errs) == 0 && q.all && (year != nil || month != nil || day != nil) {
+		q.since, q.until = period(interval, year, month, day, loc, bad)
+	}
+	if len(errs) > 0 {
+		return gancho.Invalid(errs...)
+	}
+	return nil
+}
+
+// period is the time range [since, until) that calendarInterval and the date fields
+// select, in loc, or the first problem with them (through bad).
+func period(interval string, year, month, day *int, loc *time.Location, bad func(field, format string, args ...any)) (*time.Time, *time.Time) {
+	switch {
+	case day != nil && month == nil:
+		bad("month", "is required with day")
+		return nil, nil
+	case month != nil && year == nil:
+		bad("year", "is required with month")
+		return nil, nil
+	}
+	if interval == "" {
+		// The finest field given.
+		switch {
+		case day != nil:
+			interval = "day"
+		case month != nil:
+			interval = "month"
+		default:
+			interval = "year"
+		}
+	}
+	var start, end time.Time
+	switch interval {
+	case "year":
+		start = time.Date(*year, 1, 1, 0, 0, 0, 0, loc)
+		end = start.AddDate(1, 0, 0)
+	case "month":
+		if month == nil {
+			bad("month", "is required when calendarInterval is month")
+			return nil, nil
+		}
+		start = time.Date(*year, time.Month(*month), 1, 0, 0, 0, 0, loc)
+		end = time.Date(*year, time.Month(*month)+1, 1, 0, 0, 0, 0, loc)
+	default:
+		if month == nil {
+			bad("month", "is required when calendarInterval is day")
+			return nil, nil
+		}
+		if day == nil {
+			bad("day", "is required when calendarInterval is day")
+			return nil, nil
+		}
+		if last := time.Date(*year, time.Month(*month)+1, 0, 0, 0, 0, 0, time.UTC).Day(); *day > last {
+			bad("day", "must be from 1 to %d in %d-%02d", last, *year, *month)
+			return nil, nil
+		}
+		start = time.Date(*year, time.Month(*month), *day, 0, 0, 0, 0, loc)
+		end = time.Date(*year, time.Month(*month), *day+1, 0, 0, 0, 0, loc)
+	}
+	return &start, &end
+}
+
+// intValue reads a JSON integer, or a string holding one; nil for absent or null.
+func intValue(raw json.RawMessage) (*int, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, true
+	}
+	text := string(raw)
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return nil, false
+		}
+	}
+	v, err := strconv.Atoi(text)
+	if err != nil {
+		return nil, false
+	}
+	return &v, true
+}
+
+// timeZone loads an IANA zone by name; "Local" (the server's zone) is not one.
+func timeZone(name string) (*time.Location, error) {
+	if name == "Local" || len(name) > 64 || strings.ContainsAny(name, `\`) {
+		return nil, errors.New("not an IANA time zone")
+	}
+	return time.LoadLocation(name)
+}
