@@ -307,7 +307,15 @@ func TestRedeliveredMessageDoesNotCountTwice(t *testing.T) {
 	for _, a := range dl.Attempts {
 		numbers = append(numbers, a.Number)
 	}
-	if dl.Status != gancho.StatusDelivered || len(numbers) != 3 || numbers[0] != 1 || numbers[1] != 2 || numbers[2] != 3 {
-		t.Fatalf("delivery %s with attempt numbers %v, want delivered after 1,2,3", dl.Status, numbers)
+	// The duplicated attempt-2 message may reach two consumers at once: both call the
+	// receiver (at-least-once), but only one attempt 2 is recorded, and the numbers
+	// stay 1, 2, ... without a gap or a repeat.
+	for i, n := range numbers {
+		if n != i+1 {
+			t.Fatalf("attempt numbers %v: repeated or skipped", numbers)
+		}
+	}
+	if dl.Status != gancho.StatusDelivered || len(numbers) < 2 || len(numbers) > 3 {
+		t.Fatalf("delivery %s with attempt numbers %v, want delivered after 2 or 3 attempts", dl.Status, numbers)
 	}
 }

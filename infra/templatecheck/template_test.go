@@ -719,12 +719,19 @@ func (c *checker) checkSQSEvent(r *report, f function, ev fnEvent) {
 		return
 	}
 	// The API publishes to GANCHO_DELIVERIES_QUEUE_URL and the consumer dead-letters
-	// to GANCHO_DELIVERIES_DLQ_URL: they must be this event's queue and its DLQ.
+	// to GANCHO_DELIVERIES_DLQ_URL: they must be this event's queue and its DLQ. The
+	// FIFO queue of ordered deliveries is GANCHO_ORDERED_QUEUE_URL; its own DLQ only
+	// catches poison messages (failed deliveries are dead-lettered to the standard DLQ).
 	env := t.env(f)
-	for _, want := range []struct{ name, id, role string }{
+	wants := []struct{ name, id, role string }{
 		{"GANCHO_DELIVERIES_QUEUE_URL", qID, "the queue this function consumes"},
 		{"GANCHO_DELIVERIES_DLQ_URL", dlqID, "the dead-letter queue of " + qID},
-	} {
+	}
+	if fifo, _ := q.get("FifoQueue").scalar(); fifo == "true" {
+		wants = wants[:1]
+		wants[0].name = "GANCHO_ORDERED_QUEUE_URL"
+	}
+	for _, want := range wants {
 		if want.id == "" {
 			continue
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -196,19 +198,11 @@ func (st *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, limit i
 // changed, in one transaction that fails with ErrConflict if old was changed since it
 // was read (optimistic concurrency on updatedAt).
 func (st *Store) UpdateSubscription(ctx context.Context, old, sub gancho.Subscription) error {
-	it, err := st.subItem(sub)
+	update, err := st.subUpdate(old, sub)
 	if err != nil {
 		return err
 	}
-	oldAt, err := marshal(struct {
-		T time.Time `json:"t"`
-	}{old.UpdatedAt})
-	if err != nil {
-		return err
-	}
-	items := []types.TransactWriteItem{{Put: &types.Put{TableName: &st.table, Item: it,
-		ConditionExpression:       aws.String("updatedAt = :old"),
-		ExpressionAttributeValues: map[string]av{":old": oldAt["t"]}}}}
+	items := []types.TransactWriteItem{{Update: update}}
 	keep := map[string]bool{}
 	for _, k := range matchKeys(sub) {
 		keep[keyString(k)] = true
@@ -226,6 +220,62 @@ func (st *Store) UpdateSubscription(ctx context.Context, old, sub gancho.Subscri
 		return fmt.Errorf("update subscription: %w", err)
 	}
 	return nil
+}
+
+// subUpdate writes only the attributes that differ between old and sub, so what
+// other writers keep on the item meanwhile (the status block after deliveries, the
+// pending-notice flag) survives a settings change. It fails if old was changed since
+// it was read (its updatedAt).
+func (st *Store) subUpdate(old, sub gancho.Subscription) (*types.Update, error) {
+	before, err := st.subItem(old)
+	if err != nil {
+		return nil, err
+	}
+	after, err := st.subItem(sub)
+	if err != nil {
+		return nil, err
+	}
+	oldAt, err := marshal(struct {
+		T time.Time `json:"t"`
+	}{old.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{"#u": "updatedAt"}
+	values := map[string]av{":old": oldAt["t"]}
+	var set, remove []string
+	attrs := make([]string, 0, len(after))
+	for k := range after {
+		attrs = append(attrs, k)
+	}
+	sort.Strings(attrs)
+	for i, k := range attrs {
+		if k == "pk" || k == "sk" || reflect.DeepEqual(before[k], after[k]) {
+			continue
+		}
+		n, v := fmt.Sprintf("#a%d", i), fmt.Sprintf(":v%d", i)
+		names[n], values[v] = k, after[k]
+		set = append(set, n+" = "+v)
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			n := fmt.Sprintf("#r%d", len(remove))
+			names[n] = k
+			remove = append(remove, n)
+		}
+	}
+	expr := ""
+	if len(set) > 0 {
+		expr = "SET " + strings.Join(set, ", ")
+	}
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	if expr == "" {
+		expr = "SET #u = :old" // nothing changed: a conditional no-op
+	}
+	return &types.Update{TableName: &st.table, Key: subKey(sub.TenantID, sub.ID), UpdateExpression: aws.String(expr),
+		ConditionExpression: aws.String("#u = :old"), ExpressionAttributeNames: names, ExpressionAttributeValues: values}, nil
 }
 
 func keyString(k map[string]av) string {

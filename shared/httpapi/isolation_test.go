@@ -194,6 +194,10 @@ var isolationCases = map[string]isoCase{
 		target: onSub, foreign: 404, owner: 404},
 	"recover-subscription": {about: "a foreign subscription's deliveries are not re-queued (404)",
 		target: onSub, body: bodyOf(`{"since":"2000-01-01T00:00:00Z"}`), foreign: 404, owner: 404},
+	"subscription-callback": {about: "a foreign subscription's needView is 404",
+		target: onSub, foreign: 404, owner: 404},
+	"subscription-results": {about: "a foreign subscription's results are 404 and are not marked seen",
+		target: onSub, body: bodyOf(`{"size":"100"}`), foreign: 404, owner: 404},
 
 	"publish-event": {about: "publishing with the victim's idempotency key (header and body) publishes the caller's own event, never a replay or a conflict, and it reaches none of the victim's subscriptions",
 		body: func(_ *isoFixture, v *victim) string {
