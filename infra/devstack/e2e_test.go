@@ -25,7 +25,7 @@ import (
 
 // startDev runs the whole local system on the emulators `make test` started, with its
 // own tables and queues.
-func startDev(t *testing.T, tune ...func(*devstack.Options)) *devstack.Dev {
+func startDev(t testing.TB, tune ...func(*devstack.Options)) *devstack.Dev {
 	t.Helper()
 	testenv.Config(t) // skip or fail like every integration test
 	root, err := filepath.Abs("../..")
@@ -61,7 +61,7 @@ func startDev(t *testing.T, tune ...func(*devstack.Options)) *devstack.Dev {
 }
 
 // registerEventTypes adds the types the tests publish to the dev tenant's catalog.
-func registerEventTypes(t *testing.T, c client, names ...string) {
+func registerEventTypes(t testing.TB, c client, names ...string) {
 	t.Helper()
 	for _, name := range names {
 		if code := c.do("PUT", "/v1/event-types/"+name, map[string]any{"description": "e2e"}, nil); code != 201 && code != 200 {
@@ -71,7 +71,7 @@ func registerEventTypes(t *testing.T, c client, names ...string) {
 }
 
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	key  string
 }

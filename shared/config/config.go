@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -34,6 +35,9 @@ type Config struct {
 	// AdminKeyHash is the SHA-256 (hex) of the platform operator's key
 	// (GANCHO_ADMIN_KEY_SHA256); empty disables the admin routes.
 	AdminKeyHash string
+	// Retention is how long events and deliveries are kept (GANCHO_RETENTION_DAYS,
+	// default 30).
+	Retention time.Duration
 	// InlineFanOut is the largest fan-out done inside a publish request (0: default).
 	InlineFanOut int
 	// DeliverOptions tune the consumer (tests and local runs shorten its delays).
@@ -70,6 +74,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return c, fmt.Errorf("GANCHO_LOG_LEVEL: %w", err)
 		}
+	}
+	if v := getenv("GANCHO_RETENTION_DAYS"); v != "" {
+		days, err := strconv.Atoi(v)
+		if err != nil || days < 1 || days > 3650 {
+			return c, fmt.Errorf("GANCHO_RETENTION_DAYS: want 1-3650 days, got %q", v)
+		}
+		c.Retention = time.Duration(days) * 24 * time.Hour
 	}
 	keys := getenv("GANCHO_ENCRYPTION_KEYS")
 	if keys == "" {
@@ -117,7 +128,7 @@ func (c Config) ClientsFrom(ddb *dynamodb.Client, sq *sqs.Client) Clients {
 	return Clients{
 		DynamoDB: ddb,
 		SQS:      sq,
-		Store:    dynamo.New(ddb, c.TableName, c.Sealer),
+		Store:    dynamo.New(ddb, c.TableName, c.Sealer).WithRetention(c.Retention),
 		Queue:    queue.New(sq, c.QueueURL, c.DLQURL, c.OrderedURL),
 	}
 }

@@ -44,6 +44,14 @@ func New(db *dynamodb.Client, table string, sealer *seal.Sealer) *Store {
 	return &Store{db: db, table: table, retention: DefaultRetention, sealer: sealer}
 }
 
+// WithRetention sets how long events, deliveries and inbox entries are kept.
+func (st *Store) WithRetention(d time.Duration) *Store {
+	if d > 0 {
+		st.retention = d
+	}
+	return st
+}
+
 type av = types.AttributeValue
 
 func s(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
@@ -176,27 +184,60 @@ func (st *Store) batchGet(ctx context.Context, keys []map[string]av) ([]map[stri
 	return out, nil
 }
 
-// batchWrite puts items 25 at a time, retrying unprocessed ones.
+// batchWrite puts items 25 at a time, up to writeParallelism batches at once,
+// retrying unprocessed ones.
 func (st *Store) batchWrite(ctx context.Context, items []map[string]av) error {
+	var chunks [][]map[string]av
 	for start := 0; start < len(items); start += 25 {
-		end := min(start+25, len(items))
-		reqs := make([]types.WriteRequest, 0, end-start)
-		for _, it := range items[start:end] {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
-		}
-		pending := map[string][]types.WriteRequest{st.table: reqs}
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 0 {
-				if err := gancho.Sleep(ctx, backoff(attempt)); err != nil {
-					return err
-				}
-			}
-			res, err := st.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+		chunks = append(chunks, items[start:min(start+25, len(items))])
+	}
+	if len(chunks) == 1 {
+		return st.writeChunk(ctx, chunks[0])
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(chunks))
+	sem := make(chan struct{}, writeParallelism)
+	for _, chunk := range chunks {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			err := st.writeChunk(ctx, chunk)
 			if err != nil {
-				return fmt.Errorf("batch write: %w", err)
+				cancel()
 			}
-			pending = res.UnprocessedItems
+			errs <- err
+		}()
+	}
+	var first error
+	for range chunks {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
+	}
+	return first
+}
+
+// writeParallelism bounds concurrent BatchWriteItem calls of one write.
+const writeParallelism = 8
+
+func (st *Store) writeChunk(ctx context.Context, chunk []map[string]av) error {
+	reqs := make([]types.WriteRequest, 0, len(chunk))
+	for _, it := range chunk {
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
+	}
+	pending := map[string][]types.WriteRequest{st.table: reqs}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > 0 {
+			if err := gancho.Sleep(ctx, backoff(attempt)); err != nil {
+				return err
+			}
+		}
+		res, err := st.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+		if err != nil {
+			return fmt.Errorf("batch write: %w", err)
+		}
+		pending = res.UnprocessedItems
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ type Publisher struct {
 }
 
 // DefaultInlineFanOut is the largest fan-out done inside the publish request.
-const DefaultInlineFanOut = 500
+const DefaultInlineFanOut = 50
 
 // New returns a Publisher.
 func New(store Store, q Queue, now func() time.Time) *Publisher {
