@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -250,38 +249,9 @@ func checkPublicBaseURL(raw string) string {
 }
 
 func checkJWKSURL(raw string, policy TargetPolicy) string {
-	if len(raw) > MaxURLLength {
-		return fmt.Sprintf("must be at most %d characters", MaxURLLength)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "" {
-		return "must be an absolute https URL with a host"
-	}
-	if u.User != nil {
-		return "must not carry credentials"
-	}
-	if u.Fragment != "" {
-		return "must not have a fragment"
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !policy.AllowInsecure {
-			return "must use https"
-		}
-	default:
-		return "must be an absolute https URL with a host"
-	}
-	if !policy.AllowInsecure {
-		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-			return "must not point at a loopback host"
-		}
-		if ip, err := netip.ParseAddr(host); err == nil && !PublicAddr(ip) {
-			return "must not point at a private, loopback or reserved address"
-		}
-	}
-	return ""
+	// The same rules as a receiver's URL: the key set is fetched by the same guarded
+	// client.
+	return checkURL(raw, policy)
 }
 
 // Masked returns t as reads show it: write-only values masked, an expired

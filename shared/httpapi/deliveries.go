@@ -25,13 +25,7 @@ type DeliveryStore interface {
 const maxRecover = 1000
 
 func (a *API) loadDelivery(r *http.Request) (gancho.Delivery, error) {
-	p := principal(r)
-	id := r.PathValue("id")
-	d, err := a.store.GetDelivery(r.Context(), p.TenantID, id)
-	if errors.Is(err, gancho.ErrNotFound) || err == nil && p.OwnerID != "" && d.OwnerID != p.OwnerID {
-		return d, gancho.NotFound("delivery " + id)
-	}
-	return d, err
+	return loadOwned(r, "delivery", a.store.GetDelivery, func(d gancho.Delivery) string { return d.OwnerID })
 }
 
 func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) {

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -76,13 +75,7 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 
 // loadEvent reads the {id} event, hiding other tenants' and owners' events.
 func (a *API) loadEvent(r *http.Request) (gancho.Event, error) {
-	p := principal(r)
-	id := r.PathValue("id")
-	ev, err := a.store.GetEvent(r.Context(), p.TenantID, id)
-	if errors.Is(err, gancho.ErrNotFound) || err == nil && p.OwnerID != "" && ev.OwnerID != p.OwnerID {
-		return ev, gancho.NotFound("event " + id)
-	}
-	return ev, err
+	return loadOwned(r, "event", a.store.GetEvent, func(e gancho.Event) string { return e.OwnerID })
 }
 
 func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {

@@ -90,13 +90,19 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 // loadSubscription reads the {id} subscription, hiding other tenants' and other
 // owners' subscriptions behind the same 404.
 func (a *API) loadSubscription(r *http.Request) (gancho.Subscription, error) {
+	return loadOwned(r, "subscription", a.store.GetSubscription, func(s gancho.Subscription) string { return s.OwnerID })
+}
+
+// loadOwned reads the {id} object of the caller's tenant with get; a missing one, or
+// one of another owner when the caller is owner-bound, is the same 404.
+func loadOwned[T any](r *http.Request, what string, get func(ctx context.Context, tenant, id string) (T, error), owner func(T) string) (T, error) {
 	p := principal(r)
 	id := r.PathValue("id")
-	sub, err := a.store.GetSubscription(r.Context(), p.TenantID, id)
-	if errors.Is(err, gancho.ErrNotFound) || err == nil && p.OwnerID != "" && sub.OwnerID != p.OwnerID {
-		return sub, gancho.NotFound("subscription " + id)
+	v, err := get(r.Context(), p.TenantID, id)
+	if errors.Is(err, gancho.ErrNotFound) || err == nil && p.OwnerID != "" && owner(v) != p.OwnerID {
+		return v, gancho.NotFound(what + " " + id)
 	}
-	return sub, err
+	return v, err
 }
 
 func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) {
