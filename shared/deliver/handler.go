@@ -153,34 +153,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	attempts := make([]*gancho.Attempt, len(ev.Records))
 	if isOrdered(ev) {
 		h.handleOrdered(work, ev, msgs, ok, batch, attempts, results)
-		for i, err := range results {
-			if err != nil {
-				fail(i)
-			}
-		}
-		h.recordOutcomes(ctx, msgs, attempts, batch)
-		return events.SQSEventResponse{BatchItemFailures: failures}, nil
+	} else {
+		h.handleConcurrent(work, msgs, ok, batch, attempts, results)
 	}
-	sem := make(chan struct{}, h.parallelism)
-	var wg sync.WaitGroup
-	for i := range ev.Records {
-		if !ok[i] {
-			results[i] = errors.New("undecodable")
-			continue
-		}
-		if msgs[i].Kind == queue.KindFanOut {
-			results[i] = h.runFanOut(work, msgs[i])
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			attempts[i], _, results[i] = h.process(work, msgs[i], batch, false)
-		}()
-	}
-	wg.Wait()
 	for i, err := range results {
 		if err != nil {
 			fail(i)
@@ -188,6 +163,31 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	}
 	h.recordOutcomes(ctx, msgs, attempts, batch)
 	return events.SQSEventResponse{BatchItemFailures: failures}, nil
+}
+
+// handleConcurrent delivers a standard-queue batch with bounded parallelism.
+func (h *Handler) handleConcurrent(ctx context.Context, msgs []queue.Message, ok []bool,
+	b dynamo.DeliveryBatch, attempts []*gancho.Attempt, results []error) {
+	sem := make(chan struct{}, h.parallelism)
+	var wg sync.WaitGroup
+	for i := range msgs {
+		if !ok[i] {
+			results[i] = errors.New("undecodable")
+			continue
+		}
+		if msgs[i].Kind == queue.KindFanOut {
+			results[i] = h.runFanOut(ctx, msgs[i])
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			attempts[i], _, results[i] = h.process(ctx, msgs[i], b, false)
+		}()
+	}
+	wg.Wait()
 }
 
 // runFanOut continues the fan-out of one large event; a failure brings the message
