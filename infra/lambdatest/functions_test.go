@@ -619,7 +619,7 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 	fx.tenant = gancho.NewID(gancho.PrefixTenant, now)
 	key := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: fx.tenant, Name: "sample events",
 		Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	err = fx.store.CreateTenant(ctx, gancho.Tenant{ID: fx.tenant, Name: "Lambda binary test", CreatedAt: now}, key, httpapi.HashKey(keys[0]))
+	err = fx.store.CreateTenant(ctx, gancho.Tenant{ID: fx.tenant, Name: "Lambda binary test", AllowedEventTypesOnly: true, CreatedAt: now}, key, httpapi.HashKey(keys[0]))
 	if errors.Is(err, gancho.ErrConflict) {
 		// The key is left from an earlier run on a long-lived emulator: move it here.
 		err = fx.store.PutAPIKey(ctx, key, httpapi.HashKey(keys[0]))

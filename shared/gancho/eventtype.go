@@ -356,6 +356,16 @@ func escapeTokens(toks []string) []string {
 type Catalog struct {
 	byName map[string]EventType
 	active []string // names of active types, sorted
+	// open accepts types outside the catalog (the tenant's allowedEventTypesOnly is
+	// false); archived types and schemas are enforced all the same.
+	open bool
+}
+
+// Opened returns the catalog accepting types outside it, when open is true.
+func (c *Catalog) Opened(open bool) *Catalog {
+	cp := *c
+	cp.open = open
+	return &cp
 }
 
 // NewCatalog returns the catalog of types plus the built-in types.
@@ -391,6 +401,8 @@ const catalogHint = "see the catalog with GET /v1/event-types; add a type with P
 func (c *Catalog) CheckPublishType(name string) string {
 	et, ok := c.byName[name]
 	switch {
+	case !ok && c.open:
+		return ""
 	case !ok:
 		return fmt.Sprintf("%q is not in this tenant's event-type catalog; %s", name, catalogHint)
 	case et.Archived:
@@ -408,7 +420,7 @@ func (c *Catalog) CheckPattern(p string) string {
 	}
 	if prefix, ok := strings.CutSuffix(p, "*"); ok && strings.HasSuffix(prefix, ".") {
 		i := sort.SearchStrings(c.active, prefix)
-		if i < len(c.active) && strings.HasPrefix(c.active[i], prefix) {
+		if c.open || i < len(c.active) && strings.HasPrefix(c.active[i], prefix) {
 			return ""
 		}
 		return fmt.Sprintf("no active event type starts with %q; %s", prefix, catalogHint)

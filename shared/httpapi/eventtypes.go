@@ -310,7 +310,12 @@ func (a *API) catalogFor(ctx context.Context, tenant string, ok func(*gancho.Cat
 	if err != nil {
 		return nil, fmt.Errorf("read event-type catalog: %w", err)
 	}
-	cat := gancho.NewCatalog(ets)
+	t, err := a.store.GetTenant(ctx, tenant)
+	if err != nil && !errors.Is(err, gancho.ErrNotFound) {
+		return nil, fmt.Errorf("read tenant settings: %w", err)
+	}
+	// A tenant that turned allowedEventTypesOnly off may use types outside the catalog.
+	cat := gancho.NewCatalog(ets).Opened(err == nil && !t.AllowedEventTypesOnly)
 	a.catalog.putCatalog(tenant, cat, a.now())
 	return cat, nil
 }

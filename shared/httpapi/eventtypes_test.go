@@ -548,3 +548,27 @@ func TestCatalogCache(t *testing.T) {
 	p.clock.advance(31 * time.Second)
 	wantProblem(t, p.json("POST", "/v1/events", e.keyA, `{"type":"order.shipped","payload":{}}`), 422, "type")
 }
+
+// A tenant that turns allowedEventTypesOnly off may subscribe to and publish types
+// outside its catalog; archived types stay refused and schemas still apply.
+func TestOpenCatalogWhenAllowedEventTypesOnlyIsOff(t *testing.T) {
+	e := newEnv(t)
+	wantProblem(t, e.json("POST", "/v1/events", e.keyA, `{"type":"free.form","payload":{}}`), 422, "type")
+	if r := e.call("PATCH", "/v1/tenant", e.keyA, "application/merge-patch+json", `{"allowedEventTypesOnly":false}`); r.status != 200 {
+		t.Fatalf("PATCH tenant: %d %s", r.status, r.body)
+	}
+	// Another API instance, so no cached catalog hides the change.
+	fresh := *e
+	fresh.srv = e.otherAPI(nil, nil)
+	if r := fresh.json("POST", "/v1/subscriptions", e.keyA, `{"url":"https://example.com/h","events":["free.*","other.type"]}`); r.status != 201 {
+		t.Fatalf("subscribe outside the catalog: %d %s", r.status, r.body)
+	}
+	if r := fresh.json("POST", "/v1/events", e.keyA, `{"type":"free.form","payload":{}}`); r.status != 202 {
+		t.Fatalf("publish outside the catalog: %d %s", r.status, r.body)
+	}
+	e.putType(e.keyA, "gone.type", `{"description":"archived"}`)
+	e.call("DELETE", "/v1/event-types/gone.type", e.keyA, "", "")
+	again := *e
+	again.srv = e.otherAPI(nil, nil)
+	wantProblem(t, again.json("POST", "/v1/events", e.keyA, `{"type":"gone.type","payload":{}}`), 422, "type")
+}
