@@ -175,15 +175,15 @@ func (h *Handler) handleConcurrent(ctx context.Context, msgs []queue.Message, ok
 			results[i] = errors.New("undecodable")
 			continue
 		}
-		if msgs[i].Kind == queue.KindFanOut {
-			results[i] = h.runFanOut(ctx, msgs[i])
-			continue
-		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			if msgs[i].Kind == queue.KindFanOut {
+				results[i] = h.runFanOut(ctx, msgs[i])
+				return
+			}
 			attempts[i], _, results[i] = h.process(ctx, msgs[i], b, false)
 		}()
 	}

@@ -61,14 +61,29 @@ func (st *Store) PutDeliveries(ctx context.Context, deliveries []gancho.Delivery
 		}
 		return nil
 	}
+	errs := make(chan error, len(items))
+	sem := make(chan struct{}, writeParallelism*2)
 	for _, it := range items {
-		_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
-			ConditionExpression: aws.String("attribute_not_exists(pk)")})
-		if err != nil && !conditionFailed(err) {
-			return fmt.Errorf("put delivery: %w", err)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
+				ConditionExpression: aws.String("attribute_not_exists(pk)")})
+			if err != nil && !conditionFailed(err) {
+				err = fmt.Errorf("put delivery: %w", err)
+			} else {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range items {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
 
 func (st *Store) deliveryItem(d gancho.Delivery) (map[string]av, error) {
@@ -144,7 +159,7 @@ func (st *Store) PendingEvents(ctx context.Context, olderThan time.Time, limit i
 // GetEvent reads one event of tenant.
 func (st *Store) GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error) {
 	var ev gancho.Event
-	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: eventKey(tenant, id)})
+	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: eventKey(tenant, id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return ev, fmt.Errorf("get event: %w", err)
 	}
@@ -521,10 +536,10 @@ func (st *Store) MarkRequeued(ctx context.Context, d gancho.Delivery) error {
 		TableName:                &st.table,
 		Key:                      deliveryKey(d.TenantID, d.ID),
 		UpdateExpression:         aws.String("SET #s = :p, updatedAt = :now REMOVE nextAttemptAt, gsi3pk, gsi3sk"),
-		ConditionExpression:      aws.String("attemptCount = :n"),
+		ConditionExpression:      aws.String("attemptCount = :n AND #s = :was"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]av{":p": s(gancho.StatusPending), ":n": n(int64(len(d.Attempts))),
-			":now": s(time.Now().UTC().Format(time.RFC3339Nano))},
+			":was": s(d.Status), ":now": s(time.Now().UTC().Format(time.RFC3339Nano))},
 	})
 	if conditionFailed(err) {
 		return fmt.Errorf("requeue %s: %w", d.ID, gancho.ErrConflict)

@@ -15,6 +15,8 @@ type Event struct {
 	Context   string     `json:"context,omitempty"`
 	Subject   string     `json:"subject,omitempty"`
 	Reference *Reference `json:"reference,omitempty"`
+	// TargetSubscriptionID, when set, is the only destination (the test event).
+	TargetSubscriptionID string `json:"targetSubscriptionId,omitempty"`
 	// CallbackURL, when set, receives the event instead of the subscriptions (seed 002).
 	CallbackURL string          `json:"callbackUrl,omitempty"`
 	Payload     json.RawMessage `json:"data"`

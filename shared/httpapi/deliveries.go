@@ -126,7 +126,7 @@ func (a *API) testSubscription(w http.ResponseWriter, r *http.Request) {
 		"subscriptionId": sub.ID,
 	})
 	ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, now), TenantID: sub.TenantID, Type: gancho.TypeTest,
-		CreatedAt: now, OwnerID: sub.OwnerID, Context: sub.Context, Payload: payload}
+		CreatedAt: now, OwnerID: sub.OwnerID, Context: sub.Context, Payload: payload, TargetSubscriptionID: sub.ID}
 	dlv, err := a.publisher.PublishTo(r.Context(), ev, sub.ID)
 	if err != nil {
 		writeError(w, r, a.log, err)

@@ -4,6 +4,8 @@ package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -109,6 +111,10 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 // to the delivery consumer as one message, unless inBackground (the consumer or the
 // sweeper running it). With repair, existing delivery records are left as they are.
 func (p *Publisher) FanOut(ctx context.Context, ev gancho.Event, inBackground, repair bool) (int, bool, error) {
+	if ev.TargetSubscriptionID != "" {
+		// A test event goes to its one subscription, on repair too.
+		return p.queueDeliveries(ctx, ev, []dynamo.Match{{SubscriptionID: ev.TargetSubscriptionID, OwnerID: ev.OwnerID}}, repair)
+	}
 	if ev.CallbackURL != "" {
 		// Seed 002: the event goes to its callback instead of the subscriptions,
 		// always in publish order per reference.
@@ -154,7 +160,7 @@ func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matche
 			msg := queue.Message{TenantID: ev.TenantID, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: m.SubscriptionID, Attempt: 1}
 			if m.Ordered && ev.Reference != nil && ev.Reference.ID != "" {
 				ordered = append(ordered, msg)
-				groups = append(groups, ev.TenantID+"#"+m.SubscriptionID+"#"+ev.Reference.ID)
+				groups = append(groups, orderGroup(ev.TenantID, m.SubscriptionID, ev.Reference.ID))
 				continue
 			}
 			msgs = append(msgs, msg)
@@ -177,6 +183,13 @@ func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matche
 		return 0, false, err
 	}
 	return len(matches), false, nil
+}
+
+// orderGroup is the FIFO message group of a destination and reference: hashed, since
+// SQS accepts only up to 128 printable ASCII characters and references may hold more.
+func orderGroup(tenant, destination, reference string) string {
+	sum := sha256.Sum256([]byte(tenant + "\x00" + destination + "\x00" + reference))
+	return hex.EncodeToString(sum[:])
 }
 
 // ResumeFanOut runs a fan-out handed to the background, or repairs one that a dead

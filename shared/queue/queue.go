@@ -125,8 +125,9 @@ func (q *Queue) Hold(ctx context.Context, receiptHandle string, d time.Duration)
 	return nil
 }
 
-// MaxHold is the longest SQS keeps a message invisible.
-const MaxHold = 12 * time.Hour
+// MaxHold is the longest hold asked for: SQS allows 12 hours from the receive, less
+// the time already spent, so keep a margin.
+const MaxHold = 11 * time.Hour
 
 // Send enqueues msgs, ten per SendMessageBatch, each visible after delay (at most 15
 // minutes). Entries SQS rejects are retried a few times before Send fails.

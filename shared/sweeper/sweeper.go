@@ -59,12 +59,10 @@ const batch = 100
 // Sweep repairs stuck events, then queues every due parked delivery; it returns how
 // many deliveries it queued.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
-	repaired, err := s.repairOutbox(ctx)
-	if err != nil {
-		return repaired, err
-	}
-	n, err := s.unpark(ctx)
-	return repaired + n, err
+	// One stuck event must never stop parked retries: both always run.
+	repaired, rerr := s.repairOutbox(ctx)
+	n, uerr := s.unpark(ctx)
+	return repaired + n, errors.Join(rerr, uerr)
 }
 
 // repairOutbox finishes the fan-out of events stored more than the grace period ago
@@ -78,16 +76,17 @@ func (s *Sweeper) repairOutbox(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	total := 0
+	// Each stuck event is handed to the consumer as a fan-out message, so a large one
+	// never runs inside the sweeper, and one that fails does not hold up the others.
+	msgs := make([]queue.Message, 0, len(stuck))
 	for _, ev := range stuck {
-		n, err := s.repair.ResumeFanOut(ctx, ev.TenantID, ev.ID, true)
-		if err != nil {
-			return total, err
-		}
-		total += n
-		s.log.Warn("repaired unqueued event", "tenantId", ev.TenantID, "eventId", ev.ID, "deliveries", n)
+		msgs = append(msgs, queue.Message{Kind: queue.KindFanOut, TenantID: ev.TenantID, EventID: ev.ID})
+		s.log.Warn("repairing unqueued event", "tenantId", ev.TenantID, "eventId", ev.ID)
 	}
-	return total, nil
+	if err := s.queue.Send(ctx, msgs, 0); err != nil {
+		return 0, err
+	}
+	return len(msgs), nil
 }
 
 // unpark queues every due parked delivery. Each one is sent before it leaves the
