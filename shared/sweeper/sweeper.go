@@ -94,16 +94,26 @@ func (s *Sweeper) repairOutbox(ctx context.Context) (int, error) {
 // consumer's conditional attempt write makes harmless.
 func (s *Sweeper) unpark(ctx context.Context) (int, error) {
 	total := 0
+	// The due index is eventually consistent: what this sweep just unparked may still
+	// be listed; it is not sent twice.
+	sent := map[string]bool{}
 	for ctx.Err() == nil {
-		due, err := s.store.DueDeliveries(ctx, s.now(), batch)
+		listed, err := s.store.DueDeliveries(ctx, s.now(), batch)
 		if err != nil {
 			return total, err
+		}
+		var due []gancho.Delivery
+		for _, d := range listed {
+			if !sent[d.ID] {
+				due = append(due, d)
+			}
 		}
 		if len(due) == 0 {
 			return total, nil
 		}
 		msgs := make([]queue.Message, 0, len(due))
 		for _, d := range due {
+			sent[d.ID] = true
 			msgs = append(msgs, queue.Message{TenantID: d.TenantID, DeliveryID: d.ID, EventID: d.EventID,
 				SubscriptionID: d.SubscriptionID, Attempt: len(d.Attempts) + 1})
 		}
