@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -130,6 +131,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			h.log.Error("undecodable message", "messageId", rec.MessageId, "err", err)
 			continue
 		}
+		m.Receives, _ = strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 		msgs[i], ok[i] = m, true
 		if m.Kind == queue.KindFanOut {
 			continue
@@ -341,7 +343,10 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.Deliver
 		// A duplicate or stale message. If the attempt it asked for was made and the
 		// next one may never have been queued (crash in between), queue it again:
 		// a duplicate of that one is harmless too.
-		if done == m.Attempt && d.Status == gancho.StatusRetrying && d.NextAttemptAt != nil && d.NextAttemptAt.Sub(h.now()) <= h.parkAfter {
+		// Only this same message coming back (received before) means a consumer died
+		// in between; a late duplicate of an attempt already made must not queue
+		// another copy of the next one.
+		if done == m.Attempt && m.Receives > 1 && d.Status == gancho.StatusRetrying && d.NextAttemptAt != nil && d.NextAttemptAt.Sub(h.now()) <= h.parkAfter {
 			return nil, 0, h.requeue(ctx, m, d)
 		}
 		log.Info("stale message", "recordedAttempts", done)

@@ -35,6 +35,8 @@ type Message struct {
 	// Manual marks a one-off attempt asked for by a user (retry, recover, redrive):
 	// it runs even if the delivery had ended, and does not start a retry schedule.
 	Manual bool `json:"m,omitempty"`
+	// Receives is SQS's ApproximateReceiveCount of this copy (not sent).
+	Receives int `json:"-"`
 }
 
 // Decode parses a message body.
