@@ -55,7 +55,7 @@ func New(cfg config.Config, clients config.Clients, log *slog.Logger) *App {
 		API:     api,
 		Deliver: deliver.NewHandler(clients.Store, clients.Queue, client, log,
 			append([]deliver.Option{deliver.WithFanOut(publisher)}, cfg.DeliverOptions...)...),
-		Sweeper: sweeper.New(clients.Store, clients.Queue, publisher, log, time.Now),
+		Sweeper: sweeper.New(clients.Store, clients.Queue, log, time.Now),
 	}
 }
 

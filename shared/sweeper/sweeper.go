@@ -25,19 +25,13 @@ type Queue interface {
 	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
 }
 
-// Repairer finishes the fan-out of events left in the outbox.
-type Repairer interface {
-	ResumeFanOut(ctx context.Context, tenant, eventID string, repair bool) (int, error)
-}
-
 // Sweeper moves due parked deliveries back to the queue and repairs events whose
 // deliveries were never all queued.
 type Sweeper struct {
-	store  Store
-	queue  Queue
-	repair Repairer
-	log    *slog.Logger
-	now    func() time.Time
+	store Store
+	queue Queue
+	log   *slog.Logger
+	now   func() time.Time
 	// grace is how long an event may sit in the outbox before it counts as stuck.
 	grace time.Duration
 }
@@ -46,8 +40,8 @@ type Sweeper struct {
 const DefaultGrace = 2 * time.Minute
 
 // New returns a Sweeper.
-func New(store Store, q Queue, repair Repairer, log *slog.Logger, now func() time.Time) *Sweeper {
-	return &Sweeper{store: store, queue: q, repair: repair, log: log, now: now, grace: DefaultGrace}
+func New(store Store, q Queue, log *slog.Logger, now func() time.Time) *Sweeper {
+	return &Sweeper{store: store, queue: q, log: log, now: now, grace: DefaultGrace}
 }
 
 // WithGrace sets how old an outbox entry must be to be repaired (tests).
@@ -56,8 +50,8 @@ func (s *Sweeper) WithGrace(d time.Duration) *Sweeper { s.grace = d; return s }
 // batch bounds one query per shard; a sweep loops until nothing due is left or ctx ends.
 const batch = 100
 
-// Sweep repairs stuck events, then queues every due parked delivery; it returns how
-// many deliveries it queued.
+// Sweep hands stuck events to the consumer, then queues every due parked delivery;
+// it returns how many messages it sent (fan-outs and deliveries).
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	// One stuck event must never stop parked retries: both always run.
 	repaired, rerr := s.repairOutbox(ctx)
@@ -65,13 +59,11 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	return repaired + n, errors.Join(rerr, uerr)
 }
 
-// repairOutbox finishes the fan-out of events stored more than the grace period ago
+// repairOutbox re-queues the fan-out of events stored more than the grace period ago
 // whose deliveries were never all queued: the process died in between. Delivery ids
-// are deterministic and existing records are kept, so this never duplicates work.
+// are deterministic and the consumer keeps existing records, so this never
+// duplicates work.
 func (s *Sweeper) repairOutbox(ctx context.Context) (int, error) {
-	if s.repair == nil {
-		return 0, nil
-	}
 	stuck, err := s.store.PendingEvents(ctx, s.now().Add(-s.grace), batch)
 	if err != nil {
 		return 0, err

@@ -52,12 +52,8 @@ func (q *fakeQueue) Send(ctx context.Context, msgs []queue.Message, delay time.D
 	return nil
 }
 
-type noRepair struct{}
-
-func (noRepair) ResumeFanOut(context.Context, string, string, bool) (int, error) { return 0, nil }
-
 func newSweeper(st *fakeStore, q *fakeQueue) *sweeper.Sweeper {
-	return sweeper.New(st, q, noRepair{}, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	return sweeper.New(st, q, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 }
 
 func TestUnparkSendsEachDueDeliveryOnce(t *testing.T) {
