@@ -30,17 +30,6 @@ const (
 // errMissingSubject fails a delivery whose URL has ":id" for an event without subject.
 var errMissingSubject = errors.New("missing_subject")
 
-// envelope is the default webhook body, without its data.
-type envelope struct {
-	ID        string            `json:"id"`
-	Type      string            `json:"type"`
-	CreatedAt time.Time         `json:"createdAt"`
-	OwnerID   string            `json:"ownerId,omitempty"`
-	Context   string            `json:"context,omitempty"`
-	Subject   string            `json:"subject,omitempty"`
-	Reference *gancho.Reference `json:"reference,omitempty"`
-}
-
 // Body returns the bytes a subscription receives for ev. The payload, validated when
 // it was published, is spliced in as stored instead of being encoded again.
 func Body(sub gancho.Subscription, ev gancho.Event) ([]byte, error) {
@@ -53,8 +42,9 @@ func Body(sub gancho.Subscription, ev gancho.Event) ([]byte, error) {
 	if sub.Format == "raw" {
 		return ev.Payload, nil
 	}
-	head, err := json.Marshal(envelope{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, OwnerID: ev.OwnerID,
-		Context: ev.Context, Subject: ev.Subject, Reference: ev.Reference})
+	env := ev.Envelope()
+	env.Data = nil // spliced in below, as stored
+	head, err := json.Marshal(env)
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}

@@ -82,3 +82,23 @@ const (
 func Final(status string) bool {
 	return status == StatusDelivered || status == StatusFailed || status == StatusCancelled
 }
+
+// Envelope is an event as a receiver gets it (format envelope) and as pull results
+// list it. Data is omitted when empty, which lets the consumer splice the stored
+// payload in without encoding it again.
+type Envelope struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	CreatedAt time.Time       `json:"createdAt"`
+	OwnerID   string          `json:"ownerId,omitempty"`
+	Context   string          `json:"context,omitempty"`
+	Subject   string          `json:"subject,omitempty"`
+	Reference *Reference      `json:"reference,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+}
+
+// Envelope returns ev as a receiver sees it, with its payload.
+func (ev Event) Envelope() Envelope {
+	return Envelope{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, OwnerID: ev.OwnerID,
+		Context: ev.Context, Subject: ev.Subject, Reference: ev.Reference, Data: ev.Payload}
+}

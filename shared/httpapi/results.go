@@ -63,21 +63,9 @@ const (
 	resultsTries = 3
 )
 
-// resultEvent is an event as a receiver gets it in the envelope.
-type resultEvent struct {
-	ID        string            `json:"id"`
-	Type      string            `json:"type"`
-	CreatedAt time.Time         `json:"createdAt"`
-	OwnerID   string            `json:"ownerId,omitempty"`
-	Context   string            `json:"context,omitempty"`
-	Subject   string            `json:"subject,omitempty"`
-	Reference *gancho.Reference `json:"reference,omitempty"`
-	Data      json.RawMessage   `json:"data"`
-}
-
 type resultsResponse struct {
-	Data  []resultEvent `json:"data"`
-	Total int           `json:"total"`
+	Data  []gancho.Envelope `json:"data"`
+	Total int               `json:"total"`
 }
 
 // resultsBody is the optional body of POST results; numbers may come as strings.
@@ -195,8 +183,8 @@ func (a *API) newResults(ctx context.Context, sub gancho.Subscription, q results
 // envelopes turns evs (read for ids, in that order, missing ones left out) into the
 // page's data, stopping before maxResultsBytes. It also returns the ids the page
 // covers: those returned and the missing ones among them (expired meanwhile).
-func envelopes(evs []gancho.Event, ids []string) ([]resultEvent, []string) {
-	data := make([]resultEvent, 0, len(evs))
+func envelopes(evs []gancho.Event, ids []string) ([]gancho.Envelope, []string) {
+	data := make([]gancho.Envelope, 0, len(evs))
 	covered := make([]string, 0, len(ids))
 	size, next := 0, 0
 	for _, id := range ids {
@@ -207,8 +195,7 @@ func envelopes(evs []gancho.Event, ids []string) ([]resultEvent, []string) {
 			}
 			next++
 			size += len(ev.Payload) + 1024
-			data = append(data, resultEvent{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, OwnerID: ev.OwnerID,
-				Context: ev.Context, Subject: ev.Subject, Reference: ev.Reference, Data: ev.Payload})
+			data = append(data, ev.Envelope())
 		}
 		covered = append(covered, id)
 	}
