@@ -21,7 +21,6 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/seal"
-	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 // Options configure Start.
@@ -220,7 +219,7 @@ func endpoint(getenv func(string) string, service string) string {
 func ensureTenant(ctx context.Context, a *app.App, tenantID, key string) error {
 	now := time.Now().UTC()
 	k := gancho.APIKey{ID: "key_dev", TenantID: tenantID, Name: "dev", Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	t := gancho.Tenant{ID: tenantID, Name: "Local development", Secret: signature.NewSecret(),
+	t := gancho.Tenant{ID: tenantID, Name: "Local development",
 		AllowedEventTypesOnly: true, CreatedAt: now, UpdatedAt: now}
 	err := a.Clients.Store.CreateTenant(ctx, t, k, httpapi.HashKey(key))
 	if errors.Is(err, gancho.ErrConflict) {
