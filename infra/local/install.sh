@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the local emulators need: a Java runtime (DynamoDB Local),
+# Installs what the local emulators need: a Java development kit (DynamoDB Local,
+# and javac for the launcher that keeps it on the loopback interface),
 # Node.js and npm (fauxqs), and the npm packages pinned in package-lock.json.
 #
 # Idempotent and non-interactive: safe to run before every build, in CI
@@ -58,7 +59,7 @@ modules_ok() {
 # stamped: everything was verified after the last change of the lock file.
 stamped() {
   newer_than_manifests "$stamp" &&
-    command -v java >/dev/null 2>&1 && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1
+    command -v java >/dev/null 2>&1 && command -v javac >/dev/null 2>&1 && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1
 }
 
 # as_root runs a command as root: directly, or through sudo when available.
@@ -89,10 +90,17 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null
 }
 
+# DynamoDB Local has no listen-address option; infra/local/LoopbackDynamoDBLocal.java
+# binds it to loopback and needs javac (compiled once, into .local/). Without one it
+# listens on every interface, and says so when it starts.
 ensure_java() {
-  java_ok && return 0
-  apt_install openjdk-17-jre-headless
-  java_ok || die "java >= $min_java still not found on PATH after installing openjdk-17-jre-headless"
+  java_ok && command -v javac >/dev/null 2>&1 && return 0
+  if ! command -v apt-get >/dev/null 2>&1 && java_ok; then
+    log "warning: no javac: DynamoDB Local will listen on every interface (install a JDK >= $min_java)"
+    return 0
+  fi
+  apt_install openjdk-17-jdk-headless
+  java_ok || die "java >= $min_java still not found on PATH after installing openjdk-17-jdk-headless"
 }
 
 ensure_node() {

