@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,9 @@ type Options struct {
 	Log       *slog.Logger // structured logs
 	EmuLog    io.Writer    // emulator output; nil discards it
 	Getenv    func(string) string
+	// KeyFile keeps the sealing key between runs when GANCHO_ENCRYPTION_KEYS is unset;
+	// default RepoRoot/.local/encryption-key.
+	KeyFile string
 	// DeliverOptions tune the consumer (tests shorten its thresholds).
 	DeliverOptions []deliver.Option
 	// InlineFanOut is the largest fan-out done inside a publish request (0: default).
@@ -57,6 +61,9 @@ type Dev struct {
 	App       *app.App
 	Emulators *localstack.Stack // nil when AWS_ENDPOINT_URL pointed elsewhere
 	Worker    *Worker           // feeds the deliveries queue to the consumer
+	// KeySource says where the sealing key came from: GANCHO_ENCRYPTION_KEYS or
+	// the key file's path.
+	KeySource string
 
 	stop func() error
 }
@@ -116,9 +123,19 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 	if err != nil {
 		return fail(fmt.Errorf("create tables and queues: %w", err))
 	}
+	// A key made up per start would make everything sealed by the previous start
+	// unreadable on emulators that outlive it (AWS_ENDPOINT_URL): keep one in a file.
 	keys := getenv("GANCHO_ENCRYPTION_KEYS")
+	d.KeySource = "GANCHO_ENCRYPTION_KEYS"
 	if keys == "" {
-		keys = seal.NewKey("local") // in-memory emulators forget everything anyway
+		keyFile := o.KeyFile
+		if keyFile == "" {
+			keyFile = filepath.Join(o.RepoRoot, ".local", "encryption-key")
+		}
+		if keys, err = LocalKey(keyFile); err != nil {
+			return fail(err)
+		}
+		d.KeySource = keyFile
 	}
 	sealer, err := seal.New(strings.Split(keys, ",")...)
 	if err != nil {
@@ -213,6 +230,54 @@ func endpoint(getenv func(string) string, service string) string {
 		return v
 	}
 	return getenv("AWS_ENDPOINT_URL")
+}
+
+// LocalKey returns the sealing key kept in path ("id:base64", as in
+// GANCHO_ENCRYPTION_KEYS), creating the file with a new key (mode 0600, its folder
+// 0700) when it does not exist. Concurrent first uses agree on one key: the file
+// appears whole, by a hard link that fails if another start made it first.
+func LocalKey(path string) (string, error) {
+	if key, err := readKeyFile(path); !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("key file: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".encryption-key-*") // mode 0600
+	if err != nil {
+		return "", fmt.Errorf("key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(seal.NewKey("local") + "\n")
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("key file: %w", werr)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("key file: %w", err)
+	}
+	return readKeyFile(path)
+}
+
+// readKeyFile reads and checks a key file, tightening its mode to 0600.
+func readKeyFile(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return "", fmt.Errorf("key file %s: %w", path, err)
+		}
+	}
+	key := strings.TrimSpace(string(raw))
+	if _, err := seal.New(key); err != nil {
+		return "", fmt.Errorf("key file %s: %w (delete it to start over; what it sealed is then lost)", path, err)
+	}
+	return key, nil
 }
 
 // ensureTenant creates the dev tenant with key, or gives an existing one that key.
