@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,34 +58,70 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	var where string
-	if dev.Emulators != nil {
-		where = fmt.Sprintf("DynamoDB Local %s, SQS %s", dev.Emulators.DynamoEndpoint, dev.Emulators.SQSEndpoint)
-	} else {
-		where = "AWS endpoint " + getenv("AWS_ENDPOINT_URL") + getenv("AWS_ENDPOINT_URL_DYNAMODB")
-	}
-	fmt.Fprintf(stdout, `
-Gancho is running (ready in %.1fs)
-  API        %s
-  AWS        %s
-  table      %s
-  queue      %s
-  tenant     %s
-  API key    %s
-  admin key  %s
-
-Try it:
-  export GANCHO_API_KEY=%s
-  curl -s %s/v1/subscriptions -H "Authorization: Bearer $GANCHO_API_KEY" \
-    -H 'Content-Type: application/json' -d '{"url":"http://127.0.0.1:9000/hook","events":["order.*"]}'
-  curl -s %s/v1/events -H "Authorization: Bearer $GANCHO_API_KEY" \
-    -H 'Content-Type: application/json' -d '{"type":"order.created","payload":{"orderId":42}}'
-
-Ctrl-C stops everything.
-`, time.Since(started).Seconds(), dev.URL, where, dev.Config.TableName, dev.Config.QueueURL, dev.TenantID, dev.APIKey, dev.AdminKey, dev.APIKey, dev.URL, dev.URL)
+	fmt.Fprint(stdout, banner(dev, getenv, time.Since(started)))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return dev.Stop()
+}
+
+// banner says what runs where, what is exposed, and how to try it.
+func banner(dev *devstack.Dev, getenv func(string) string, took time.Duration) string {
+	var b strings.Builder
+	var where, exposed string
+	if dev.Emulators != nil {
+		where = fmt.Sprintf("DynamoDB Local %s, SQS %s", dev.Emulators.DynamoEndpoint, dev.Emulators.SQSEndpoint)
+		exposed = "API, DynamoDB Local and the SQS emulator listen on 127.0.0.1 only"
+		if dev.Emulators.DynamoAllInterfaces {
+			exposed = "WARNING: DynamoDB Local listens on EVERY interface (port " + portOf(dev.Emulators.DynamoEndpoint) +
+				"), so other machines can read and write its tables; install a JDK (javac) to keep it on loopback.\n" +
+				"             API and the SQS emulator listen on 127.0.0.1 only"
+		}
+	} else {
+		where = "AWS endpoint " + getenv("AWS_ENDPOINT_URL") + getenv("AWS_ENDPOINT_URL_DYNAMODB")
+		exposed = "API on 127.0.0.1 only; the AWS endpoint is not started here"
+	}
+	key := dev.KeySource
+	if key != "GANCHO_ENCRYPTION_KEYS" {
+		key += " (kept between runs; GANCHO_ENCRYPTION_KEYS overrides)"
+	}
+	fmt.Fprintf(&b, `
+Gancho is running (ready in %.1fs)
+  API          %s
+  AWS          %s
+  exposed      %s
+  table        %s
+  queue        %s
+  sealing key  %s
+  tenant       %s
+  API key      %s
+  admin key    %s
+
+`, took.Seconds(), dev.URL, where, exposed, dev.Config.TableName, dev.Config.QueueURL, key, dev.TenantID, dev.APIKey, dev.AdminKey)
+	b.WriteString(tryIt(dev.URL, dev.APIKey))
+	b.WriteString("\nCtrl-C stops everything.\n")
+	return b.String()
+}
+
+// tryIt is a block of commands that work as pasted: a catalog type, a subscription
+// to it, an event. The receiver it names prints each delivery.
+func tryIt(api, key string) string {
+	return fmt.Sprintf(`Try it:
+  # in a second terminal, a receiver that prints each delivery: go run ./infra/cmd/receiver
+  export GANCHO_API_KEY=%[2]s
+  curl -s -X PUT %[1]s/v1/event-types/order.created -H "Authorization: Bearer $GANCHO_API_KEY" \
+    -H 'Content-Type: application/json' -d '{"description":"an order was placed"}'
+  curl -s %[1]s/v1/subscriptions -H "Authorization: Bearer $GANCHO_API_KEY" \
+    -H 'Content-Type: application/json' -d '{"url":"http://127.0.0.1:9000/hook","events":["order.*"]}'
+  curl -s %[1]s/v1/events -H "Authorization: Bearer $GANCHO_API_KEY" \
+    -H 'Content-Type: application/json' -d '{"type":"order.created","payload":{"orderId":42}}'
+`, api, key)
+}
+
+func portOf(endpoint string) string {
+	if u, err := url.Parse(endpoint); err == nil {
+		return u.Port()
+	}
+	return endpoint
 }
 
 // repoRoot walks up from the working directory to the folder holding go.mod.
