@@ -2,8 +2,13 @@ package dynamo
 
 // Idempotency records (API.md "Conventions", Idempotency-Key):
 //
-//	tenant key space   T#<tenant>#I#<sha256 of owner and key>  / I
-//	operator's space   A#I#<sha256 of key>                     / I
+//	tenant key space   T#<tenant>#I#<sha256 of credential, owner and key>  / I
+//	operator's space   A#I#<sha256 of credential, owner and key>           / I
+//
+// A key is the credential's own (API.md v1.1 "Idempotency is per credential"): another
+// key or token of the same tenant that sends the same value makes an independent
+// request and never sees the first one's stored response. Records written before the
+// credential was part of the key are simply not found again; they expire within 24 h.
 //
 // A record is created "running" by the first request that carries a key and becomes
 // "done" with that request's response, whose body is sealed (responses can hold
@@ -34,12 +39,15 @@ const (
 
 // IdempotencyRecord is what is remembered of one request made with an Idempotency-Key.
 type IdempotencyRecord struct {
-	// Tenant and Owner are the key space: an empty Tenant is the platform
-	// operator's; an owner-bound API key has its own space within its tenant.
-	Tenant string
-	Owner  string
-	Key    string
-	Route  string
+	// Tenant, Credential and Owner are the key space: an empty Tenant is the
+	// platform operator's. Credential is the caller's gancho.Principal.KeyID (an API
+	// key id, a JWT's issuer and subject, or the operator's); Owner is kept apart
+	// too, since one token subject may carry different owners.
+	Tenant     string
+	Credential string
+	Owner      string
+	Key        string
+	Route      string
 	// RequestHash identifies the request (method, path and body) the key was first used with.
 	RequestHash string
 	State       string
@@ -57,19 +65,19 @@ type IdempotencyRecord struct {
 	Body   []byte
 }
 
-func idempotencyKey(tenant, owner, k string) map[string]av {
+func idempotencyKey(rec IdempotencyRecord) map[string]av {
 	h := sha256.New()
-	for _, part := range []string{owner, k} {
+	for _, part := range []string{rec.Credential, rec.Owner, rec.Key} {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
 		h.Write([]byte(part))
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	if tenant == "" {
+	if rec.Tenant == "" {
 		return key("A#I#"+sum, "I")
 	}
-	return key("T#"+tenant+"#I#"+sum, "I")
+	return key("T#"+rec.Tenant+"#I#"+sum, "I")
 }
 
 // BeginIdempotent claims rec's key for a new run: it stores rec as running unless a
@@ -78,7 +86,7 @@ func idempotencyKey(tenant, owner, k string) map[string]av {
 // absent, and so does a running record whose lease has passed when the same request
 // comes again (its run died before finishing).
 func (st *Store) BeginIdempotent(ctx context.Context, rec IdempotencyRecord, now time.Time) (IdempotencyRecord, bool, error) {
-	k := idempotencyKey(rec.Tenant, rec.Owner, rec.Key)
+	k := idempotencyKey(rec)
 	it := map[string]av{
 		"pk": k["pk"], "sk": k["sk"],
 		"ownerId":     s(rec.Owner),
@@ -122,7 +130,7 @@ func (st *Store) BeginIdempotent(ctx context.Context, rec IdempotencyRecord, now
 		if err != nil {
 			return IdempotencyRecord{}, false, err
 		}
-		got.Tenant, got.Key = rec.Tenant, rec.Key
+		got.Tenant, got.Credential, got.Key = rec.Tenant, rec.Credential, rec.Key
 		return got, false, nil
 	}
 	return IdempotencyRecord{}, false, fmt.Errorf("begin idempotent request: key kept changing: %w", gancho.ErrConflict)
@@ -191,7 +199,7 @@ func (st *Store) FinishIdempotent(ctx context.Context, rec IdempotencyRecord) er
 	}
 	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           &st.table,
-		Key:                 idempotencyKey(rec.Tenant, rec.Owner, rec.Key),
+		Key:                 idempotencyKey(rec),
 		UpdateExpression:    aws.String("SET #state = :done, #status = :status, #header = :header, #body = :body REMOVE leaseUntil"),
 		ConditionExpression: aws.String("#lock = :lock AND #state = :running"),
 		ExpressionAttributeNames: map[string]string{
@@ -216,7 +224,7 @@ func (st *Store) FinishIdempotent(ctx context.Context, rec IdempotencyRecord) er
 func (st *Store) ReleaseIdempotent(ctx context.Context, rec IdempotencyRecord) error {
 	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 &st.table,
-		Key:                       idempotencyKey(rec.Tenant, rec.Owner, rec.Key),
+		Key:                       idempotencyKey(rec),
 		ConditionExpression:       aws.String("#lock = :lock"),
 		ExpressionAttributeNames:  map[string]string{"#lock": "lock"},
 		ExpressionAttributeValues: map[string]av{":lock": s(rec.Lock)},

@@ -36,7 +36,7 @@ func newIdemEnv(t *testing.T) idemEnv {
 // record is a fresh running record of tenant for key, made at e.now.
 func (e idemEnv) record(tenant, owner, key, hash, lock string) dynamo.IdempotencyRecord {
 	return dynamo.IdempotencyRecord{
-		Tenant: tenant, Owner: owner, Key: key, Route: "create-subscription", RequestHash: hash, Lock: lock,
+		Tenant: tenant, Credential: "key_test", Owner: owner, Key: key, Route: "create-subscription", RequestHash: hash, Lock: lock,
 		CreatedAt: e.now, LeaseUntil: e.now.Add(time.Minute), ExpiresAt: e.now.Add(24 * time.Hour),
 	}
 }
@@ -152,6 +152,12 @@ func TestIdempotencyClaims(t *testing.T) {
 			return e.record("", "", "k-"+tenant, "h", "l2")
 		}, want: true},
 		{name: "other key", first: e.r("", "k", "h"), second: e.r("", "k2", "h"), want: true},
+		{name: "another credential of the tenant", first: e.r("", "k", "h"), second: e.as("key_other", e.r("", "k", "h")), want: true},
+		{name: "another credential, done record", first: e.r("", "k", "h"), done: true, second: e.as("key_other", e.r("", "k", "h")), want: true},
+		{name: "same subject of another issuer", first: e.as("jwt:https://a#u", e.r("", "k", "h")),
+			second: e.as("jwt:https://b#u", e.r("", "k", "h")), want: true},
+		{name: "the same credential", first: e.as("jwt:https://a#u", e.r("", "k", "h")),
+			second: e.as("jwt:https://a#u", e.r("", "k", "h")), want: false},
 		{name: "expired done record", first: e.r("", "k", "h"), done: true, second: e.r("", "k", "other"), now: 24*time.Hour + time.Second, want: true},
 		{name: "done record within 24 h", first: e.r("", "k", "h"), done: true, second: e.r("", "k", "h"), now: 23 * time.Hour, want: false},
 		{name: "stale running record, same request", first: e.r("", "k", "h"), second: e.r("", "k", "h"), now: 2 * time.Minute, want: true},
@@ -190,6 +196,15 @@ func TestIdempotencyClaims(t *testing.T) {
 				t.Errorf("found %+v, want the first record", got)
 			}
 		})
+	}
+}
+
+// as makes mk's records the credential's.
+func (e idemEnv) as(credential string, mk func(string) dynamo.IdempotencyRecord) func(string) dynamo.IdempotencyRecord {
+	return func(tenant string) dynamo.IdempotencyRecord {
+		rec := mk(tenant)
+		rec.Credential = credential
+		return rec
 	}
 }
 

@@ -2,11 +2,17 @@ package dynamo
 
 // Items of publishing (pk / sk):
 //
-//	publish key   T#<tenant>#PK#<idempotency key>  / PK   {eventId, hash, claimedAt, expiresAt}
+//	publish key   T#<tenant>#PK#<sha256 of the scoped key>  / PK   {eventId, hash, claimedAt, expiresAt}
+//
+// The scoped key (publish.ScopedKey) holds the credential, the owner and the key the
+// caller sent. Claims written before the credential was part of it (keyed by owner
+// and key, unhashed) are simply not found again; they expire within 24 h.
 //	event outbox  gsi3: OUTBOX#<shard> / <createdAt>#<tenant>#<event id>, until queued
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -57,8 +63,28 @@ func (st *Store) ClaimPublishKey(ctx context.Context, tenant, idemKey string, cl
 	return existing, false, unmarshal(res.Item, &existing)
 }
 
+// AbandonPublishKey marks claim's key as no longer being worked on (its publish
+// failed), so that a repeat takes it over at once, under the same event id, instead
+// of waiting for the takeover time. It does nothing if the key has another claim.
+func (st *Store) AbandonPublishKey(ctx context.Context, tenant, idemKey string, claim PublishClaim) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       publishKey(tenant, idemKey),
+		UpdateExpression:          aws.String("SET claimedAt = :zero"),
+		ConditionExpression:       aws.String("eventId = :id"),
+		ExpressionAttributeValues: map[string]av{":zero": s(time.Time{}.Format(time.RFC3339Nano)), ":id": s(claim.EventID)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("abandon publish key: %w", err)
+	}
+	return nil
+}
+
+// publishKey hashes the scoped key, which may be longer than a key attribute
+// should be and holds the caller's credential.
 func publishKey(tenant, idemKey string) map[string]av {
-	return key("T#"+tenant+"#PK#"+idemKey, "PK")
+	sum := sha256.Sum256([]byte(idemKey))
+	return key("T#"+tenant+"#PK#"+hex.EncodeToString(sum[:]), "PK")
 }
 
 // EventFilter narrows an event list.

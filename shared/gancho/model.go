@@ -13,7 +13,7 @@ type APIKey struct {
 	OwnerID  string   `json:"ownerId,omitempty"`
 	// MaskedKey is "****" plus the key's last 4 characters, to tell keys apart.
 	MaskedKey string `json:"maskedKey,omitempty"`
-	// CreatedBy is the key id (or "jwt:<sub>", or "admin") of the credential that
+	// CreatedBy is the key id (or "jwt:<issuer>#<sub>", or "admin") of the credential that
 	// created this key.
 	CreatedBy string    `json:"createdBy,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -24,7 +24,7 @@ type APIKey struct {
 // operator's principal has no TenantID and only the admin scope.
 type Principal struct {
 	TenantID string
-	KeyID    string // API key id, "jwt:<sub>" for a JWT, "admin" for the operator
+	KeyID    string // API key id, "jwt:<issuer>#<sub>" for a JWT, "admin" for the operator
 	Scopes   []string
 	OwnerID  string // non-empty: confined to this owner
 }

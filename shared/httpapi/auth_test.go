@@ -265,7 +265,7 @@ func TestJWTIssuerCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.TenantID != "ten_a" || p.KeyID != "jwt:u" || p.OwnerID != "o" || !slices.Equal(p.Scopes, []string{gancho.ScopeKeysRead}) {
+	if p.TenantID != "ten_a" || p.KeyID != "jwt:https://idp#u" || p.OwnerID != "o" || !slices.Equal(p.Scopes, []string{gancho.ScopeKeysRead}) {
 		t.Fatalf("principal = %+v", p)
 	}
 	_, _ = a.Authenticate(request("Authorization", "Bearer "+tok()))

@@ -4,11 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/publish"
 )
 
 type publishResponse struct {
@@ -21,8 +23,21 @@ type publishResponse struct {
 	FanOut string `json:"fanOut,omitempty"`
 }
 
+// publishEvent publishes one event. Its idempotency key, sent in the Idempotency-Key
+// header or as idempotencyKey (both must agree), goes through the publish claim only
+// (see ownIdempotency): a retry after a crash or a timeout gets the same event id
+// wherever the key was sent, and another credential's same key publishes its own event.
 func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
+	header := ""
+	if values, ok := r.Header[HeaderIdempotencyKey]; ok {
+		k, err := checkIdempotencyKey(values)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		header = k
+	}
 	var in gancho.EventInput
 	if err := decode(r, &in); err != nil {
 		writeError(w, r, a.log, err)
@@ -35,9 +50,12 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 		}
 		in.OwnerID = &p.OwnerID
 	}
-	if h := r.Header.Get("Idempotency-Key"); h != "" && in.IdempotencyKey != "" && h != in.IdempotencyKey {
-		writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "idempotencyKey", Message: "differs from the Idempotency-Key header"}))
-		return
+	if header != "" {
+		if in.IdempotencyKey != "" && header != in.IdempotencyKey {
+			writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "idempotencyKey", Message: "differs from the Idempotency-Key header"}))
+			return
+		}
+		in.IdempotencyKey = header
 	}
 	ev, err := gancho.NewEvent(p.TenantID, in, a.now(), a.policy)
 	if err != nil {
@@ -48,10 +66,11 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	// The key's space is the tenant and, for owner-bound keys, the owner.
+	// The key's space is the tenant, the credential and the owner. The hash leaves
+	// the key out, so header and body keys replay each other.
 	key, hash := "", ""
 	if in.IdempotencyKey != "" {
-		key = p.OwnerID + "\x00" + in.IdempotencyKey
+		key = publish.ScopedKey(p.KeyID, p.OwnerID, in.IdempotencyKey)
 		in.IdempotencyKey = ""
 		b, _ := json.Marshal(in)
 		sum := sha256.Sum256(b)
@@ -59,6 +78,18 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.publisher.Publish(r.Context(), ev, key, hash)
 	if err != nil {
+		if errors.Is(err, publish.ErrStillRunning) {
+			w.Header().Set("Retry-After", "1")
+		}
+		var ge *gancho.Error
+		if header != "" && errors.As(err, &ge) {
+			// Name the key where the caller sent it.
+			for i := range ge.Fields {
+				if ge.Fields[i].Field == publish.FieldIdempotencyKey {
+					ge.Fields[i].Field = HeaderIdempotencyKey
+				}
+			}
+		}
 		writeError(w, r, a.log, err)
 		return
 	}
@@ -67,7 +98,7 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 		out.FanOut = "queued"
 	}
 	if res.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
+		w.Header().Set(HeaderIdempotentReplayed, "true")
 	}
 	w.Header().Set("Location", "/v1/events/"+res.Event.ID)
 	writeJSON(w, http.StatusAccepted, out)

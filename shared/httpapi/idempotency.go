@@ -44,13 +44,23 @@ const (
 // replayedHeaders are the response headers a replay restores besides the body.
 var replayedHeaders = []string{"Content-Type", "Location"}
 
+// ownIdempotency names the routes that handle their Idempotency-Key themselves. A
+// publish claims its key in the publish store (publish.Publisher.Publish), header or
+// body alike: a stored response could not make a retry after a crash finish the
+// first run's event, and a released or expired response record would let it publish
+// a second one.
+var ownIdempotency = map[string]bool{"publish-event": true}
+
 // idempotent runs a POST route under its Idempotency-Key, if the request has one:
 // the first request with a key runs and its response is stored; a repeat with the
 // same request within IdempotencyWindow gets that response again without running.
+// A key is the credential's own (API.md v1.1): a request by another credential with
+// the same key runs as a new request and never sees the stored response.
 func (a *API) idempotent(rt Route, w http.ResponseWriter, r *http.Request) {
 	values, ok := r.Header[HeaderIdempotencyKey]
-	if !ok || rt.Scope == ScopeNone {
-		// No key, or no caller to confine one to (no POST route is public).
+	if !ok || rt.Scope == ScopeNone || ownIdempotency[rt.Name] {
+		// No key, no caller to confine one to (no POST route is public), or a
+		// route that keeps its keys itself.
 		rt.handler(a, w, r)
 		return
 	}
@@ -76,6 +86,7 @@ func (a *API) idempotent(rt Route, w http.ResponseWriter, r *http.Request) {
 	now := a.now().UTC()
 	rec := dynamo.IdempotencyRecord{
 		Tenant:      p.TenantID,
+		Credential:  p.KeyID,
 		Owner:       p.OwnerID,
 		Key:         key,
 		Route:       rt.Name,

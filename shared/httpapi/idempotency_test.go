@@ -119,7 +119,7 @@ func TestIdempotencyConflicts(t *testing.T) {
 	tests := []struct{ name, path, body string }{
 		{"different body", "/v1/subscriptions", `{"url":"https://example.com/b"}`},
 		{"same body, other spacing", "/v1/subscriptions", `{"url": "https://example.com/a"}`},
-		{"other route", "/v1/events", `{"url":"https://example.com/a"}`},
+		{"other route", "/v1/api-keys", `{"url":"https://example.com/a"}`},
 		{"other query", "/v1/subscriptions?x=1", `{"url":"https://example.com/a"}`},
 	}
 	for _, tc := range tests {

@@ -144,7 +144,18 @@ func (v *jwtVerifier) verify(ctx context.Context, raw string) (gancho.Principal,
 		}
 		owner = o
 	}
-	return gancho.Principal{TenantID: t.ID, KeyID: "jwt:" + claims.Subject, Scopes: scopes, OwnerID: owner}, nil
+	return gancho.Principal{TenantID: t.ID, KeyID: jwtKeyID(claims.Issuer, claims.Subject), Scopes: scopes, OwnerID: owner}, nil
+}
+
+// jwtKeyEscaper escapes the separator (and the escape character) in an issuer.
+var jwtKeyEscaper = strings.NewReplacer("%", "%25", "#", "%23")
+
+// jwtKeyID names a token's credential, "jwt:<issuer>#<subject>": the subject alone
+// is not enough, since a tenant that changes identity provider may see the same
+// subject from two issuers, and idempotency keys are per credential. The issuer's
+// '#' and '%' are escaped, so the first '#' always ends it.
+func jwtKeyID(issuer, subject string) string {
+	return "jwt:" + jwtKeyEscaper.Replace(issuer) + "#" + subject
 }
 
 // tokenScopes reads the scope claim, keeping tenant scopes and ignoring others

@@ -200,8 +200,29 @@ func TestJWTHS256(t *testing.T) {
 	r = e.do("POST", "/v1/api-keys", aliceTok, `{"name":"from token","scopes":["subscriptions:read"]}`)
 	var k gancho.APIKey
 	r.json(t, &k)
-	if r.status != 201 || k.OwnerID != "alice" || k.CreatedBy != "jwt:user-1" {
+	if r.status != 201 || k.OwnerID != "alice" || k.CreatedBy != "jwt:"+iss+"#user-1" {
 		t.Fatalf("key minted by a token: %d %s", r.status, r.body)
+	}
+
+	// Idempotency keys are per credential: another subject's token with the same
+	// key and body makes its own subscription; the same subject's gets a replay.
+	idem := func(tok string) (response, gancho.Subscription) {
+		r := e.doHeaders("POST", "/v1/subscriptions", `{"url":"https://example.com/idem"}`,
+			map[string]string{"Authorization": bearer(tok), "Idempotency-Key": "jwt-idem"})
+		if r.status != 201 {
+			t.Fatalf("create with an Idempotency-Key: %d %s", r.status, r.body)
+		}
+		var s gancho.Subscription
+		r.json(t, &s)
+		return r, s
+	}
+	first, s1 := idem(aliceTok)
+	other, s2 := idem(hs(jwt.MapClaims{"owner": "alice", "sub": "user-2"}))
+	if s2.ID == s1.ID || other.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("another subject got user-1's subscription %s (replayed=%q)", s1.ID, other.header.Get("Idempotent-Replayed"))
+	}
+	if again, s3 := idem(hs(jwt.MapClaims{"owner": "alice"})); s3.ID != s1.ID || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("the same subject's new token: %s replayed=%q, want a replay of %s (%d)", s3.ID, again.header.Get("Idempotent-Replayed"), s1.ID, first.status)
 	}
 	wantProblem(t, e.do("POST", "/v1/api-keys", aliceTok, `{"name":"x","scopes":["events:write"]}`), 403, "scopes")
 	wantProblem(t, e.do("POST", "/v1/api-keys", aliceTok, `{"name":"x","scopes":["subscriptions:read"],"ownerId":"bob"}`), 403, "ownerId")

@@ -46,9 +46,13 @@ calls only the admin routes; tenant keys and JWTs only the tenant routes (403 ot
 **Idempotency-Key** (every POST):
 - a key is 1-255 printable ASCII characters (0x20-0x7E), sent once; anything else is 400
   naming ` + "`Idempotency-Key`" + `;
-- keys are scoped to the tenant; an owner-bound API key (or JWT with an ` + "`owner`" + `) has its
-  own key space within its tenant, so one owner can never replay another's response; the
-  operator's admin routes have one key space of their own;
+- keys are per credential: the tenant and the API key (or the JWT's issuer and subject, and
+  its ` + "`owner`" + `); another credential sending the same key makes its own request and never
+  gets the first one's response; the operator's admin routes have one key space of their own;
+- ` + "`POST /v1/events`" + ` keeps its key with the event instead (header or ` + "`idempotencyKey`" + `, the
+  same key either way; the request is its event, whatever the JSON spacing): a repeat gets
+  the first event (202, ` + "`Idempotent-Replayed: true`" + `), and a retry after a crash or a
+  timeout gets the same event id;
 - a request is identified by its method, path with query string, and exact body bytes: the
   same key with any other request within 24 h of the first is 409, and so is a repeat while
   the first is still running (retry later: that 409 carries ` + "`Retry-After: 1`" + `);

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/dynamo"
@@ -23,6 +25,7 @@ type Store interface {
 	MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time, deliveries int) error
 	GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error)
 	ClaimPublishKey(ctx context.Context, tenant, key string, claim dynamo.PublishClaim) (dynamo.PublishClaim, bool, error)
+	AbandonPublishKey(ctx context.Context, tenant, key string, claim dynamo.PublishClaim) error
 }
 
 // Queue is what publishing needs from the queue.
@@ -63,19 +66,53 @@ type Result struct {
 	Replayed   bool // an earlier publish with the same idempotency key
 }
 
-// Publish stores ev and queues its deliveries. With an idempotency key, a repeat with
-// the same request (hash) returns the first event and queues nothing; another request
-// under the same key is a conflict.
+// Errors of a publish under an idempotency key, as causes of its conflict error.
+var (
+	// ErrKeyReused: the key was used for a different event.
+	ErrKeyReused = errors.New("idempotency key used for a different event")
+	// ErrStillRunning: the key's first publish has not stored its event yet.
+	ErrStillRunning = errors.New("a publish with this idempotency key is still running")
+)
+
+// FieldIdempotencyKey is the field a publish idempotency conflict names; the HTTP
+// API renames it when the key came in the Idempotency-Key header.
+const FieldIdempotencyKey = "idempotencyKey"
+
+// ScopedKey is the idempotency key of a publish by credential (the caller's
+// gancho.Principal.KeyID) for owner: keys are per credential (API.md v1.1), so
+// another credential of the tenant that sends the same value publishes its own event.
+// The parts are length-prefixed, so no choice of them can pass for another.
+func ScopedKey(credential, owner, key string) string {
+	var b strings.Builder
+	for _, part := range []string{credential, owner, key} {
+		b.WriteString(strconv.Itoa(len(part)))
+		b.WriteByte(':')
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+// Publish stores ev and queues its deliveries. With an idempotency key (see
+// ScopedKey), a repeat with the same request (hash) returns the first event and
+// queues nothing; another request under the same key is a conflict. A repeat after
+// the first publish died before storing its event (its claim is older than the
+// takeover time, or was abandoned on an error) stores the event under the first
+// one's id, so a retry after a crash or a timeout never makes a second event.
 func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash string) (Result, error) {
+	var claim dynamo.PublishClaim
 	if idemKey != "" {
-		claim, fresh, err := p.store.ClaimPublishKey(ctx, ev.TenantID, idemKey,
+		var fresh bool
+		var err error
+		claim, fresh, err = p.store.ClaimPublishKey(ctx, ev.TenantID, idemKey,
 			dynamo.PublishClaim{EventID: ev.ID, Hash: hash, ClaimedAt: p.now().UTC()})
 		if err != nil {
 			return Result{}, err
 		}
 		if !fresh {
 			if claim.Hash != hash {
-				return Result{}, gancho.Errorf(gancho.KindConflict, "idempotency key %q was used for a different event", idemKey)
+				return Result{}, keyConflict(ErrKeyReused,
+					"this idempotency key was already used within 24 h for a different event; use a new key",
+					"was used for a different event")
 			}
 			first, err := p.store.GetEvent(ctx, ev.TenantID, claim.EventID)
 			switch {
@@ -84,7 +121,7 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 			case !errors.Is(err, gancho.ErrNotFound):
 				return Result{}, err
 			case p.now().Sub(claim.ClaimedAt) < p.takeover:
-				return Result{}, gancho.Errorf(gancho.KindConflict, "a publish with idempotency key %q is still running; retry shortly", idemKey)
+				return Result{}, stillRunning()
 			}
 			// The first request died before storing its event: finish its work
 			// under its event id.
@@ -93,7 +130,18 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 	}
 	if err := p.store.CreateEvent(ctx, ev, nil); err != nil {
 		if errors.Is(err, gancho.ErrConflict) && idemKey != "" {
-			return Result{}, gancho.Errorf(gancho.KindConflict, "a publish with idempotency key %q is still running; retry shortly", idemKey)
+			return Result{}, stillRunning()
+		}
+		if idemKey != "" {
+			// This run is over: let a retry take the key over at once, under the
+			// same event id (so even an event that was stored after all is not
+			// stored twice).
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			claim.EventID = ev.ID
+			if aerr := p.store.AbandonPublishKey(actx, ev.TenantID, idemKey, claim); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
 		}
 		return Result{}, err
 	}
@@ -104,6 +152,17 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 	}
 	ev.DeliveryCount = n
 	return Result{Event: ev, Deliveries: n, Background: background}, nil
+}
+
+func keyConflict(cause error, detail, message string) error {
+	return &gancho.Error{Kind: gancho.KindConflict, Detail: detail, Err: cause,
+		Fields: []gancho.FieldError{{Field: FieldIdempotencyKey, Message: message}}}
+}
+
+func stillRunning() error {
+	return keyConflict(ErrStillRunning,
+		"a publish with this idempotency key is still running; retry shortly to get its event",
+		"is in use by a publish that is still running")
 }
 
 // FanOut writes one delivery record per matching subscription and queues them, then
