@@ -879,8 +879,12 @@ func (g *generator) operation(rt Route) map[string]any {
 		if pd == "" {
 			pd = name
 		}
+		schema := strSchema
+		if name == "id" {
+			schema = map[string]any{"type": "string", "minLength": 1, "maxLength": MaxPathIDLength}
+		}
 		params = append(params, map[string]any{"name": name, "in": "path", "required": true,
-			"description": pd, "schema": strSchema})
+			"description": pd, "schema": schema})
 	}
 	for _, qp := range d.Query {
 		params = append(params, map[string]any{"name": qp.Name, "in": "query", "required": false,
