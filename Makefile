@@ -25,8 +25,9 @@ help:
 	@echo "make deploy - sam build + sam deploy (needs the SAM CLI and AWS credentials)"
 
 deps: .local/deps.stamp
-.local/deps.stamp: infra/local/install.sh infra/local/package-lock.json go.sum
+.local/deps.stamp: infra/local/install.sh infra/local/package-lock.json infra/openapi/package-lock.json go.sum
 	infra/local/install.sh
+	cd infra/openapi && npm ci --no-audit --no-fund --loglevel=error </dev/null
 	$(GO) mod download
 	@mkdir -p .local && touch $@
 

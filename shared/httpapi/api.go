@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -145,6 +146,15 @@ func (a *API) wrap(rt Route) http.Handler {
 			}
 			attrs = append(attrs, "tenantId", p.TenantID, "keyId", p.KeyID)
 			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+		}
+		if id := r.PathValue("id"); len(id) > MaxPathIDLength {
+			// Names nothing: answered here, before it reaches the store (whose key
+			// size limit would make it a 500) or an Idempotency-Key record.
+			writeError(rec, r, a.log, &gancho.Error{Kind: gancho.KindNotFound,
+				Detail: fmt.Sprintf("not found: no id is longer than %d characters", MaxPathIDLength),
+				Fields: []gancho.FieldError{{Field: "id", Message: fmt.Sprintf("is longer than %d characters", MaxPathIDLength)}}})
+			a.log.InfoContext(r.Context(), "request", append(attrs, "status", rec.status, "durationMs", time.Since(start).Milliseconds())...)
+			return
 		}
 		if r.Method == http.MethodPost {
 			a.idempotent(rt, rec, r)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
@@ -40,6 +41,11 @@ func decode(r *http.Request, v any) error {
 func decodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return gancho.Errorf(gancho.KindBadRequest, "request body must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would keep invalid bytes in a RawMessage (a payload), stored
+		// and served back as JSON that is not JSON, and replace them elsewhere.
+		return gancho.Errorf(gancho.KindBadRequest, "request body must be valid UTF-8 (JSON text is UTF-8)")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

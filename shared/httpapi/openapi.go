@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -81,12 +82,57 @@ payload of 256 KiB plus its envelope). Internal errors say only that they were l
 answers 202 with ` + "`Location: /v1/events/{id}`" + `. Deletes answer 204 with no body. Fields
 that have no value are left out of responses rather than sent as null, except where a schema
 says null. ` + "`GET /v1/help`" + ` lists endpoints with ` + "`{name}`" + ` path templates, not seed 000's
-` + "`:id`" + `. ` + "`GET /v1/health`" + `, ` + "`GET /v1/help`" + ` and this document need no credentials.`
+` + "`:id`" + `. ` + "`GET /v1/health`" + `, ` + "`GET /v1/help`" + ` and this document need no credentials.
 
-// OpenAPIJSON returns the OpenAPI 3.1 document of the API, as served.
-func OpenAPIJSON() ([]byte, error) {
+**Propagation bounds.** Changes to tenant settings (` + "`signatureHeader`" + `, ` + "`publicBaseUrl`" + `, JWT
+settings) and to the catalog reach every route and the consumer within 60 s; a revoked key
+stops working within 60 s. Each process caches what it reads for at most that long; the
+process that made a change sees it at once.
+
+**Servers.** ` + "`servers`" + ` is the address this document was fetched from: the deployment that
+served it.`
+
+// OpenAPIJSON returns the OpenAPI 3.1 document of the API as served from baseURL
+// (its one server; "/" when unknown: relative to the document's own address).
+func OpenAPIJSON(baseURL string) ([]byte, error) {
 	d := buildOpenAPI()
-	return d.json, d.err
+	if d.err != nil {
+		return nil, d.err
+	}
+	servers, err := json.Marshal([]map[string]string{{"url": baseURL, "description": "this deployment"}})
+	if err != nil {
+		return nil, fmt.Errorf("encode the OpenAPI servers: %w", err)
+	}
+	// The cached document is a JSON object with members: put servers first.
+	out := make([]byte, 0, len(d.json)+len(servers)+12)
+	out = append(out, `{"servers":`...)
+	out = append(out, servers...)
+	out = append(out, ',')
+	return append(out, d.json[1:]...), nil
+}
+
+// hostPattern is a host[:port] as a client may address a deployment: a DNS name or
+// IPv4 address, or an IPv6 address in brackets.
+var hostPattern = regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?$`)
+
+// baseURL is the address r reached this deployment at. On Lambda, httpadapter builds
+// the request URL from API Gateway's domain name (the default endpoint or a custom
+// domain) over https; on the local server it is the Host header, over http unless the
+// connection is TLS. Neither a tenant's publicBaseUrl (this route has no tenant) nor a
+// configured address (API Gateway assigns the endpoint at deploy time) would know it
+// better. A Host that is not a plain host[:port] gives "/", relative to the document.
+func baseURL(r *http.Request) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if r.URL.IsAbs() {
+		scheme, host = r.URL.Scheme, r.URL.Host
+	}
+	if (scheme != "http" && scheme != "https") || !hostPattern.MatchString(host) {
+		return "/"
+	}
+	return scheme + "://" + strings.ToLower(host)
 }
 
 // OpenAPIProblems lists what the document cannot say from the code: routes of
@@ -120,7 +166,7 @@ func buildOpenAPI() openAPIResult {
 }
 
 func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
-	b, err := OpenAPIJSON()
+	b, err := OpenAPIJSON(baseURL(r))
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -200,8 +246,8 @@ var routeDocs = map[string]routeDoc{
 		Description: "A JSON merge patch (RFC 7396) of the settings; write-only values left out or sent masked are kept.",
 		Request:     tenantSettings, MergePatch: true, Success: []int{200}, Response: tenantSettings},
 	"GET /v1/tenant/secret": {
-		Description: "The secret that signs callbackUrl deliveries.",
-		Success:     []int{200}, Response: secretSchema},
+		Description: "The secret that signs callbackUrl deliveries. Every tenant gets one when it is created; a tenant stored without one is 409 (POST /v1/tenant/secret/rotate creates it).",
+		Success:     []int{200}, Response: secretSchema, Errors: []int{409}},
 	"POST /v1/tenant/secret/rotate": {
 		Description: "A new default secret; the previous one also signs until previousValidUntil (24 h).",
 		Success:     []int{200}, Response: rotatedSchema},
@@ -837,8 +883,12 @@ func (g *generator) operation(rt Route) map[string]any {
 		if pd == "" {
 			pd = name
 		}
+		schema := strSchema
+		if name == "id" {
+			schema = map[string]any{"type": "string", "minLength": 1, "maxLength": MaxPathIDLength}
+		}
 		params = append(params, map[string]any{"name": name, "in": "path", "required": true,
-			"description": pd, "schema": strSchema})
+			"description": pd, "schema": schema})
 	}
 	for _, qp := range d.Query {
 		params = append(params, map[string]any{"name": qp.Name, "in": "query", "required": false,
@@ -952,6 +1002,7 @@ func (g *generator) webhooks() map[string]any {
 	}, "webhookId", "endpoints")).schema(g)
 	return map[string]any{
 		"event": map[string]any{"post": map[string]any{
+			"operationId": "receive-event",
 			"summary":     "an event delivered to a subscription",
 			"description": "Sent with the subscription's method (GET and DELETE carry no body and sign the empty body) and custom headers. format envelope: the envelope below; format raw: the payload exactly as published. A tenant's signatureHeader, if set, carries sha256=<hex HMAC-SHA256(key, body)>.",
 			"parameters":  params,
@@ -959,6 +1010,7 @@ func (g *generator) webhooks() map[string]any {
 			"responses":   responses,
 		}},
 		"notice": map[string]any{"post": map[string]any{
+			"operationId": "receive-notice",
 			"summary":     "a notice to a mode: notify subscription (seed 000)",
 			"description": "Coalesced: while one is queued or retried, new events only set needView. The receiver then calls the results endpoint.",
 			"parameters":  params,

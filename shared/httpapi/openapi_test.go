@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -319,4 +322,130 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	call("health", "/v1/health", "", 200)
 	call("help", "/v1/help", "", 200)
 	call("openapi", "/v1/openapi.json", "", 200)
+}
+
+// The document names the deployment it was fetched from as its server, so generated
+// clients call that deployment: on Lambda the API Gateway domain of the request (what
+// httpadapter puts in the URL), on the local server the Host it was reached at.
+func TestOpenAPIServersAreTheDeployment(t *testing.T) {
+	api := httpapi.New(httpapi.Config{Log: testenv.Logger(t)})
+	local := httptest.NewServer(api.Handler())
+	t.Cleanup(local.Close)
+	lambda := func(domain string) func() *http.Request {
+		return func() *http.Request {
+			ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "GET /v1/openapi.json", RawPath: "/v1/openapi.json",
+				Headers: map[string]string{"host": domain}}
+			ev.RequestContext.DomainName, ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.Path = domain, "GET", "/v1/openapi.json"
+			r, err := (&core.RequestAccessorV2{}).EventToRequest(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+	}
+	for _, c := range []struct {
+		name string
+		req  func() *http.Request
+		want string
+	}{
+		{"API Gateway default endpoint", lambda("k3xq8w2m1p.execute-api.us-east-1.amazonaws.com"), "https://k3xq8w2m1p.execute-api.us-east-1.amazonaws.com"},
+		{"API Gateway custom domain", lambda("hooks.acme.example"), "https://hooks.acme.example"},
+		{"local server", func() *http.Request {
+			r, _ := http.NewRequest("GET", "/v1/openapi.json", nil)
+			r.Host = strings.TrimPrefix(local.URL, "http://")
+			return r
+		}, local.URL},
+		{"local server on IPv6 loopback", func() *http.Request {
+			r, _ := http.NewRequest("GET", "/v1/openapi.json", nil)
+			r.Host = "[::1]:8080"
+			return r
+		}, "http://[::1]:8080"},
+		{"local server over TLS", func() *http.Request {
+			r, _ := http.NewRequest("GET", "/v1/openapi.json", nil)
+			r.Host, r.TLS = "gancho.internal:8443", &tls.ConnectionState{}
+			return r
+		}, "https://gancho.internal:8443"},
+		{"a Host that is not a host: relative to the document", func() *http.Request {
+			r, _ := http.NewRequest("GET", "/v1/openapi.json", nil)
+			r.Host = "evil.example/x?y"
+			return r
+		}, "/"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			api.Handler().ServeHTTP(rec, c.req())
+			var doc struct {
+				Servers []struct {
+					URL string `json:"url"`
+				} `json:"servers"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &doc); rec.Code != 200 || err != nil {
+				t.Fatalf("%d %v: %.200s", rec.Code, err, rec.Body.String())
+			}
+			if len(doc.Servers) != 1 || doc.Servers[0].URL != c.want {
+				t.Fatalf("servers = %+v, want one with url %q", doc.Servers, c.want)
+			}
+		})
+	}
+	// Through the real server too: the served bytes are still one valid document.
+	doc, _ := servedDocument(t)
+	if len(doc.Servers) != 1 || !strings.HasPrefix(doc.Servers[0].URL, "http://127.0.0.1:") {
+		t.Fatalf("served servers = %+v", doc.Servers)
+	}
+}
+
+// Every operation, webhooks included, has a unique operationId.
+func TestOpenAPIOperationIDs(t *testing.T) {
+	_, body := servedDocument(t)
+	var raw struct {
+		Paths    map[string]map[string]json.RawMessage `json:"paths"`
+		Webhooks map[string]map[string]json.RawMessage `json:"webhooks"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for kind, items := range map[string]map[string]map[string]json.RawMessage{"paths": raw.Paths, "webhooks": raw.Webhooks} {
+		for name, item := range items {
+			for method, opRaw := range item {
+				var op struct {
+					OperationID string `json:"operationId"`
+				}
+				_ = json.Unmarshal(opRaw, &op)
+				where := kind + " " + name + " " + method
+				switch {
+				case op.OperationID == "":
+					t.Errorf("%s has no operationId", where)
+				case seen[op.OperationID] != "":
+					t.Errorf("%s and %s share operationId %q", where, seen[op.OperationID], op.OperationID)
+				}
+				seen[op.OperationID] = where
+			}
+		}
+	}
+}
+
+// info.description states the documented propagation bounds, as API.md and the
+// README state them, and they are the caches' real bounds.
+func TestOpenAPIStatesPropagationBounds(t *testing.T) {
+	_, body := servedDocument(t)
+	var raw struct {
+		Info struct {
+			Description string `json:"description"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Changes to tenant settings (`signatureHeader`, `publicBaseUrl`, JWT settings) and to the catalog reach every route and the consumer within 60 s",
+		"a revoked key stops working within 60 s",
+	} {
+		if !strings.Contains(strings.Join(strings.Fields(raw.Info.Description), " "), want) {
+			t.Errorf("info.description does not say %q", want)
+		}
+	}
+	if httpapi.KeyCacheTTL > 60*time.Second || httpapi.CatalogCacheTTL > 60*time.Second {
+		t.Errorf("cache TTLs key %s, catalog %s exceed the documented 60 s", httpapi.KeyCacheTTL, httpapi.CatalogCacheTTL)
+	}
 }

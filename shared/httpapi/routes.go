@@ -73,3 +73,7 @@ func Routes() []Route {
 		{"redrive-dead-letters", http.MethodPost, "/v1/dead-letters/redrive", ScopeAdmin, "move the dead-letter queue back to delivery", (*API).redriveDeadLetters},
 	}
 }
+
+// MaxPathIDLength bounds an {id} in a path: no id Gancho issues is near it, so a
+// longer one names nothing (404) and never reaches the store.
+const MaxPathIDLength = 200

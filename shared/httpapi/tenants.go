@@ -160,17 +160,16 @@ type tenantSecretResponse struct {
 	PreviousValidUntil *time.Time `json:"previousValidUntil,omitempty"`
 }
 
+// getTenantSecret only reads: its function has read-only table access. Every tenant
+// gets a default secret when it is created; a tenant item stored without one (written
+// before that rule) answers 409 and gets its secret from the rotate route, which may
+// write.
 func (a *API) getTenantSecret(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	t, err := a.loadTenant(r.Context(), p)
+	t, err := a.loadTenant(r.Context(), principal(r))
 	if err == nil && t.Secret == "" {
-		// Tenants stored without a default secret get one on first use.
-		t, err = a.changeTenant(r.Context(), p, func(t gancho.Tenant, _ time.Time) (gancho.Tenant, error) {
-			if t.Secret == "" {
-				t.Secret = signature.NewSecret()
-			}
-			return t, nil
-		})
+		err = &gancho.Error{Kind: gancho.KindConflict,
+			Detail: "the tenant has no default secret yet; POST /v1/tenant/secret/rotate creates one",
+			Fields: []gancho.FieldError{{Field: "secret", Message: "is not set; POST /v1/tenant/secret/rotate creates it"}}}
 	}
 	if err != nil {
 		writeError(w, r, a.log, err)

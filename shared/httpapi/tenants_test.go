@@ -503,27 +503,53 @@ func TestTenantSecret(t *testing.T) {
 	wantProblem(t, e.do("POST", "/v1/tenant/secret/rotate", reader, ""), 403, "")
 }
 
-// A tenant stored without a default secret (by older code) gets one on first read.
-func TestTenantSecretCreatedOnFirstUse(t *testing.T) {
+// A tenant stored without a default secret (only items written before every tenant
+// got one at creation) is not given one by the read: GET /v1/tenant/secret runs with
+// read-only table access. It answers 409 pointing at the rotate route, which creates
+// the secret.
+func TestTenantSecretMissingIsNotCreatedOnRead(t *testing.T) {
 	e := newTenv(t, gancho.TargetPolicy{})
+	ctx := context.Background()
 	id := testenv.TenantID()
 	raw := httpapi.NewAPIKey()
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, time.Now()), TenantID: id, Name: "old", Scopes: gancho.AllTenantScopes, CreatedAt: time.Now()}
-	if err := e.store.CreateTenant(context.Background(), gancho.Tenant{ID: id, Name: "Old", CreatedAt: time.Now()}, k, httpapi.HashKey(raw)); err != nil {
+	if err := e.store.CreateTenant(ctx, gancho.Tenant{ID: id, Name: "Old", CreatedAt: time.Now()}, k, httpapi.HashKey(raw)); err != nil {
 		t.Fatal(err)
 	}
-	var s struct {
+	before, err := e.store.GetTenant(ctx, id)
+	if err != nil || !strings.HasPrefix(before.Secret, "whsec_") {
+		t.Fatalf("a new tenant has secret %q (%v); want a default whsec_ secret", before.Secret, err)
+	}
+	old := before
+	old.Secret, old.UpdatedAt = "", time.Now().UTC()
+	if err := e.store.UpdateTenant(ctx, before, old); err != nil {
+		t.Fatal(err)
+	}
+
+	for range 2 {
+		r := e.do("GET", "/v1/tenant/secret", raw, "")
+		wantProblem(t, r, 409, "secret")
+		if !strings.Contains(string(r.body), "/v1/tenant/secret/rotate") {
+			t.Errorf("the 409 does not say how to get a secret: %s", r.body)
+		}
+	}
+	if stored, err := e.store.GetTenant(ctx, id); err != nil || stored.Secret != "" || !stored.UpdatedAt.Equal(old.UpdatedAt) {
+		t.Fatalf("the read wrote the tenant: secret %q updatedAt %v (%v)", stored.Secret, stored.UpdatedAt, err)
+	}
+
+	var rotated struct {
+		Secret             string     `json:"secret"`
+		PreviousValidUntil *time.Time `json:"previousValidUntil"`
+	}
+	e.do("POST", "/v1/tenant/secret/rotate", raw, "").json(t, &rotated)
+	if !strings.HasPrefix(rotated.Secret, "whsec_") || rotated.PreviousValidUntil != nil {
+		t.Fatalf("rotate gave %+v; want a new secret and no previous one", rotated)
+	}
+	var read struct {
 		Secret string `json:"secret"`
 	}
-	e.do("GET", "/v1/tenant/secret", raw, "").json(t, &s)
-	if !strings.HasPrefix(s.Secret, "whsec_") {
-		t.Fatalf("secret = %q", s.Secret)
-	}
-	var again struct {
-		Secret string `json:"secret"`
-	}
-	e.do("GET", "/v1/tenant/secret", raw, "").json(t, &again)
-	if again.Secret != s.Secret {
-		t.Fatalf("second read gave another secret")
+	e.do("GET", "/v1/tenant/secret", raw, "").json(t, &read)
+	if read.Secret != rotated.Secret {
+		t.Fatalf("read %q after rotate; want %q", read.Secret, rotated.Secret)
 	}
 }
