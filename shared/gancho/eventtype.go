@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"runtime"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -118,7 +121,11 @@ func NewEventType(name string, in EventTypeInput) (EventType, *Schema, error) {
 		} else if compact.Len() > MaxSchemaBytes {
 			errs = append(errs, FieldError{Field: "schema", Message: fmt.Sprintf("must be at most %d bytes (compacted)", MaxSchemaBytes)})
 		} else if s, err := CompileSchema(compact.Bytes()); err != nil {
-			errs = append(errs, FieldError{Field: "schema", Message: "is not a valid JSON Schema: " + err.Error()})
+			msg := "is not a valid JSON Schema: " + err.Error()
+			if ce := (*SchemaCostError)(nil); errors.As(err, &ce) {
+				msg = ce.Reason
+			}
+			errs = append(errs, FieldError{Field: "schema", Message: msg})
 		} else {
 			et.Schema, et.HasSchema, sch = compact.Bytes(), true, s
 		}
@@ -129,43 +136,131 @@ func NewEventType(name string, in EventTypeInput) (EventType, *Schema, error) {
 	return et, sch, nil
 }
 
-// Schema is a compiled JSON Schema that event payloads must match. It is safe for
-// concurrent use; validations of one schema run one at a time.
-type Schema struct {
-	s *jsonschema.Schema
+// Schema-check bounds (API.md: compiling a schema and checking a payload each have
+// a CPU budget of about 50 ms). What a check costs is what the schema library makes
+// of its input: it compares numbers exactly, as big rationals, so 1e999999 becomes a
+// million-digit integer, and its compile time grows steeply with nesting. Numbers and
+// nesting are therefore bounded before the library sees them, and a CPU budget,
+// checked while the library works, cuts off whatever is still slow.
+const (
+	// SchemaCheckBudget is the CPU time one compile of a schema, or one check of a
+	// payload, may take; a compile or check that runs out of it is refused. It is
+	// CPU time, not elapsed time, so that a busy process does not refuse more.
+	SchemaCheckBudget = 50 * time.Millisecond
+	// MaxSchemaDepth bounds how deeply a schema's objects and arrays nest.
+	MaxSchemaDepth = 64
+	// MaxNumberDigits and MaxNumberExponent bound each number in a schema and in a
+	// payload checked against one: at most MaxNumberDigits digits, and an exponent
+	// (as written) within ±MaxNumberExponent. Every float64 as JSON encoders write
+	// it, and every 256-bit integer, fits; exact arithmetic on such numbers takes
+	// microseconds.
+	MaxNumberDigits   = 100
+	MaxNumberExponent = 400
+	// storedSchemaBudget is the CPU time a schema accepted earlier may take to compile
+	// again: a busy process must not refuse what a PUT accepted, and the bounds on
+	// nesting and numbers keep it well below this.
+	storedSchemaBudget = 10 * SchemaCheckBudget
+	// maxIdleCopies bounds the compiled copies a schema keeps for concurrent checks.
+	maxIdleCopies = 8
+)
 
-	mu    sync.Mutex // held while validating; guards steps
-	steps *stepBudget
+// budgetScale multiplies the budgets in builds that run slower (see race.go).
+var budgetScale time.Duration = 1
+
+// clockStart anchors threadCPU's fallback clock.
+var clockStart = time.Now()
+
+// cpuTimer measures the CPU time of the goroutine that started it, which stays on
+// its OS thread until stop (so the thread's CPU time is the goroutine's).
+type cpuTimer struct {
+	start, limit time.Duration
+}
+
+func startCPUTimer(limit time.Duration) *cpuTimer {
+	runtime.LockOSThread()
+	return &cpuTimer{start: threadCPU(), limit: limit * budgetScale}
+}
+
+// over reports whether the limit is spent; a nil timer has none.
+func (t *cpuTimer) over() bool { return t != nil && threadCPU()-t.start > t.limit }
+
+func (t *cpuTimer) stop() { runtime.UnlockOSThread() }
+
+// costlyNumberText explains the number bounds after "is a number".
+var costlyNumberText = fmt.Sprintf("with more than %d digits or an exponent beyond ±%d: such numbers are too costly to compare exactly, so schema checks refuse them (send it as a string)", MaxNumberDigits, MaxNumberExponent)
+
+// SchemaCostError refuses a schema for what checking it would cost rather than
+// for being invalid. Reason completes "schema ...".
+type SchemaCostError struct{ Reason string }
+
+func (e *SchemaCostError) Error() string { return e.Reason }
+
+// Schema is a compiled JSON Schema that event payloads must match. It is safe for
+// concurrent use, and concurrent checks run in parallel: the library lets the
+// budget counter be attached to a compiled schema only, not to one check, so each
+// check borrows a compiled copy of its own. A copy is compiled only when every
+// existing one is in use, so a process that checks one payload at a time (a
+// Lambda) compiles a schema once.
+type Schema struct {
+	raw    json.RawMessage
+	idle   chan *compiledSchema // copies not in use
+	budget time.Duration        // CPU time of one check
+	onStep func(v any)          // called at every step; tests hold checks with it
+}
+
+// compiledSchema is one compiled copy of a Schema, used by one check at a time.
+type compiledSchema struct {
+	s *jsonschema.Schema
+	b *runBudget
 }
 
 // Evaluation budgets. Some small schemas take exponential time (nested anyOf whose
 // branches $ref the same definitions): every schema applied to a value is a step,
-// and a validation that needs more steps than its budget is abandoned.
+// and a validation that needs more steps than its budget is abandoned. Every
+// timeCheckEvery steps (the first included), the CPU budget is checked too.
 const (
 	probeSteps       = 10_000
 	minPayloadSteps  = 10_000
 	stepsPerValue    = 10
 	maxPayloadSteps  = 1_000_000
+	timeCheckEvery   = 128
 	budgetVocabulary = schemaBase + "vocab/evaluation-budget"
 )
 
-type stepBudget struct {
-	armed bool
-	left  int
+// runBudget is the budget of the check in progress on one compiled copy.
+type runBudget struct {
+	armed  bool
+	left   int
+	taken  int
+	timer  *cpuTimer
+	onStep func(any)
 }
 
-// errOverBudget is panicked out of the schema library and recovered by run.
-var errOverBudget = errors.New("schema evaluation over budget")
+// errOverSteps and errOverTime are panicked out of the schema library and
+// recovered by run.
+var (
+	errOverSteps = errors.New("schema evaluation over its step budget")
+	errOverTime  = errors.New("schema evaluation over its time budget")
+)
 
 // stepCounter is attached to every schema object and counts its applications.
-type stepCounter struct{ b *stepBudget }
+type stepCounter struct{ b *runBudget }
 
-func (c stepCounter) Validate(*jsonschema.ValidatorContext, any) {
-	if c.b.armed {
-		c.b.left--
-		if c.b.left < 0 {
-			panic(errOverBudget)
-		}
+func (c stepCounter) Validate(_ *jsonschema.ValidatorContext, v any) {
+	b := c.b
+	if !b.armed {
+		return
+	}
+	if b.onStep != nil {
+		b.onStep(v)
+	}
+	b.left--
+	if b.left < 0 {
+		panic(errOverSteps)
+	}
+	b.taken++
+	if b.taken%timeCheckEvery == 1 && b.timer.over() {
+		panic(errOverTime)
 	}
 }
 
@@ -193,18 +288,73 @@ func (noLoader) Load(url string) (any, error) {
 // CompileSchema compiles raw as a JSON Schema (draft 2020-12 unless its $schema
 // names another draft). The error text is the compiler's reason, fit for users.
 // Like the 2020-12 default, "format" is an annotation and is not asserted. Schemas
-// that already need too many steps to check trivial values are refused.
+// too costly to check are refused with a *SchemaCostError: nested more than
+// MaxSchemaDepth levels, holding numbers beyond the number bounds, taking more than
+// SchemaCheckBudget of CPU to compile, or needing too many steps for trivial values.
 func CompileSchema(raw json.RawMessage) (*Schema, error) {
+	return compileSchema(raw, SchemaCheckBudget)
+}
+
+// CompileStoredSchema is CompileSchema for a schema accepted earlier, with more
+// CPU time (see storedSchemaBudget).
+func CompileStoredSchema(raw json.RawMessage) (*Schema, error) {
+	return compileSchema(raw, storedSchemaBudget)
+}
+
+func compileSchema(raw json.RawMessage, budget time.Duration) (*Schema, error) {
+	timer := startCPUTimer(budget)
+	defer timer.stop()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, errors.New("must be valid JSON")
 	}
-	budget := &stepBudget{}
+	// Nesting and numbers are bounded before the library sees the schema: compiling
+	// (the library checks the schema against its meta-schema first) cannot be
+	// interrupted everywhere, so its input must be cheap.
+	if hits := overBounds(doc, MaxSchemaDepth, 1); len(hits) > 0 {
+		at := pointer(hits[0].at)
+		if hits[0].deep {
+			return nil, &SchemaCostError{fmt.Sprintf("is too costly to check: its objects and arrays nest more than %d levels deep (at %q)", MaxSchemaDepth, at)}
+		}
+		return nil, &SchemaCostError{fmt.Sprintf("is too costly to check: at %q it has a number %s", at, costlyNumberText)}
+	}
+	overTime := &SchemaCostError{fmt.Sprintf("is too costly to check: it takes more than %s of CPU to compile (the budget of schema checks); use fewer nested levels and subschemas", budget)}
+	c, err := compileCopy(doc, timer)
+	if errors.Is(err, errOverTime) {
+		return nil, overTime
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, probe := range []any{map[string]any{}, []any{}, "", json.Number("0"), nil, true} {
+		switch over, _ := c.run(probe, probeSteps, timer, nil); over {
+		case errOverSteps:
+			return nil, &SchemaCostError{fmt.Sprintf("is too costly to check: it needs more than %d evaluation steps to check even a trivial value; avoid nesting anyOf/oneOf/allOf whose branches refer to the same definitions", probeSteps)}
+		case errOverTime:
+			return nil, overTime
+		}
+	}
+	if timer.over() {
+		return nil, overTime
+	}
+	sch := &Schema{raw: bytes.Clone(raw), idle: make(chan *compiledSchema, maxIdleCopies), budget: SchemaCheckBudget}
+	sch.idle <- c
+	return sch, nil
+}
+
+// compileCopy compiles doc, a schema within the bounds on nesting and numbers;
+// once timer (if not nil) is over, it gives up with errOverTime.
+func compileCopy(doc any, timer *cpuTimer) (*compiledSchema, error) {
+	budget := &runBudget{}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.UseLoader(noLoader{})
 	c.RegisterVocabulary(&jsonschema.Vocabulary{URL: budgetVocabulary,
 		Compile: func(*jsonschema.CompilerContext, map[string]any) (jsonschema.SchemaExt, error) {
+			// Called for every schema object compiled: where a slow compile is cut off.
+			if timer.over() {
+				return nil, errOverTime
+			}
 			return stepCounter{budget}, nil
 		}})
 	c.AssertVocabs()
@@ -212,33 +362,130 @@ func CompileSchema(raw json.RawMessage) (*Schema, error) {
 		return nil, fmt.Errorf("add schema: %w", err)
 	}
 	s, err := c.Compile(schemaLocation)
+	if errors.Is(err, errOverTime) {
+		return nil, errOverTime
+	}
 	if err != nil {
 		return nil, errors.New(compileReason(err))
 	}
-	sch := &Schema{s: s, steps: budget}
-	for _, probe := range []any{map[string]any{}, []any{}, "", json.Number("0"), nil, true} {
-		if over, _ := sch.run(probe, probeSteps); over {
-			return nil, fmt.Errorf("it needs more than %d evaluation steps to check even a trivial value; avoid nesting anyOf/oneOf/allOf whose branches refer to the same definitions", probeSteps)
-		}
-	}
-	return sch, nil
+	return &compiledSchema{s: s, b: budget}, nil
 }
 
-// run validates inst within a budget of steps; over reports that it ran out.
-func (s *Schema) run(inst any, steps int) (over bool, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.steps.armed, s.steps.left = true, steps
+// take returns a compiled copy for one check; put gives it back.
+func (s *Schema) take() (*compiledSchema, error) {
+	select {
+	case c := <-s.idle:
+		return c, nil
+	default:
+	}
+	// Every copy is in use: compile another rather than wait for one. The schema
+	// was accepted within the bounds, so this costs what its first compile did.
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(s.raw))
+	if err != nil {
+		return nil, fmt.Errorf("decode schema: %w", err)
+	}
+	return compileCopy(doc, nil)
+}
+
+func (s *Schema) put(c *compiledSchema) {
+	select {
+	case s.idle <- c:
+	default: // enough copies are idle already
+	}
+}
+
+// run validates inst within a budget of steps and timer's; over is errOverSteps
+// or errOverTime when it ran out of one.
+func (c *compiledSchema) run(inst any, steps int, timer *cpuTimer, onStep func(any)) (over, err error) {
+	*c.b = runBudget{armed: true, left: steps, timer: timer, onStep: onStep}
 	defer func() {
-		s.steps.armed = false
+		*c.b = runBudget{}
 		if r := recover(); r != nil {
-			if r != errOverBudget {
+			if r != errOverSteps && r != errOverTime {
 				panic(r)
 			}
-			over, err = true, nil
+			over, err = r.(error), nil
 		}
 	}()
-	return false, s.s.Validate(inst)
+	return nil, c.s.Validate(inst)
+}
+
+// boundHit is a place in a JSON document that breaks a bound: a number beyond
+// the number bounds or, when deep, nesting beyond the depth bound.
+type boundHit struct {
+	at   []string // JSON pointer tokens, unescaped
+	deep bool
+}
+
+// overBounds lists, in document order (object members by name), at most max
+// places where v, a decoded JSON value, breaks a bound; maxDepth 0 bounds no
+// nesting.
+func overBounds(v any, maxDepth, max int) []boundHit {
+	w := boundWalk{maxDepth: maxDepth, max: max}
+	w.walk(v, nil, 1)
+	return w.hits
+}
+
+type boundWalk struct {
+	maxDepth, max int
+	hits          []boundHit
+}
+
+func (w *boundWalk) walk(v any, at []string, depth int) {
+	if len(w.hits) >= w.max {
+		return
+	}
+	switch v := v.(type) {
+	case json.Number:
+		if costlyNumber(string(v)) {
+			w.hits = append(w.hits, boundHit{at: slices.Clone(at)})
+		}
+	case map[string]any:
+		if w.maxDepth > 0 && depth > w.maxDepth {
+			w.hits = append(w.hits, boundHit{at: slices.Clone(at), deep: true})
+			return
+		}
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			w.walk(v[k], append(at, k), depth+1)
+		}
+	case []any:
+		if w.maxDepth > 0 && depth > w.maxDepth {
+			w.hits = append(w.hits, boundHit{at: slices.Clone(at), deep: true})
+			return
+		}
+		for i, e := range v {
+			w.walk(e, append(at, strconv.Itoa(i)), depth+1)
+		}
+	}
+}
+
+// costlyNumber reports whether n, a JSON number, is beyond the number bounds.
+func costlyNumber(n string) bool {
+	mant, exp := n, ""
+	if i := strings.IndexAny(n, "eE"); i >= 0 {
+		mant, exp = n[:i], n[i+1:]
+	}
+	digits := len(strings.TrimPrefix(mant, "-"))
+	if strings.Contains(mant, ".") {
+		digits--
+	}
+	if digits > MaxNumberDigits {
+		return true
+	}
+	exp = strings.TrimLeft(strings.TrimLeft(exp, "+-"), "0")
+	if len(exp) > len(strconv.Itoa(MaxNumberExponent)) {
+		return true
+	}
+	e, _ := strconv.Atoi(exp) // "" is 0
+	return e > MaxNumberExponent
+}
+
+// pointer is the JSON pointer of tokens.
+func pointer(tokens []string) string {
+	if len(tokens) == 0 {
+		return ""
+	}
+	return "/" + strings.Join(escapeTokens(tokens), "/")
 }
 
 // countValues counts the JSON values in v, v included.
@@ -285,10 +532,28 @@ func (s *Schema) Validate(payload json.RawMessage) []FieldError {
 	if err != nil {
 		return []FieldError{{Field: "payload", Message: "must be valid JSON"}}
 	}
+	timer := startCPUTimer(s.budget)
+	defer timer.stop()
+	// Numbers beyond the bounds never reach the library, whatever the schema says.
+	if hits := overBounds(inst, 0, MaxSchemaErrors); len(hits) > 0 {
+		out := make([]FieldError, len(hits))
+		for i, h := range hits {
+			out[i] = FieldError{Field: "payload" + pointer(h.at), Message: "is a number " + costlyNumberText}
+		}
+		return out
+	}
 	steps := min(minPayloadSteps+stepsPerValue*countValues(inst), maxPayloadSteps)
-	over, err := s.run(inst, steps)
-	if over {
+	c, err := s.take()
+	if err != nil {
+		return []FieldError{{Field: "payload", Message: "could not be checked against the schema"}}
+	}
+	over, err := c.run(inst, steps, timer, s.onStep)
+	s.put(c)
+	switch over {
+	case errOverSteps:
 		return []FieldError{{Field: "payload", Message: fmt.Sprintf("could not be checked: the event type's schema needs more than %d evaluation steps for it; simplify the schema", steps)}}
+	case errOverTime:
+		return []FieldError{{Field: "payload", Message: fmt.Sprintf("could not be checked within the time budget of %s of CPU for one payload: the event type's schema is too costly for it; simplify the schema or send a smaller payload", s.budget)}}
 	}
 	if err == nil {
 		return nil

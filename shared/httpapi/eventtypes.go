@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -194,6 +195,10 @@ func (a *API) checkPublishType(ctx context.Context, ev gancho.Event) error {
 		return nil
 	}
 	sch, err := a.schemaFor(ctx, et)
+	if ce := (*gancho.SchemaCostError)(nil); errors.As(err, &ce) {
+		// Only a schema stored before the bounds existed can get here.
+		return gancho.Invalid(gancho.FieldError{Field: "type", Message: fmt.Sprintf("has a schema that cannot be checked: it %s; change it with PUT /v1/event-types/%s", ce.Reason, ev.Type)})
+	}
 	if err != nil || sch == nil {
 		return err
 	}
@@ -226,6 +231,25 @@ type catalogCache struct {
 	catalogs    map[string]cachedCatalog
 	schemas     map[schemaKey]cachedSchema
 	schemaBytes int
+	// loads are the schemas being read and compiled: concurrent publishes of a
+	// type share one compile of its revision instead of each compiling it.
+	loads map[loadKey]*schemaLoad
+	// compile compiles a stored schema; nil is gancho.CompileStoredSchema.
+	compile func(json.RawMessage) (*gancho.Schema, error)
+}
+
+type loadKey struct {
+	schemaKey
+	rev int64
+}
+
+// schemaLoad is one read and compile of a schema revision, shared by the callers
+// that want it while it runs; sch and err are set before done is closed.
+type schemaLoad struct {
+	done    chan struct{}
+	sch     *gancho.Schema
+	err     error
+	sharers int // callers waiting for it besides the one running it
 }
 
 type cachedCatalog struct {
@@ -238,6 +262,7 @@ type schemaKey struct{ tenant, name string }
 type cachedSchema struct {
 	rev    int64
 	schema *gancho.Schema
+	cost   *gancho.SchemaCostError // the schema is refused as too costly to check
 	size   int
 	loaded time.Time
 }
@@ -261,17 +286,52 @@ func (c *catalogCache) putCatalog(tenant string, cat *gancho.Catalog, now time.T
 	c.catalogs[tenant] = cachedCatalog{cat: cat, loaded: now}
 }
 
-func (c *catalogCache) getSchema(tenant, name string, rev int64, now time.Time) (*gancho.Schema, bool) {
+// schemaOrLoad returns the cached revision rev of a schema if it is fresh, or else
+// the load that reads and compiles it; run is true when the caller must run that
+// load, and false when another caller runs it.
+func (c *catalogCache) schemaOrLoad(tenant, name string, rev int64, now time.Time) (cached *cachedSchema, load *schemaLoad, run bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cs, ok := c.schemas[schemaKey{tenant, name}]
-	if !ok || cs.rev != rev || now.Sub(cs.loaded) >= CatalogCacheTTL || now.Before(cs.loaded) {
-		return nil, false
+	if ok && cs.rev == rev && now.Sub(cs.loaded) < CatalogCacheTTL && !now.Before(cs.loaded) {
+		return &cs, nil, false
 	}
-	return cs.schema, true
+	k := loadKey{schemaKey{tenant, name}, rev}
+	if l, ok := c.loads[k]; ok {
+		l.sharers++
+		return nil, l, false
+	}
+	if c.loads == nil {
+		c.loads = map[loadKey]*schemaLoad{}
+	}
+	l := &schemaLoad{done: make(chan struct{})}
+	c.loads[k] = l
+	return nil, l, true
+}
+
+// endLoad publishes a load's result to the callers sharing it.
+func (c *catalogCache) endLoad(tenant, name string, rev int64, l *schemaLoad) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.loads, loadKey{schemaKey{tenant, name}, rev})
+	close(l.done)
+}
+
+// sharers counts the callers waiting for a running load of a schema revision.
+func (c *catalogCache) sharers(tenant, name string, rev int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l, ok := c.loads[loadKey{schemaKey{tenant, name}, rev}]; ok {
+		return l.sharers
+	}
+	return 0
 }
 
 func (c *catalogCache) putSchema(tenant, name string, rev int64, sch *gancho.Schema, size int, now time.Time) {
+	c.putCached(tenant, name, cachedSchema{rev: rev, schema: sch, size: size, loaded: now})
+}
+
+func (c *catalogCache) putCached(tenant, name string, cs cachedSchema) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := schemaKey{tenant, name}
@@ -279,11 +339,11 @@ func (c *catalogCache) putSchema(tenant, name string, rev int64, sch *gancho.Sch
 		c.schemaBytes -= old.size
 		delete(c.schemas, k)
 	}
-	if c.schemas == nil || len(c.schemas) >= maxCachedSchemaValues || c.schemaBytes+size > maxCachedSchemaBytes {
+	if c.schemas == nil || len(c.schemas) >= maxCachedSchemaValues || c.schemaBytes+cs.size > maxCachedSchemaBytes {
 		c.schemas, c.schemaBytes = map[schemaKey]cachedSchema{}, 0
 	}
-	c.schemas[k] = cachedSchema{rev: rev, schema: sch, size: size, loaded: now}
-	c.schemaBytes += size
+	c.schemas[k] = cs
+	c.schemaBytes += cs.size
 }
 
 // forget drops what this process cached of tenant's catalog and of one type's schema.
@@ -320,13 +380,42 @@ func (a *API) catalogFor(ctx context.Context, tenant string, ok func(*gancho.Cat
 	return cat, nil
 }
 
+// schemaLoadTimeout bounds a shared schema load, which no single caller's
+// cancellation stops.
+const schemaLoadTimeout = 10 * time.Second
+
 // schemaFor returns the compiled schema of et, a catalog entry, reading and
-// compiling it when the cache has no copy of et's revision. It returns nil when the
-// stored type turns out to have no schema any more.
+// compiling it when the cache has no copy of et's revision; concurrent callers
+// share one read and compile. It returns nil when the stored type turns out to
+// have no schema any more.
 func (a *API) schemaFor(ctx context.Context, et gancho.EventType) (*gancho.Schema, error) {
-	if sch, ok := a.catalog.getSchema(et.TenantID, et.Name, et.Rev, a.now()); ok {
-		return sch, nil
+	cached, l, run := a.catalog.schemaOrLoad(et.TenantID, et.Name, et.Rev, a.now())
+	switch {
+	case cached != nil && cached.cost != nil:
+		return nil, cached.cost
+	case cached != nil:
+		return cached.schema, nil
 	}
+	if run {
+		func() {
+			defer a.catalog.endLoad(et.TenantID, et.Name, et.Rev, l)
+			// The load serves every caller sharing it, so one caller's cancellation
+			// must not fail the others.
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), schemaLoadTimeout)
+			defer cancel()
+			l.sch, l.err = a.loadSchema(lctx, et)
+		}()
+	}
+	select {
+	case <-l.done:
+		return l.sch, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// loadSchema reads and compiles the schema of et and caches it.
+func (a *API) loadSchema(ctx context.Context, et gancho.EventType) (*gancho.Schema, error) {
 	stored, err := a.store.GetEventType(ctx, et.TenantID, et.Name)
 	if err != nil {
 		return nil, fmt.Errorf("read schema of %s: %w", et.Name, err)
@@ -338,7 +427,15 @@ func (a *API) schemaFor(ctx context.Context, et gancho.EventType) (*gancho.Schem
 	if len(stored.Schema) == 0 {
 		return nil, nil
 	}
-	sch, err := gancho.CompileSchema(stored.Schema)
+	compile := a.catalog.compile
+	if compile == nil {
+		compile = gancho.CompileStoredSchema
+	}
+	sch, err := compile(stored.Schema)
+	if ce := (*gancho.SchemaCostError)(nil); errors.As(err, &ce) {
+		// Remembered like a compiled schema, so that publishes do not retry it.
+		a.catalog.putCached(et.TenantID, et.Name, cachedSchema{rev: stored.Rev, cost: ce, size: len(stored.Schema), loaded: a.now()})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compile stored schema of %s: %w", et.Name, err)
 	}

@@ -169,6 +169,9 @@ func TestPutEventTypeBadInput(t *testing.T) {
 		{"relative $ref", "PUT", "a.new", "application/json", `{"schema":{"$ref":"defs.json#/x"}}`, 422, "schema"},
 		{"remote $schema", "PUT", "a.new", "application/json", `{"schema":{"$schema":"http://127.0.0.1:9/meta"}}`, 422, "schema"},
 		{"schema too large", "PUT", "crm.lead.created", "application/json", tooLarge, 422, "schema"},
+		// Once seconds to compile: nesting and numbers are bounded.
+		{"schema nested too deep", "PUT", "crm.lead.created", "application/json", `{"schema":` + strings.Repeat(`{"properties":{"a":`, 1000) + `{}` + strings.Repeat(`}}`, 1000) + `}`, 422, "schema"},
+		{"costly number in schema", "PUT", "crm.lead.created", "application/json", `{"schema":{"multipleOf":1e-999999}}`, 422, "schema"},
 		{"description too long", "PUT", "crm.lead.created", "application/json", `{"description":"` + strings.Repeat("d", 501) + `"}`, 422, "description"},
 		{"description not a string", "PUT", "crm.lead.created", "application/json", `{"description":5}`, 422, "description"},
 		{"unknown field", "PUT", "crm.lead.created", "application/json", `{"name":"other"}`, 422, "name"},
@@ -460,6 +463,9 @@ func TestPublishAgainstSchema(t *testing.T) {
 		{"missing fields", `{"type":"order.paid","payload":{"lines":[]}}`, []string{"payload/orderId", "payload/total"}},
 		{"nested", `{"type":"order.paid","payload":{"orderId":"o","total":1,"lines":[{"sku":"a"},{"qty":1}]}}`, []string{"payload/lines/1/sku"}},
 		{"not an object", `{"type":"order.paid","payload":[1]}`, []string{"payload"}},
+		// Numbers the schema library would turn into big-number arithmetic.
+		{"costly number", `{"type":"order.paid","payload":{"orderId":"o","total":1e999999}}`, []string{"payload/total"}},
+		{"costly numbers anywhere", `{"type":"order.paid","payload":{"orderId":"o","total":1,"lines":[{"sku":"a","qty":1e-999999},{"sku":"b","qty":` + strings.Repeat("9", 101) + `}]}}`, []string{"payload/lines/0/qty", "payload/lines/1/qty"}},
 		{"unknown type", `{"type":"order.refunded","payload":{}}`, []string{"type"}},
 		{"type of another tenant", `{"type":"b.only","payload":{}}`, []string{"type"}},
 	}
