@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -286,8 +288,8 @@ func checkAuth(in AuthInput, policy TargetPolicy, bad func(field, format string,
 		a.Value = str(in.Value, "")
 		if a.Value == "" {
 			bad("auth.value", "is required for type static")
-		} else if strings.ContainsAny(a.Value, "\r\n\x00") || len(a.Value) > 4096 {
-			bad("auth.value", "must be at most 4096 characters without line breaks")
+		} else if msg := checkHeaderValue(a.Value); msg != "" {
+			bad("auth.value", "%s", msg)
 		}
 	case AuthToken:
 		headerName()
@@ -355,6 +357,11 @@ func checkURL(raw string, policy TargetPolicy) string {
 		}
 	default:
 		return "must be an absolute http(s) URL with a host"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "must have a port between 1 and 65535"
+		}
 	}
 	if !policy.AllowInsecure {
 		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
@@ -425,22 +432,29 @@ func checkHeader(name, value string) string {
 	if reservedHeaders[lower] || strings.HasPrefix(lower, "webhook-") || strings.HasPrefix(lower, "x-gancho-") {
 		return "is a reserved header name"
 	}
-	if strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096 {
-		return "must be at most 4096 characters without line breaks"
+	return checkHeaderValue(value)
+}
+
+// checkHeaderValue refuses values a receiver could read differently from what was
+// set: any control character (line breaks, NUL, tab, escape, DEL, C1 controls).
+func checkHeaderValue(value string) string {
+	if strings.IndexFunc(value, unicode.IsControl) >= 0 || len(value) > 4096 {
+		return "must be at most 4096 characters without control characters"
 	}
 	return ""
 }
 
 // PublicAddr reports whether ip is a globally routable unicast address: not loopback,
 // private, link-local, CGNAT, multicast, unspecified, documentation, or an IPv4-mapped
-// or NAT64 form of one of those.
+// or NAT64 form of one of those. The other IPv6 forms that embed an IPv4 address
+// (IPv4-compatible ::a.b.c.d, IPv4-translated ::ffff:0:a.b.c.d, local-use NAT64, 6to4,
+// Teredo) are never public: no receiver needs them, and some stacks or translators
+// turn them into the IPv4 address they carry.
 func PublicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	if ip.Is6() {
-		if nat64.Contains(ip) || nat64Local.Contains(ip) {
-			b := ip.As16()
-			return PublicAddr(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
-		}
+	if ip.Is6() && nat64.Contains(ip) {
+		b := ip.As16()
+		return PublicAddr(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
 	}
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
 		return false
@@ -453,10 +467,7 @@ func PublicAddr(ip netip.Addr) bool {
 	return true
 }
 
-var (
-	nat64      = netip.MustParsePrefix("64:ff9b::/96")
-	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
-)
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
 var reservedPrefixes = func() []netip.Prefix {
 	var out []netip.Prefix
@@ -464,6 +475,7 @@ var reservedPrefixes = func() []netip.Prefix {
 		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
 		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32",
 		"2001:db8::/32", "fc00::/7", "fe80::/10", "100::/64", "2001::/32", "2002::/16",
+		"::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48",
 	} {
 		out = append(out, netip.MustParsePrefix(s))
 	}

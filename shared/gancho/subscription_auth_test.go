@@ -32,6 +32,11 @@ func TestAuthValidation(t *testing.T) {
 		{"token empty field", `{"type":"token","url":"https://login.example","tokenField":""}`, "auth.tokenField"},
 		{"token bad scheme", `{"type":"token","url":"https://login.example","scheme":"Bearer x"}`, "auth.scheme"},
 		{"token bad header", `{"type":"token","url":"https://login.example","headers":{"Bad Name":"x"}}`, "auth.headers.Bad Name"},
+		{"static value with control", `{"type":"static","value":"Bearer \u0007x"}`, "auth.value"},
+		{"token header value with control", `{"type":"token","url":"https://login.example","headers":{"X-Key":"a\u001bb"}}`, "auth.headers.X-Key"},
+		{"token url port 0", `{"type":"token","url":"https://login.example:0/token"}`, "auth.url"},
+		{"token url port 65536", `{"type":"token","url":"https://login.example:65536/token"}`, "auth.url"},
+		{"token url ipv4-compatible loopback", `{"type":"token","url":"https://[::127.0.0.1]/token"}`, "auth.url"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
