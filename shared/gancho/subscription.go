@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -70,27 +73,81 @@ type AuthInput struct {
 
 // KeepWriteOnly fills write-only values that an update omitted, or sent back in
 // their masked form, from the stored subscription, before validation.
-func (in *SubscriptionInput) KeepWriteOnly(stored Subscription) {
-	in.Headers = keepSensitive(in.Headers, stored.Headers)
+//
+// Stored write-only values only ever go to the origin they were given for: when the
+// update moves the url, or the token endpoint (auth.url), to another origin (scheme,
+// host, port), nothing is carried over, and it returns one field error for each value
+// the update must send again (auth.value, headers.<Name>, auth.headers.<Name>,
+// auth.body.<field>). Those values are cleared from in, so a masked form can never be
+// stored as if it were a credential.
+func (in *SubscriptionInput) KeepWriteOnly(stored Subscription) []FieldError {
 	a := in.Auth
-	if a == nil || a.Type != stored.Auth.Type {
-		return
+	sameAuth := a != nil && a.Type == stored.Auth.Type
+	moved := ""
+	switch {
+	case in.URL != nil && Origin(*in.URL) != Origin(stored.URL):
+		moved = "url"
+	case sameAuth && a.Type == AuthToken && a.URL != nil && Origin(*a.URL) != Origin(stored.Auth.URL):
+		moved = "auth.url"
 	}
-	if a.Value == nil || *a.Value == "" || *a.Value == Mask(stored.Auth.Value) {
-		v := stored.Auth.Value
-		a.Value = &v
+	var missing []FieldError
+	keep := func(field string, update *string, old string) {
+		if *update != "" && *update != Mask(old) {
+			return // a new value
+		}
+		if moved == "" {
+			*update = old
+			return
+		}
+		*update = ""
+		missing = append(missing, FieldError{Field: field, Message: fmt.Sprintf(
+			"must be sent again: %s moved to another origin, and a stored write-only value only goes to the origin it was given for", moved)})
 	}
-	a.Headers = keepSensitive(a.Headers, stored.Auth.Headers)
-	a.Body = keepSensitive(a.Body, stored.Auth.Body)
-}
-
-func keepSensitive(update, stored map[string]string) map[string]string {
-	for k, v := range update {
-		if old, ok := stored[k]; ok && Sensitive(k) && (v == "" || v == Mask(old)) {
-			update[k] = old
+	keepSensitive := func(prefix string, update, old map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(update)) {
+			if prev, ok := old[k]; ok && Sensitive(k) {
+				v := update[k]
+				keep(prefix+k, &v, prev)
+				update[k] = v
+			}
 		}
 	}
-	return update
+	if sameAuth {
+		if a.Type == AuthStatic {
+			v := ""
+			if a.Value != nil {
+				v = *a.Value
+			}
+			keep("auth.value", &v, stored.Auth.Value)
+			a.Value = &v
+		}
+		keepSensitive("auth.body.", a.Body, stored.Auth.Body)
+		keepSensitive("auth.headers.", a.Headers, stored.Auth.Headers)
+	}
+	keepSensitive("headers.", in.Headers, stored.Headers)
+	return missing
+}
+
+// Origin is the scheme, host and port of an absolute URL, normalised (lower case,
+// default port made explicit) so equal origins compare equal. A URL that does not
+// parse is its own origin.
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // TargetPolicy says which receiver URLs a deployment accepts.
