@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -113,12 +115,34 @@ type testResponse struct {
 	DeliveryID string `json:"deliveryId"`
 }
 
-// testSubscription sends a webhook.test event to this subscription only.
+// testInput is the optional body of a test: the subject that fills ":id" in the URL.
+type testInput struct {
+	Subject *string `json:"subject"`
+}
+
+// defaultTestSubject fills ":id" when a test names no subject.
+const defaultTestSubject = "test"
+
+// testSubscription sends a webhook.test event to this subscription only. The
+// consumer does not count its outcome towards the subscription's failures.
 func (a *API) testSubscription(w http.ResponseWriter, r *http.Request) {
 	sub, err := a.loadSubscription(r)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
+	}
+	var in testInput
+	if err := decodeOptional(r, &in); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	subject := defaultTestSubject
+	if in.Subject != nil {
+		if msg := gancho.CheckSubject(*in.Subject); msg != "" {
+			writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "subject", Message: msg}))
+			return
+		}
+		subject = *in.Subject
 	}
 	now := a.now().UTC()
 	payload, _ := json.Marshal(map[string]string{
@@ -126,7 +150,7 @@ func (a *API) testSubscription(w http.ResponseWriter, r *http.Request) {
 		"subscriptionId": sub.ID,
 	})
 	ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, now), TenantID: sub.TenantID, Type: gancho.TypeTest,
-		CreatedAt: now, OwnerID: sub.OwnerID, Context: sub.Context, Payload: payload, TargetSubscriptionID: sub.ID}
+		CreatedAt: now, OwnerID: sub.OwnerID, Context: sub.Context, Subject: subject, Payload: payload, TargetSubscriptionID: sub.ID}
 	dlv, err := a.publisher.PublishTo(r.Context(), ev, sub.ID)
 	if err != nil {
 		writeError(w, r, a.log, err)
@@ -151,6 +175,20 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"deliveryId": d.ID, "status": gancho.StatusPending, "attempt": len(d.Attempts) + 1})
+}
+
+// decodeOptional is decode for a body that may be left out: an empty body leaves v
+// as it is.
+func decodeOptional(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return gancho.Errorf(gancho.KindBadRequest, "could not read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return decode(r, v)
 }
 
 type recoverInput struct {
