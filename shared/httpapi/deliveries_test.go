@@ -82,7 +82,9 @@ func TestRetryDelivery(t *testing.T) {
 		{"retrying, on the queue", func(d gancho.Delivery) error {
 			return st.RecordAttempt(ctx, d, failure, gancho.StatusRetrying, &later, false)
 		}, 202},
-		{"failed", func(d gancho.Delivery) error { return st.RecordAttempt(ctx, d, failure, gancho.StatusFailed, nil, false) }, 202},
+		{"failed", func(d gancho.Delivery) error {
+			return st.RecordAttempt(ctx, d, failure, gancho.StatusFailed, nil, false)
+		}, 202},
 		{"delivered", func(d gancho.Delivery) error {
 			ok := failure
 			ok.StatusCode, ok.Outcome = 200, gancho.OutcomeSuccess
