@@ -264,8 +264,16 @@ func (h *Handler) handleOrdered(ctx context.Context, ev events.SQSEvent, msgs []
 	wg.Wait()
 }
 
+// isProbe reports whether ev is a test event (POST /v1/subscriptions/{id}/test): its
+// deliveries are probes that leave the subscription's status block, failure count
+// and auto-disable alone, whatever the receiver answers.
+func isProbe(ev gancho.Event) bool {
+	return ev.Type == gancho.TypeTest || ev.TargetSubscriptionID != ""
+}
+
 // recordOutcomes writes each subscription's status block once for the batch, and
-// disables subscriptions that have failed for too long without a success.
+// disables subscriptions that have failed for too long without a success. Test
+// deliveries do not count.
 func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, attempts []*gancho.Attempt, b dynamo.DeliveryBatch) {
 	type key struct{ tenant, sub string }
 	var made []struct {
@@ -273,7 +281,7 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 		a gancho.Attempt
 	}
 	for i, a := range attempts {
-		if a != nil {
+		if a != nil && !isProbe(b.Events[msgs[i].EventID]) {
 			made = append(made, struct {
 				k key
 				a gancho.Attempt
@@ -394,7 +402,7 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.Deliver
 	log.Info("attempt", "subscriptionId", sub.ID, "eventId", ev.ID, "status", status, "parked", park,
 		"statusCode", a.StatusCode, "durationMs", a.DurationMs, "error", a.Error)
 	h.settleNotice(ctx, d, sub, status, next, log)
-	if a.StatusCode == http.StatusGone && sub.ID != gancho.CallbackDestination {
+	if a.StatusCode == http.StatusGone && sub.ID != gancho.CallbackDestination && !isProbe(ev) {
 		if err := h.store.DisableSubscription(ctx, sub, "the receiver answered 410 Gone", now); err != nil {
 			log.Warn("disable subscription after 410", "err", err)
 		}
@@ -419,7 +427,7 @@ func (h *Handler) outcome(sub gancho.Subscription, a gancho.Attempt, now time.Ti
 	if a.Outcome == gancho.OutcomeSuccess {
 		return gancho.StatusDelivered, nil, 0
 	}
-	if a.Error == errMissingSubject.Error() || a.StatusCode == http.StatusGone || a.Number > len(sub.RetrySchedule) {
+	if a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone || a.Number > len(sub.RetrySchedule) {
 		return gancho.StatusFailed, nil, 0
 	}
 	step := time.Duration(sub.RetrySchedule[a.Number-1]) * time.Second

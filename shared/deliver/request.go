@@ -30,6 +30,11 @@ const (
 // errMissingSubject fails a delivery whose URL has ":id" for an event without subject.
 var errMissingSubject = errors.New("missing_subject")
 
+// errInvalidSubject fails a delivery whose subject would fill a path segment with "."
+// or "..", which climbs the receiver's path (refused at publish; this guards events
+// stored before that rule).
+var errInvalidSubject = errors.New("invalid_subject")
+
 // Body returns the bytes a subscription receives for ev. The payload, validated when
 // it was published, is spliced in as stored instead of being encoded again.
 func Body(sub gancho.Subscription, ev gancho.Event) ([]byte, error) {
@@ -70,6 +75,9 @@ func TargetURL(raw, subject string) (string, error) {
 	segs := strings.Split(u.EscapedPath(), "/")
 	for i, seg := range segs {
 		if seg == ":id" {
+			if subject == "." || subject == ".." {
+				return "", errInvalidSubject
+			}
 			found = true
 			segs[i] = url.PathEscape(subject)
 		}
@@ -279,6 +287,8 @@ func describe(err error) string {
 		return "timeout"
 	case errors.Is(err, errMissingSubject):
 		return errMissingSubject.Error()
+	case errors.Is(err, errInvalidSubject):
+		return errInvalidSubject.Error()
 	case errors.Is(err, errToken):
 		return err.Error()
 	}

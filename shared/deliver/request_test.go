@@ -49,6 +49,10 @@ func TestTargetURL(t *testing.T) {
 		{name: "x:id with empty subject", raw: "https://client.example/hooks/x:id", subject: "", want: "https://client.example/hooks/x:id"},
 		{name: "segment with empty subject", raw: "https://client.example/hooks/:id", subject: "", wantErr: errMissingSubject},
 		{name: "query with empty subject", raw: "https://client.example/hooks?ref=:id", subject: "", wantErr: errMissingSubject},
+		// Events stored before "." and ".." were refused must not climb the receiver's path.
+		{name: "dot-dot segment", raw: "https://client.example/hooks/:id/end", subject: "..", wantErr: errInvalidSubject},
+		{name: "dot segment", raw: "https://client.example/hooks/:id", subject: ".", wantErr: errInvalidSubject},
+		{name: "dot-dot query value is only a value", raw: "https://client.example/hooks?ref=:id", subject: "..", want: "https://client.example/hooks?ref=.."},
 		// Only the ":id" value is replaced; the rest of the configured URL is sent as it is.
 		{name: "other query parameters kept in order", raw: "https://client.example/hooks?b=2&a=1&ref=:id", subject: "s", want: "https://client.example/hooks?b=2&a=1&ref=s"},
 		{name: "other query parameters kept verbatim", raw: "https://client.example/hooks/:id?sig=a%20b&flag&x=1;y=2", subject: "s", want: "https://client.example/hooks/s?sig=a%20b&flag&x=1;y=2"},

@@ -73,6 +73,21 @@ func TestPublicAddr(t *testing.T) {
 		{"64:ff9b::a00:1", false},     // 10.0.0.1
 		{"64:ff9b::a9fe:a9fe", false}, // 169.254.169.254
 		{"64:ff9b:1::a00:1", false},   // local-use NAT64 prefix, 10.0.0.1
+		// IPv4-compatible (::/96, deprecated) forms: never routed, whatever they embed
+		{"::127.0.0.1", false},
+		{"::7f00:1", false},
+		{"::10.0.0.1", false},
+		{"::169.254.169.254", false},
+		{"::8.8.8.8", false},
+		// IPv4-translated (::ffff:0:0:0/96, SIIT) forms
+		{"::ffff:0:7f00:1", false},
+		{"::ffff:0:127.0.0.1", false},
+		{"::ffff:0:a00:1", false},
+		{"::ffff:0:808:808", false},
+		// local-use NAT64 prefix: local by definition, and its /48 layout does not keep
+		// the IPv4 address in the last 32 bits
+		{"64:ff9b:1:7f00:1::", false},
+		{"64:ff9b:1::808:808", false},
 		// 6to4 and Teredo tunnel forms
 		{"2002:7f00:1::1", false},
 		{"2001::1", false},

@@ -64,8 +64,8 @@ func NewEvent(tenantID string, in EventInput, now time.Time, policy TargetPolicy
 		ev.Context = *in.Context
 	}
 	if in.Subject != nil {
-		if *in.Subject == "" || len(*in.Subject) > 512 {
-			bad("subject", "must be 1-512 characters")
+		if msg := CheckSubject(*in.Subject); msg != "" {
+			bad("subject", "%s", msg)
 		}
 		ev.Subject = *in.Subject
 	}
@@ -92,6 +92,19 @@ func NewEvent(tenantID string, in EventInput, now time.Time, policy TargetPolicy
 	}
 	ev.ID = NewID(PrefixEvent, now)
 	return ev, nil
+}
+
+// CheckSubject validates an event's subject, which fills ":id" in receiver URLs:
+// 1-512 characters, and not "." or "..", which would stand for a path segment that
+// climbs the receiver's path (/hooks/../end) however it is escaped.
+func CheckSubject(v string) string {
+	switch {
+	case v == "" || len(v) > 512:
+		return "must be 1-512 characters"
+	case v == "." || v == "..":
+		return "must not be . or .. (it fills a URL path segment)"
+	}
+	return ""
 }
 
 // MatchPatterns lists the subscription patterns that accept eventType: the type itself,

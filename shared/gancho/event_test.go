@@ -56,6 +56,8 @@ func TestNewEventAccepts(t *testing.T) {
 		}},
 		{name: "reference without type", edit: func(in *gancho.EventInput) { in.Reference = &gancho.Reference{ID: "r1"} }},
 		{name: "subject of 512 chars", edit: func(in *gancho.EventInput) { in.Subject = ref(strings.Repeat("s", 512)) }},
+		{name: "subject with dots that do not climb", edit: func(in *gancho.EventInput) { in.Subject = ref("...") }},
+		{name: "subject starting with dots", edit: func(in *gancho.EventInput) { in.Subject = ref("..a") }},
 		{name: "payload of exactly 256 KiB", edit: func(in *gancho.EventInput) { in.Payload = payloadOfSize(gancho.MaxPayloadBytes) }},
 		{name: "payload over 256 KiB only by surrounding whitespace", edit: func(in *gancho.EventInput) {
 			in.Payload = append(payloadOfSize(gancho.MaxPayloadBytes), "   "...)
@@ -117,6 +119,10 @@ func TestNewEventRejects(t *testing.T) {
 		{name: "context with control char", edit: func(in *gancho.EventInput) { in.Context = ref("doc\x00sig") }, field: "context"},
 		{name: "empty subject", edit: func(in *gancho.EventInput) { in.Subject = ref("") }, field: "subject"},
 		{name: "subject of 513 chars", edit: func(in *gancho.EventInput) { in.Subject = ref(strings.Repeat("s", 513)) }, field: "subject"},
+		{name: "subject dot", edit: func(in *gancho.EventInput) { in.Subject = ref(".") }, field: "subject"},
+		{name: "subject dot dot", edit: func(in *gancho.EventInput) { in.Subject = ref("..") }, field: "subject"},
+		{name: "callbackUrl port 0", edit: func(in *gancho.EventInput) { in.CallbackURL = ref("https://client.example:0/cb") }, field: "callbackUrl"},
+		{name: "callbackUrl port 65536", edit: func(in *gancho.EventInput) { in.CallbackURL = ref("https://client.example:65536/cb") }, field: "callbackUrl"},
 		{name: "reference without id", edit: func(in *gancho.EventInput) { in.Reference = &gancho.Reference{Type: "request"} }, field: "reference.id"},
 		{name: "reference id with hash", edit: func(in *gancho.EventInput) { in.Reference = &gancho.Reference{ID: "a#b"} }, field: "reference.id"},
 		{name: "reference type over 100 chars", edit: func(in *gancho.EventInput) {

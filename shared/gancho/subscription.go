@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -68,27 +73,81 @@ type AuthInput struct {
 
 // KeepWriteOnly fills write-only values that an update omitted, or sent back in
 // their masked form, from the stored subscription, before validation.
-func (in *SubscriptionInput) KeepWriteOnly(stored Subscription) {
-	in.Headers = keepSensitive(in.Headers, stored.Headers)
+//
+// Stored write-only values only ever go to the origin they were given for: when the
+// update moves the url, or the token endpoint (auth.url), to another origin (scheme,
+// host, port), nothing is carried over, and it returns one field error for each value
+// the update must send again (auth.value, headers.<Name>, auth.headers.<Name>,
+// auth.body.<field>). Those values are cleared from in, so a masked form can never be
+// stored as if it were a credential.
+func (in *SubscriptionInput) KeepWriteOnly(stored Subscription) []FieldError {
 	a := in.Auth
-	if a == nil || a.Type != stored.Auth.Type {
-		return
+	sameAuth := a != nil && a.Type == stored.Auth.Type
+	moved := ""
+	switch {
+	case in.URL != nil && Origin(*in.URL) != Origin(stored.URL):
+		moved = "url"
+	case sameAuth && a.Type == AuthToken && a.URL != nil && Origin(*a.URL) != Origin(stored.Auth.URL):
+		moved = "auth.url"
 	}
-	if a.Value == nil || *a.Value == "" || *a.Value == Mask(stored.Auth.Value) {
-		v := stored.Auth.Value
-		a.Value = &v
+	var missing []FieldError
+	keep := func(field string, update *string, old string) {
+		if *update != "" && *update != Mask(old) {
+			return // a new value
+		}
+		if moved == "" {
+			*update = old
+			return
+		}
+		*update = ""
+		missing = append(missing, FieldError{Field: field, Message: fmt.Sprintf(
+			"must be sent again: %s moved to another origin, and a stored write-only value only goes to the origin it was given for", moved)})
 	}
-	a.Headers = keepSensitive(a.Headers, stored.Auth.Headers)
-	a.Body = keepSensitive(a.Body, stored.Auth.Body)
-}
-
-func keepSensitive(update, stored map[string]string) map[string]string {
-	for k, v := range update {
-		if old, ok := stored[k]; ok && Sensitive(k) && (v == "" || v == Mask(old)) {
-			update[k] = old
+	keepSensitive := func(prefix string, update, old map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(update)) {
+			if prev, ok := old[k]; ok && Sensitive(k) {
+				v := update[k]
+				keep(prefix+k, &v, prev)
+				update[k] = v
+			}
 		}
 	}
-	return update
+	if sameAuth {
+		if a.Type == AuthStatic {
+			v := ""
+			if a.Value != nil {
+				v = *a.Value
+			}
+			keep("auth.value", &v, stored.Auth.Value)
+			a.Value = &v
+		}
+		keepSensitive("auth.body.", a.Body, stored.Auth.Body)
+		keepSensitive("auth.headers.", a.Headers, stored.Auth.Headers)
+	}
+	keepSensitive("headers.", in.Headers, stored.Headers)
+	return missing
+}
+
+// Origin is the scheme, host and port of an absolute URL, normalised (lower case,
+// default port made explicit) so equal origins compare equal. A URL that does not
+// parse is its own origin.
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // TargetPolicy says which receiver URLs a deployment accepts.
@@ -286,8 +345,8 @@ func checkAuth(in AuthInput, policy TargetPolicy, bad func(field, format string,
 		a.Value = str(in.Value, "")
 		if a.Value == "" {
 			bad("auth.value", "is required for type static")
-		} else if strings.ContainsAny(a.Value, "\r\n\x00") || len(a.Value) > 4096 {
-			bad("auth.value", "must be at most 4096 characters without line breaks")
+		} else if msg := checkHeaderValue(a.Value); msg != "" {
+			bad("auth.value", "%s", msg)
 		}
 	case AuthToken:
 		headerName()
@@ -355,6 +414,11 @@ func checkURL(raw string, policy TargetPolicy) string {
 		}
 	default:
 		return "must be an absolute http(s) URL with a host"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "must have a port between 1 and 65535"
+		}
 	}
 	if !policy.AllowInsecure {
 		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
@@ -425,22 +489,29 @@ func checkHeader(name, value string) string {
 	if reservedHeaders[lower] || strings.HasPrefix(lower, "webhook-") || strings.HasPrefix(lower, "x-gancho-") {
 		return "is a reserved header name"
 	}
-	if strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096 {
-		return "must be at most 4096 characters without line breaks"
+	return checkHeaderValue(value)
+}
+
+// checkHeaderValue refuses values a receiver could read differently from what was
+// set: any control character (line breaks, NUL, tab, escape, DEL, C1 controls).
+func checkHeaderValue(value string) string {
+	if strings.IndexFunc(value, unicode.IsControl) >= 0 || len(value) > 4096 {
+		return "must be at most 4096 characters without control characters"
 	}
 	return ""
 }
 
 // PublicAddr reports whether ip is a globally routable unicast address: not loopback,
 // private, link-local, CGNAT, multicast, unspecified, documentation, or an IPv4-mapped
-// or NAT64 form of one of those.
+// or NAT64 form of one of those. The other IPv6 forms that embed an IPv4 address
+// (IPv4-compatible ::a.b.c.d, IPv4-translated ::ffff:0:a.b.c.d, local-use NAT64, 6to4,
+// Teredo) are never public: no receiver needs them, and some stacks or translators
+// turn them into the IPv4 address they carry.
 func PublicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	if ip.Is6() {
-		if nat64.Contains(ip) || nat64Local.Contains(ip) {
-			b := ip.As16()
-			return PublicAddr(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
-		}
+	if ip.Is6() && nat64.Contains(ip) {
+		b := ip.As16()
+		return PublicAddr(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
 	}
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
 		return false
@@ -453,10 +524,7 @@ func PublicAddr(ip netip.Addr) bool {
 	return true
 }
 
-var (
-	nat64      = netip.MustParsePrefix("64:ff9b::/96")
-	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
-)
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
 var reservedPrefixes = func() []netip.Prefix {
 	var out []netip.Prefix
@@ -464,6 +532,7 @@ var reservedPrefixes = func() []netip.Prefix {
 		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
 		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32",
 		"2001:db8::/32", "fc00::/7", "fe80::/10", "100::/64", "2001::/32", "2002::/16",
+		"::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48",
 	} {
 		out = append(out, netip.MustParsePrefix(s))
 	}

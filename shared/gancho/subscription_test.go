@@ -114,6 +114,13 @@ func TestNewSubscriptionRejects(t *testing.T) {
 		{name: "link-local v6 with zone", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://[fe80::1%25eth0]/hooks") }, field: "url"},
 		{name: "unique local v6", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://[fd00::1]/hooks") }, field: "url"},
 		{name: "nat64 of loopback", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://[64:ff9b::7f00:1]/hooks") }, field: "url"},
+		{name: "ipv4-compatible loopback", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://[::127.0.0.1]/hooks") }, field: "url"},
+		{name: "ipv4-translated loopback", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://[::ffff:0:7f00:1]/hooks") }, field: "url"},
+		{name: "port 0", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://client.example:0/hooks") }, field: "url"},
+		{name: "port 65536", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://client.example:65536/hooks") }, field: "url"},
+		{name: "port 99999999999", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://client.example:99999999999/hooks") }, field: "url"},
+		{name: "port 0 even when insecure is allowed", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("http://127.0.0.1:0/hooks") }, policy: insecure, field: "url"},
+		{name: "port 65536 even when insecure is allowed", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("http://127.0.0.1:65536/hooks") }, policy: insecure, field: "url"},
 		// name and description
 		{name: "empty name", edit: func(in *gancho.SubscriptionInput) { in.Name = ref("") }, field: "name"},
 		{name: "blank name", edit: func(in *gancho.SubscriptionInput) { in.Name = ref("   ") }, field: "name"},
@@ -154,6 +161,12 @@ func TestNewSubscriptionRejects(t *testing.T) {
 			in.Headers = map[string]string{"X-Custom": "v\r\nX-Injected: 1"}
 		}, field: "headers.X-Custom"},
 		{name: "header value with LF", edit: func(in *gancho.SubscriptionInput) { in.Headers = map[string]string{"X-Custom": "v\nw"} }, field: "headers.X-Custom"},
+		{name: "header value with NUL", edit: func(in *gancho.SubscriptionInput) { in.Headers = map[string]string{"X-Custom": "v\x00w"} }, field: "headers.X-Custom"},
+		{name: "header value with tab", edit: func(in *gancho.SubscriptionInput) { in.Headers = map[string]string{"X-Custom": "v\tw"} }, field: "headers.X-Custom"},
+		{name: "header value with escape", edit: func(in *gancho.SubscriptionInput) { in.Headers = map[string]string{"X-Custom": "v\x1b[31m"} }, field: "headers.X-Custom"},
+		{name: "header value with DEL", edit: func(in *gancho.SubscriptionInput) { in.Headers = map[string]string{"X-Custom": "v\x7f"} }, field: "headers.X-Custom"},
+		{name: "header value with C1 control", edit: func(in *gancho.SubscriptionInput) { in.Headers = map[string]string{"X-Custom": "v\u0085w"} }, field: "headers.X-Custom"},
+		{name: "sensitive header value with control", edit: func(in *gancho.SubscriptionInput) { in.Headers = map[string]string{"Authorization": "Bearer \x01x"} }, field: "headers.Authorization"},
 		{name: "header value over 4096 bytes", edit: func(in *gancho.SubscriptionInput) {
 			in.Headers = map[string]string{"X-Custom": strings.Repeat("v", 4097)}
 		}, field: "headers.X-Custom"},
@@ -242,6 +255,9 @@ func TestNewSubscriptionAccepts(t *testing.T) {
 				}
 			}},
 		{name: "public ip literal", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://8.8.8.8/hooks") }},
+		{name: "port 1", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://client.example:1/hooks") }},
+		{name: "port 65535", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://client.example:65535/hooks") }},
+		{name: "header value with non-ASCII text", edit: func(in *gancho.SubscriptionInput) { in.Headers = map[string]string{"X-Custom": "café ünï"} }},
 		{name: "public v6 literal", edit: func(in *gancho.SubscriptionInput) { in.URL = ref("https://[2606:4700:4700::1111]/hooks") },
 			check: func(t *testing.T, s gancho.Subscription) {
 				if s.Name != "2606:4700:4700::1111" {

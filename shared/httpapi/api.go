@@ -30,6 +30,7 @@ type Publisher interface {
 	Publish(ctx context.Context, ev gancho.Event, idemKey, hash string) (publish.Result, error)
 	PublishTo(ctx context.Context, ev gancho.Event, subscriptionID string) (string, error)
 	Requeue(ctx context.Context, marks publish.Requeuer, ds []gancho.Delivery) (int, error)
+	RetryNow(ctx context.Context, marks publish.Requeuer, d gancho.Delivery, ordered bool) error
 }
 
 // API holds the handlers' dependencies.

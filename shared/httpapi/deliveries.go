@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -113,12 +115,34 @@ type testResponse struct {
 	DeliveryID string `json:"deliveryId"`
 }
 
-// testSubscription sends a webhook.test event to this subscription only.
+// testInput is the optional body of a test: the subject that fills ":id" in the URL.
+type testInput struct {
+	Subject *string `json:"subject"`
+}
+
+// defaultTestSubject fills ":id" when a test names no subject.
+const defaultTestSubject = "test"
+
+// testSubscription sends a webhook.test event to this subscription only. The
+// consumer does not count its outcome towards the subscription's failures.
 func (a *API) testSubscription(w http.ResponseWriter, r *http.Request) {
 	sub, err := a.loadSubscription(r)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
+	}
+	var in testInput
+	if err := decodeOptional(r, &in); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	subject := defaultTestSubject
+	if in.Subject != nil {
+		if msg := gancho.CheckSubject(*in.Subject); msg != "" {
+			writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "subject", Message: msg}))
+			return
+		}
+		subject = *in.Subject
 	}
 	now := a.now().UTC()
 	payload, _ := json.Marshal(map[string]string{
@@ -126,7 +150,7 @@ func (a *API) testSubscription(w http.ResponseWriter, r *http.Request) {
 		"subscriptionId": sub.ID,
 	})
 	ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, now), TenantID: sub.TenantID, Type: gancho.TypeTest,
-		CreatedAt: now, OwnerID: sub.OwnerID, Context: sub.Context, Payload: payload, TargetSubscriptionID: sub.ID}
+		CreatedAt: now, OwnerID: sub.OwnerID, Context: sub.Context, Subject: subject, Payload: payload, TargetSubscriptionID: sub.ID}
 	dlv, err := a.publisher.PublishTo(r.Context(), ev, sub.ID)
 	if err != nil {
 		writeError(w, r, a.log, err)
@@ -137,20 +161,65 @@ func (a *API) testSubscription(w http.ResponseWriter, r *http.Request) {
 }
 
 // retryDelivery queues one more attempt now, for a delivery that is not already
-// waiting for one.
+// queued (pending): a retrying one gets its next attempt now instead of at its
+// scheduled time; a delivered, failed or cancelled one gets a one-off attempt. It
+// answers with the delivery as GET /v1/deliveries/{id} shows it.
 func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) {
 	d, err := a.loadDelivery(r)
-	if err == nil && !gancho.Final(d.Status) {
-		err = gancho.Errorf(gancho.KindConflict, "delivery %s is %s: an attempt is already queued", d.ID, d.Status)
+	if err == nil && d.Status == gancho.StatusPending {
+		err = gancho.Errorf(gancho.KindConflict, "delivery %s is pending: an attempt is already queued", d.ID)
+	}
+	ordered := false
+	if err == nil && d.Status == gancho.StatusRetrying {
+		ordered, err = a.orderedDelivery(r.Context(), d)
 	}
 	if err == nil {
-		_, err = a.publisher.Requeue(r.Context(), a.store, []gancho.Delivery{d})
+		err = a.publisher.RetryNow(r.Context(), a.store, d, ordered)
 	}
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"deliveryId": d.ID, "status": gancho.StatusPending, "attempt": len(d.Attempts) + 1})
+	cur, err := a.store.GetDelivery(r.Context(), d.TenantID, d.ID)
+	if err != nil {
+		// The attempt is queued: answer with what was written rather than an error
+		// that would invite the client to queue another one.
+		a.log.Warn("read delivery after retry", "deliveryId", d.ID, "err", err)
+		cur, cur.Status, cur.NextAttemptAt, cur.UpdatedAt = d, gancho.StatusPending, nil, a.now().UTC()
+	}
+	writeJSON(w, http.StatusAccepted, cur)
+}
+
+// orderedDelivery reports whether d's retries are held in its reference's FIFO group
+// (an ordered subscription or a callback, for an event with a reference), as
+// publishing decided when it queued d.
+func (a *API) orderedDelivery(ctx context.Context, d gancho.Delivery) (bool, error) {
+	ev, err := a.store.GetEvent(ctx, d.TenantID, d.EventID)
+	if errors.Is(err, gancho.ErrNotFound) || err == nil && (ev.Reference == nil || ev.Reference.ID == "") {
+		return false, nil
+	}
+	if err != nil || d.SubscriptionID == gancho.CallbackDestination {
+		return err == nil, err
+	}
+	sub, err := a.store.GetSubscription(ctx, d.TenantID, d.SubscriptionID)
+	if errors.Is(err, gancho.ErrNotFound) {
+		return false, nil
+	}
+	return sub.Ordered, err
+}
+
+// decodeOptional is decode for a body that may be left out: an empty body leaves v
+// as it is.
+func decodeOptional(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return gancho.Errorf(gancho.KindBadRequest, "could not read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return decode(r, v)
 }
 
 type recoverInput struct {

@@ -297,8 +297,14 @@ var routeDocs = map[string]routeDoc{
 		Description: "A new signing secret; the previous one also signs until previousValidUntil (24 h).",
 		Success:     []int{200}, Response: rotatedSchema, Params: idParam},
 	"POST /v1/subscriptions/{id}/test": {
-		Description: "Sends a webhook.test event to this subscription only.",
-		Success:     []int{202}, Params: idParam, Response: handWritten("TestSent", obj(props{
+		Description: "Sends a webhook.test event to this subscription only. The optional subject fills \":id\" in the URL (default \"test\"). " +
+			"A test delivery never counts towards consecutiveFailures, the status block or disabling, whatever the receiver answers. " +
+			"Stored write-only values only ever go to the origin they were given for.",
+		Request: handWritten("TestInput", obj(props{
+			"subject": {"type": "string", "minLength": 1, "maxLength": 512, "not": map[string]any{"enum": []any{".", ".."}},
+				"description": "fills \":id\" in the URL; default \"test\""},
+		})), BodyOptional: true,
+		Success: []int{202}, Location: true, Params: idParam, Response: handWritten("TestSent", obj(props{
 			"eventId": {"type": "string"}, "deliveryId": {"type": "string"},
 		}, "eventId", "deliveryId"))},
 	"GET /v1/subscriptions/{id}/deliveries": {Success: []int{200}, Response: listOf(out[gancho.Delivery]()), Params: idParam,
@@ -338,8 +344,11 @@ var routeDocs = map[string]routeDoc{
 	"GET /v1/events/{id}/deliveries": {Description: "One row per destination.", Success: []int{200}, Response: listOf(out[gancho.Delivery]()), Params: idParam, Query: listQuery()},
 	"GET /v1/deliveries/{id}":        {Success: []int{200}, Response: out[gancho.Delivery](), Params: idParam},
 	"POST /v1/deliveries/{id}/retry": {
-		Description: "One more attempt now, whatever the delivery's status.",
-		Success:     []int{202}, Params: idParam, Response: out[gancho.Delivery]()},
+		Description: "One more attempt now. A retrying delivery gets its next attempt now instead of at its scheduled time " +
+			"(the scheduled one is not made as well; a failure goes on with the retry schedule, except for an ordered delivery, " +
+			"where it ends failed); a delivered, failed or cancelled one gets a one-off attempt. A pending delivery is already queued: 409. " +
+			"The response is the delivery as GET /v1/deliveries/{id} shows it.",
+		Success: []int{202}, Errors: []int{409}, Params: idParam, Response: out[gancho.Delivery]()},
 	"POST /v1/dead-letters/redrive": {
 		Description: "Moves the dead-letter queue's messages back to the deliveries queue.",
 		Success:     []int{202}, Response: handWritten("Redriven", obj(props{

@@ -205,8 +205,11 @@ func (a *API) updateSubscription(w http.ResponseWriter, r *http.Request) {
 // saveSubscription validates in as the new state of old and stores it, keeping what
 // a client cannot set: id, secrets, creation time and the status block.
 func (a *API) saveSubscription(w http.ResponseWriter, r *http.Request, old gancho.Subscription, in gancho.SubscriptionInput) {
-	in.KeepWriteOnly(old)
+	missing := in.KeepWriteOnly(old)
 	sub, err := a.buildSubscription(r.Context(), principal(r), in, &old)
+	if len(missing) > 0 {
+		err = withFields(err, missing)
+	}
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -227,6 +230,24 @@ func (a *API) saveSubscription(w http.ResponseWriter, r *http.Request, old ganch
 		return
 	}
 	writeJSON(w, http.StatusOK, sub.Redacted())
+}
+
+// withFields is the validation error err (if any) with fields added in front; the
+// fields of err that they name already are dropped, so each field is named once.
+func withFields(err error, fields []gancho.FieldError) error {
+	var ge *gancho.Error
+	if err != nil && (!errors.As(err, &ge) || ge.Kind != gancho.KindInvalid) {
+		return err
+	}
+	all := slices.Clone(fields)
+	if ge != nil {
+		for _, f := range ge.Fields {
+			if !slices.ContainsFunc(fields, func(m gancho.FieldError) bool { return m.Field == f.Field }) {
+				all = append(all, f)
+			}
+		}
+	}
+	return gancho.Invalid(all...)
 }
 
 func (a *API) deleteSubscription(w http.ResponseWriter, r *http.Request) {

@@ -243,3 +243,111 @@ func TestOwnerBoundKeyCannotMoveSubscription(t *testing.T) {
 		t.Fatalf("owner-bound PUT: %+v", got)
 	}
 }
+
+// API.md v1.1 "Write-only values follow the origin".
+func TestWriteOnlyValuesFollowOrigin(t *testing.T) {
+	e := newEnv(t)
+	problemFields := func(r response) []string {
+		t.Helper()
+		var p problem
+		r.json(t, &p)
+		var out []string
+		for _, f := range p.Errors {
+			out = append(out, f.Field)
+		}
+		return out
+	}
+	get := func(path string) gancho.Subscription {
+		t.Helper()
+		var s gancho.Subscription
+		e.call("GET", path, e.keyA, "", "").json(t, &s)
+		return s
+	}
+	t.Run("PATCH", func(t *testing.T) {
+		created := e.createSub(e.keyA, fullSubscription)
+		path := "/v1/subscriptions/" + created.ID
+		for _, tc := range []struct{ name, body string }{
+			{"url only", `{"url":"https://evil.example/hooks"}`},
+			{"masked values sent back", `{"url":"https://evil.example/hooks","auth":{"value":"****8765"},"headers":{"Authorization":"****-123"}}`},
+			{"other port", `{"url":"https://client.example:8443/ocr_feedback/:id"}`},
+			{"other scheme", `{"url":"http://client.example/ocr_feedback/:id"}`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := e.json("PATCH", path, e.keyA, tc.body)
+				wantProblem(t, r, 422, "auth.value")
+				wantProblem(t, r, 422, "headers.Authorization")
+				if got := problemFields(r); len(got) != 2 {
+					t.Errorf("fields %q, want exactly auth.value and headers.Authorization", got)
+				}
+			})
+		}
+		if after := get(path); after.URL != created.URL {
+			t.Fatalf("a refused PATCH moved the subscription: %s", after.URL)
+		}
+		// Path only: same origin, values kept.
+		r := e.json("PATCH", path, e.keyA, `{"url":"https://client.example/v2/:id"}`)
+		if r.status != 200 {
+			t.Fatalf("same-origin PATCH: %d %s", r.status, r.body)
+		}
+		var got gancho.Subscription
+		r.json(t, &got)
+		if got.Auth.Value != "****8765" || got.Headers["Authorization"] != "****-123" {
+			t.Fatalf("same-origin PATCH lost write-only values: %+v %+v", got.Auth, got.Headers)
+		}
+		// Another origin with every value sent again.
+		r = e.json("PATCH", path, e.keyA, `{"url":"https://new.example/hooks","auth":{"value":"new-credential-1111"},"headers":{"Authorization":"Bearer new-2222"}}`)
+		if r.status != 200 {
+			t.Fatalf("PATCH with values sent again: %d %s", r.status, r.body)
+		}
+		got = gancho.Subscription{}
+		r.json(t, &got)
+		if got.URL != "https://new.example/hooks" || got.Auth.Value != "****1111" || got.Headers["Authorization"] != "****2222" || got.Headers["X-Custom"] != "visible" {
+			t.Fatalf("after PATCH: %+v", got)
+		}
+	})
+	t.Run("PUT", func(t *testing.T) {
+		created := e.createSub(e.keyA, fullSubscription)
+		path := "/v1/subscriptions/" + created.ID
+		r := e.json("PUT", path, e.keyA, `{"url":"https://evil.example/hooks","headers":{"Authorization":"****-123"},
+			"auth":{"type":"static","header":"X-Api-Token","value":"****8765"},"ownerId":"client-113"}`)
+		wantProblem(t, r, 422, "auth.value")
+		wantProblem(t, r, 422, "headers.Authorization")
+		r = e.json("PUT", path, e.keyA, `{"url":"https://evil.example/hooks","auth":{"type":"static","header":"X-Api-Token"},"ownerId":"client-113"}`)
+		wantProblem(t, r, 422, "auth.value")
+		if got := problemFields(r); len(got) != 1 {
+			t.Errorf("fields %q, want auth.value once", got)
+		}
+		r = e.json("PUT", path, e.keyA, `{"url":"https://client.example/v3","headers":{"Authorization":"****-123"},
+			"auth":{"type":"static","header":"X-Api-Token","value":"****8765"},"ownerId":"client-113"}`)
+		if r.status != 200 {
+			t.Fatalf("same-origin PUT: %d %s", r.status, r.body)
+		}
+		r = e.json("PUT", path, e.keyA, `{"url":"https://new.example/hooks","headers":{"Authorization":"Bearer new-2222"},
+			"auth":{"type":"static","header":"X-Api-Token","value":"new-credential-1111"},"ownerId":"client-113"}`)
+		if r.status != 200 {
+			t.Fatalf("PUT with values sent again: %d %s", r.status, r.body)
+		}
+		var got gancho.Subscription
+		r.json(t, &got)
+		if got.Auth.Value != "****1111" || got.Headers["Authorization"] != "****2222" {
+			t.Fatalf("after PUT: %+v %+v", got.Auth, got.Headers)
+		}
+	})
+	t.Run("token endpoint", func(t *testing.T) {
+		created := e.createSub(e.keyA, `{"url":"https://client.example/hooks","auth":{"type":"token","url":"https://login.example/token",
+			"headers":{"X-Api-Key":"login-key-123456"},"body":{"client_id":"crm","client_secret":"login-secret-7890"}}}`)
+		path := "/v1/subscriptions/" + created.ID
+		for _, body := range []string{`{"auth":{"url":"https://evil.example/token"}}`, `{"url":"https://evil.example/hooks"}`} {
+			r := e.json("PATCH", path, e.keyA, body)
+			wantProblem(t, r, 422, "auth.body.client_secret")
+			wantProblem(t, r, 422, "auth.headers.X-Api-Key")
+		}
+		if r := e.json("PATCH", path, e.keyA, `{"auth":{"url":"https://login.example/v2/token"}}`); r.status != 200 {
+			t.Fatalf("same-origin token endpoint: %d %s", r.status, r.body)
+		}
+		r := e.json("PATCH", path, e.keyA, `{"auth":{"url":"https://login2.example/token","headers":{"X-Api-Key":"other-key-0000"},"body":{"client_secret":"other-secret-0000"}}}`)
+		if r.status != 200 {
+			t.Fatalf("token endpoint moved with values sent again: %d %s", r.status, r.body)
+		}
+	})
+}

@@ -45,6 +45,24 @@ func manualMessage(d gancho.Delivery) queue.Message {
 		SubscriptionID: d.SubscriptionID, Attempt: len(d.Attempts) + 1, Manual: true}
 }
 
+// RetryNow queues one more attempt of d now (POST /v1/deliveries/{id}/retry), then
+// shows it pending. For a delivery that is waiting for a retry on the standard queue,
+// the message is that retry brought forward: the same attempt number, not marked
+// manual, so a failure goes on with the retry schedule, and whichever of it and the
+// scheduled message comes second finds the attempt made and is dropped; clearing the
+// scheduled time also takes a parked retry out of the sweeper's index. An ordered
+// delivery (in its reference's FIFO group) keeps its scheduled message held in that
+// queue, where it cannot be brought forward: its attempt now is a one-off, as for a
+// delivery that had ended, and the held message, when it comes back, finds the
+// delivery final (or the attempt not yet made, and makes it instead).
+func (p *Publisher) RetryNow(ctx context.Context, marks Requeuer, d gancho.Delivery, ordered bool) error {
+	m := manualMessage(d)
+	if d.Status == gancho.StatusRetrying && !ordered {
+		m.Manual = false
+	}
+	return p.send(ctx, marks, []queue.Message{m}, []gancho.Delivery{d})
+}
+
 // Requeue sends one more attempt of each delivery now, then shows them pending.
 // The message goes first: if marking fails, the attempt still happens.
 func (p *Publisher) Requeue(ctx context.Context, marks Requeuer, ds []gancho.Delivery) (int, error) {
@@ -52,15 +70,22 @@ func (p *Publisher) Requeue(ctx context.Context, marks Requeuer, ds []gancho.Del
 	for _, d := range ds {
 		msgs = append(msgs, manualMessage(d))
 	}
+	return len(ds), p.send(ctx, marks, msgs, ds)
+}
+
+// send queues msgs, then marks their deliveries pending. The messages go first: if
+// marking fails, the attempts still happen. A delivery that changed meanwhile (an
+// attempt was recorded) is left as it is.
+func (p *Publisher) send(ctx context.Context, marks Requeuer, msgs []queue.Message, ds []gancho.Delivery) error {
 	if err := p.queue.Send(ctx, msgs, 0); err != nil {
-		return 0, fmt.Errorf("requeue: %w", err)
+		return fmt.Errorf("requeue: %w", err)
 	}
 	for _, d := range ds {
 		if err := marks.MarkRequeued(ctx, d); err != nil && !errors.Is(err, gancho.ErrConflict) {
-			return len(ds), err
+			return err
 		}
 	}
-	return len(ds), nil
+	return nil
 }
 
 // DeadLetters is the dead-letter side of the queue.
