@@ -218,6 +218,10 @@ var (
 
 // routeDocs is keyed by "METHOD path" as in Routes(); it also covers the routes of
 // API.md whose handlers have not landed yet.
+// originRule is API.md v1.1 "Write-only values follow the origin", said on PUT and PATCH.
+const originRule = "unless url or auth.url moves to another origin (scheme, host, port): then every stored write-only value " +
+	"(auth.value, sensitive headers, token request headers and body fields) must be sent again, or 422 names each missing one."
+
 var routeDocs = map[string]routeDoc{
 	"GET /v1/health": {Success: []int{200}, Response: handWritten("Health", obj(props{
 		"status":  {"type": "string", "enum": []any{"ok"}},
@@ -286,10 +290,10 @@ var routeDocs = map[string]routeDoc{
 		q("isActive", "only active (true) or inactive (false) subscriptions", boolSchema))},
 	"GET /v1/subscriptions/{id}": {Success: []int{200}, Response: out[gancho.Subscription](), Params: idParam},
 	"PUT /v1/subscriptions/{id}": {
-		Description: "Replaces the subscription: omitted fields take their defaults; write-only values left out or sent masked are kept.",
+		Description: "Replaces the subscription: omitted fields take their defaults; write-only values left out or sent masked are kept, " + originRule,
 		Request:     in[gancho.SubscriptionInput]("url"), Success: []int{200}, Response: out[gancho.Subscription](), Params: idParam},
 	"PATCH /v1/subscriptions/{id}": {
-		Description: "A JSON merge patch (RFC 7396): null removes a field, so it takes its default.",
+		Description: "A JSON merge patch (RFC 7396): null removes a field, so it takes its default. Write-only values left out or sent masked are kept, " + originRule,
 		Request:     in[gancho.SubscriptionInput](), MergePatch: true, Success: []int{200}, Response: out[gancho.Subscription](), Params: idParam},
 	"DELETE /v1/subscriptions/{id}":     {Description: "Its queued deliveries end cancelled.", Success: []int{204}, Params: idParam},
 	"GET /v1/subscriptions/{id}/secret": {Success: []int{200}, Response: secretSchema, Params: idParam},
