@@ -99,9 +99,12 @@ type Outcome struct {
 	Expected   int // Published x subscriptions
 	Delivered  int // pairs acknowledged by their receiver
 	Duplicates int // acknowledgements beyond the first, summed over pairs
-	Failed     int // pairs not acknowledged whose delivery the API reports failed
-	Lost       int // pairs neither acknowledged nor failed: must be 0
-	LostPairs  []Pair
+	// Redelivered is the part of Duplicates that is one event received again (at least
+	// once delivery); the rest are other events stored for the same publish.
+	Redelivered int
+	Failed      int // pairs not acknowledged whose delivery the API reports failed
+	Lost        int // pairs neither acknowledged nor failed: must be 0
+	LostPairs   []Pair
 	// ReceivedFailed counts pairs acknowledged although the API reports them failed
 	// (the receiver answered, the sender did not see it in time: at-least-once).
 	ReceivedFailed int
@@ -130,6 +133,7 @@ func Reconcile(events []Published, subs int, receipts map[Pair]Receipt, status m
 			case ok:
 				o.Delivered++
 				o.Duplicates += r.Count - 1
+				o.Redelivered += r.Count - max(len(r.EventIDs), 1)
 				latencies = append(latencies, r.First.Sub(ev.SentAt))
 				for _, id := range r.EventIDs {
 					ids[id] = true

@@ -68,16 +68,16 @@ func TestReconcile(t *testing.T) {
 				r[Pair{0, 1}] = got(0, 20, 3)
 				return r
 			},
-			want: Outcome{Published: 2, Expected: 4, Delivered: 4, Duplicates: 2, P50: 20 * time.Millisecond, P99: 40 * time.Millisecond},
+			want: Outcome{Published: 2, Expected: 4, Delivered: 4, Duplicates: 2, Redelivered: 2, P50: 20 * time.Millisecond, P99: 40 * time.Millisecond},
 		},
 		{
 			name: "a pair received under a second event id shows an extra event",
 			receipts: func() map[Pair]Receipt {
 				r := all()
-				r[Pair{1, 0}] = got(1, 30, 2, "evt_b", "evt_c")
+				r[Pair{1, 0}] = got(1, 30, 3, "evt_b", "evt_c")
 				return r
 			},
-			want: Outcome{Published: 2, Expected: 4, Delivered: 4, Duplicates: 1, ExtraEvents: 1, P50: 20 * time.Millisecond, P99: 40 * time.Millisecond},
+			want: Outcome{Published: 2, Expected: 4, Delivered: 4, Duplicates: 2, Redelivered: 1, ExtraEvents: 1, P50: 20 * time.Millisecond, P99: 40 * time.Millisecond},
 		},
 		{
 			name:     "two events stored for one publish is an extra event",

@@ -15,7 +15,8 @@ func (r Result) Print(w io.Writer) {
 	p("published   %d events (%d subscriptions each; %d publish requests retried)", r.Published, Subscriptions, r.Retries)
 	p("expected    %d deliveries", r.Expected)
 	p("delivered   %d (received by their receiver)", r.Delivered)
-	p("duplicates  %d (received more than once)", r.Duplicates)
+	p("duplicates  %d (received more than once: %d the same event again, %d another event of the same publish)",
+		r.Duplicates, r.Redelivered, r.Duplicates-r.Redelivered)
 	p("failed      %d (schedule exhausted, failed in the API)", r.Failed)
 	p("lost        %d", r.Lost)
 	p("publish-to-receive  p50 %s  p99 %s", round(r.P50), round(r.P99))
