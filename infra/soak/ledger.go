@@ -111,6 +111,7 @@ type Outcome struct {
 	// ExtraEvents counts events beyond one per publish: stored twice, or delivered
 	// under another id than the publisher was given.
 	ExtraEvents int
+	ExtraSeqs   []int         // the publishes that have them
 	P50, P99    time.Duration // publish (first request) to first acknowledgement
 }
 
@@ -148,7 +149,10 @@ func Reconcile(events []Published, subs int, receipts map[Pair]Receipt, status m
 				o.LostPairs = append(o.LostPairs, p)
 			}
 		}
-		o.ExtraEvents += len(ids) - 1
+		if len(ids) > 1 {
+			o.ExtraEvents += len(ids) - 1
+			o.ExtraSeqs = append(o.ExtraSeqs, ev.Seq)
+		}
 	}
 	o.P50, o.P99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
 	return o

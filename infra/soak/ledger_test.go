@@ -77,13 +77,13 @@ func TestReconcile(t *testing.T) {
 				r[Pair{1, 0}] = got(1, 30, 3, "evt_b", "evt_c")
 				return r
 			},
-			want: Outcome{Published: 2, Expected: 4, Delivered: 4, Duplicates: 2, Redelivered: 1, ExtraEvents: 1, P50: 20 * time.Millisecond, P99: 40 * time.Millisecond},
+			want: Outcome{Published: 2, Expected: 4, Delivered: 4, Duplicates: 2, Redelivered: 1, ExtraEvents: 1, ExtraSeqs: []int{1}, P50: 20 * time.Millisecond, P99: 40 * time.Millisecond},
 		},
 		{
 			name:     "two events stored for one publish is an extra event",
 			receipts: all,
 			listed:   map[int][]string{0: {"evt_a", "evt_z"}, 1: {"evt_b"}},
-			want:     Outcome{Published: 2, Expected: 4, Delivered: 4, ExtraEvents: 1, P50: 20 * time.Millisecond, P99: 40 * time.Millisecond},
+			want:     Outcome{Published: 2, Expected: 4, Delivered: 4, ExtraEvents: 1, ExtraSeqs: []int{0}, P50: 20 * time.Millisecond, P99: 40 * time.Millisecond},
 		},
 		{
 			name:     "received although the API says failed",

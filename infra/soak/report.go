@@ -40,6 +40,13 @@ func (r Result) Print(w io.Writer) {
 		}
 		p("LOST: %s", strings.Join(shown, "; "))
 	}
+	if len(r.ExtraSeqs) > 0 {
+		var shown []string
+		for _, seq := range r.ExtraSeqs[:min(len(r.ExtraSeqs), 20)] {
+			shown = append(shown, fmt.Sprintf("#%d (key in %s)", seq, keyForm(seq)))
+		}
+		p("EXTRA EVENTS for publishes %s", strings.Join(shown, ", "))
+	}
 	if r.LogPath != "" {
 		p("Gancho's log: %s", r.LogPath)
 	}
