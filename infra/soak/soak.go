@@ -146,6 +146,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	var result Result
+	defer func() {
+		if result.LogPath == "" { // kept only when there is something to look into
+			_ = os.RemoveAll(dir)
+		}
+	}()
 	bin, err := buildServer(ctx, cfg.RepoRoot, dir)
 	if err != nil {
 		return Result{}, err
@@ -193,6 +199,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer srv.stop()
+	result.LogPath = srv.log.Name()
 	start := func() error {
 		if err := srv.start(ctx); err != nil {
 			return err
@@ -203,7 +210,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return err
 	}
 	if err := start(); err != nil {
-		return Result{}, err
+		return result, err
 	}
 	logf("gancho-local up at %s (log %s)", srv.URL, srv.log.Name())
 
@@ -211,11 +218,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	ledger := NewLedger()
 	subIDs, closeReceivers, err := setUp(ctx, a, cfg, ledger)
 	if err != nil {
-		return Result{}, err
+		return result, err
 	}
 	defer closeReceivers()
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	result := Result{LogPath: srv.log.Name()}
 
 	// Publishing, in the background; the kills happen meanwhile.
 	ld := &load{cfg: cfg, api: a, run: run, third: make(chan struct{}), done: make(chan struct{})}
@@ -320,7 +326,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	result.Elapsed = time.Since(started)
 	if result.Passed() {
-		_ = os.RemoveAll(dir)
 		result.LogPath = ""
 	}
 	return result, nil
