@@ -15,13 +15,14 @@ FUNCTIONS    := $(notdir $(wildcard functions/*))
 # reach nothing but loopback.
 ISOLATE      := $(shell unshare -n true 2>/dev/null && echo "unshare -n bash -c 'ip link set lo up && exec \"\$$0\" \"\$$@\"'")
 
-.PHONY: help deps run build test test-unit lint bench deploy clean
+.PHONY: help deps run build test test-unit lint bench soak deploy clean
 
 help:
 	@echo "make run    - emulators + API on 127.0.0.1:$${PORT:-8080} + delivery worker"
 	@echo "make test   - lint, unit and integration tests against the emulators"
 	@echo "make build  - every function as bootstrap for Lambda (ARCH=$(ARCH))"
 	@echo "make bench  - delivery throughput benchmarks"
+	@echo "make soak   - no-loss soak: SOAK_EVENTS events (2,000), two SIGKILLs of Gancho"
 	@echo "make deploy - sam build + sam deploy (needs the SAM CLI and AWS credentials)"
 
 deps: .local/deps.stamp
@@ -57,6 +58,13 @@ test-unit:
 test: deps lint
 	$(GO) test -race -count=1 -run XXX_compile_only ./... >/dev/null
 	$(ISOLATE) $(GO) run ./infra/cmd/withstack -- $(GO) test -race -count=1 ./...
+	$(ISOLATE) $(GO) run ./infra/cmd/soak
+
+# Soak: SOAK_EVENTS events (2,000 by default; e.g. SOAK_EVENTS=20000 make soak) fanned
+# out to 5 failing receivers while Gancho is killed with SIGKILL twice and restarted;
+# fails if any delivery is neither received nor failed in the API (infra/soak).
+soak: deps
+	$(ISOLATE) $(GO) run ./infra/cmd/soak
 
 # Delivery throughput of the consumer next to a bare net/http loop (in-memory store),
 # the same through DynamoDB Local, and publish latency / fan-out time for 1, 100 and
