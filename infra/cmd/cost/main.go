@@ -37,6 +37,8 @@ import (
 
 type options struct {
 	subs         []int
+	quietSubs    []int
+	quietEvents  int
 	deliveries   int
 	minEvents    int
 	maxEvents    int
@@ -68,7 +70,11 @@ func mainErr(args []string, stdout io.Writer) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if err := measure(ctx, o, log, stdout, "go run ./infra/cmd/cost "+strings.Join(args, " ")); err != nil {
+	command := strings.TrimSpace("go run ./infra/cmd/cost " + strings.Join(args, " "))
+	if os.Getenv("MAKELEVEL") != "" {
+		command = "make cost"
+	}
+	if err := measure(ctx, o, log, stdout, command); err != nil {
 		fmt.Fprintln(os.Stderr, "cost:", err)
 		return 1
 	}
@@ -79,6 +85,8 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("cost", flag.ContinueOnError)
 	subs := fs.String("subs", "1,10,1000", "subscriptions per event, one run each")
+	quiet := fs.String("quiet-subs", "1", "subscriptions per event of the quiet-queue runs (empty: none)")
+	fs.IntVar(&o.quietEvents, "quiet-events", 20, "events per quiet-queue run")
 	fs.IntVar(&o.deliveries, "deliveries", 1000, "deliveries to aim for per run (events = deliveries / subs, within -min-events and -max-events)")
 	fs.IntVar(&o.minEvents, "min-events", 3, "fewest events per run")
 	fs.IntVar(&o.maxEvents, "max-events", 100, "most events per run")
@@ -97,12 +105,15 @@ func parseFlags(args []string) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	for _, s := range strings.Split(*subs, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("-subs: %q is not a positive number", s)
-		}
-		o.subs = append(o.subs, n)
+	var err error
+	if o.subs, err = counts("-subs", *subs); err != nil {
+		return o, err
+	}
+	if len(o.subs) == 0 {
+		return o, errors.New("-subs: give at least one number")
+	}
+	if o.quietSubs, err = counts("-quiet-subs", *quiet); err != nil {
+		return o, err
 	}
 	if o.payloadBytes < 0 || o.payloadBytes > 1024 {
 		return o, fmt.Errorf("-payload-bytes: %d is not within 0..1024", o.payloadBytes)
@@ -111,6 +122,22 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-min-events %d and -max-events %d: want 1 <= min <= max", o.minEvents, o.maxEvents)
 	}
 	return o, nil
+}
+
+// counts parses a comma-separated list of positive numbers.
+func counts(flagName, list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", flagName, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // events is how many events a run with n subscriptions publishes.
@@ -150,10 +177,17 @@ func measure(ctx context.Context, o options, log *slog.Logger, stdout io.Writer,
 	defer sp.Close()
 	st := stack{RepoRoot: root, Meter: m, DynamoURL: dp.URL, SQSURL: sp.URL, Log: log}
 
-	var results []result
+	var scenarios []scenario
 	for _, n := range o.subs {
-		sc := scenario{Subs: n, Events: o.events(n), PayloadBytes: o.payloadBytes, Concurrency: o.concurrency, Timeout: o.timeout}
-		fmt.Fprintf(os.Stderr, "cost: %d subscription(s), %d events...\n", n, sc.Events)
+		scenarios = append(scenarios, scenario{Subs: n, Events: o.events(n), PayloadBytes: o.payloadBytes, Concurrency: o.concurrency, Timeout: o.timeout})
+	}
+	for _, n := range o.quietSubs {
+		scenarios = append(scenarios, scenario{Subs: n, Events: o.quietEvents, PayloadBytes: o.payloadBytes, Concurrency: 1, Timeout: o.timeout, Quiet: true})
+	}
+	var results []result
+	for _, sc := range scenarios {
+		n := sc.Subs
+		fmt.Fprintf(os.Stderr, "cost: %d subscription(s), %d events, quiet queue: %v...\n", n, sc.Events, sc.Quiet)
 		r, err := run(ctx, st, sc)
 		if err != nil {
 			return fmt.Errorf("%d subscriptions: %w", n, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -36,32 +37,39 @@ func TestSmoke(t *testing.T) {
 	}
 	defer sp.Close()
 	st := stack{RepoRoot: root, Meter: m, DynamoURL: dp.URL, SQSURL: sp.URL, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	r, err := run(context.Background(), st, scenario{Subs: 1, Events: 3, PayloadBytes: 512, Concurrency: 2, Timeout: 2 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Deliveries != 3 || r.Retries != 0 {
-		t.Errorf("%d deliveries, %d retries; want 3 first-try deliveries", r.Deliveries, r.Retries)
-	}
-	pub, con := r.Publish.DynamoTotal(), r.Consumer.DynamoTotal()
-	if pub.Calls == 0 || pub.WriteUnits == 0 || con.Calls == 0 || con.WriteUnits == 0 {
-		t.Errorf("publish side %+v, consumer side %+v: want calls and write units on both", pub, con)
-	}
-	if pub.IndexWriteUnits == 0 {
-		t.Errorf("publish side wrote no index copies: %+v", pub)
-	}
-	if sqsBilled(r.Publish) == 0 || sqsBilled(r.Consumer) == 0 {
-		t.Errorf("SQS requests: publish %d, consumer %d; want both counted", sqsBilled(r.Publish), sqsBilled(r.Consumer))
-	}
-	if p, c := r.invocations(); p != 3 || c < 1 || c > 3 {
-		t.Errorf("invocations: %d publish, %d consumer; want 3 and 1..3", p, c)
-	}
-	var out bytes.Buffer
-	render(&out, machine{Date: time.Now()}, []result{r}, lambdaModel{PublishMB: 256, DeliverMB: 512, PublishMs: 40, DeliverMs: 200}, 512)
-	for _, want := range []string{"## Cost", "| 1 subscription/event |", "**Gancho, all-in**", "EventBridge API destinations"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("report lacks %q:\n%s", want, out.String())
-		}
+	for _, sc := range []scenario{
+		{Subs: 1, Events: 3, PayloadBytes: 512, Concurrency: 2, Timeout: 2 * time.Minute},
+		{Subs: 1, Events: 2, PayloadBytes: 512, Concurrency: 1, Timeout: 2 * time.Minute, Quiet: true},
+	} {
+		t.Run(fmt.Sprintf("quiet=%v", sc.Quiet), func(t *testing.T) {
+			r, err := run(context.Background(), st, sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Deliveries != sc.Events || r.Retries != 0 {
+				t.Errorf("%d deliveries, %d retries; want %d first-try deliveries", r.Deliveries, r.Retries, sc.Events)
+			}
+			all := r.all().DynamoTotal()
+			if all.Calls == 0 || all.WriteUnits == 0 || all.IndexWriteUnits == 0 || sqsBilled(r.all()) == 0 {
+				t.Errorf("counted %+v and %d SQS requests: want calls, write units, index copies and SQS requests", all, sqsBilled(r.all()))
+			}
+			if !sc.Quiet {
+				pub, con := r.Publish.DynamoTotal(), r.Consumer.DynamoTotal()
+				if pub.WriteUnits == 0 || con.WriteUnits == 0 || sqsBilled(r.Publish) == 0 || sqsBilled(r.Consumer) == 0 {
+					t.Errorf("publish side %+v, consumer side %+v: want both sides counted", pub, con)
+				}
+			}
+			if p, c := r.invocations(); p != int64(sc.Events) || c < 1 || c > int64(sc.Events) {
+				t.Errorf("invocations: %d publish, %d consumer; want %d and 1..%d", p, c, sc.Events, sc.Events)
+			}
+			var out bytes.Buffer
+			render(&out, machine{Date: time.Now()}, []result{r}, lambdaModel{PublishMB: 256, DeliverMB: 512, PublishMs: 40, DeliverMs: 200}, 512)
+			for _, want := range []string{"## Cost", "| 1 subscription/event", "EventBridge", "### Prices used"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
 	}
 }
 
@@ -134,6 +142,20 @@ func TestEvents(t *testing.T) {
 	for n, want := range map[int]int{1: 100, 10: 100, 100: 10, 1000: 3} {
 		if got := o.events(n); got != want {
 			t.Errorf("events(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// TestPriceString shows prices as the pricing pages do.
+func TestPriceString(t *testing.T) {
+	for pr, want := range map[price]string{
+		priceWRU:       "$0.625 per million write request units",
+		priceSQS:       "$0.40 per million requests",
+		priceHTTPAPI:   "$1.00 per million requests",
+		priceLambdaGBs: "$0.0000133334 per GB-second",
+	} {
+		if got := pr.String(); got != want {
+			t.Errorf("%s: %q, want %q", pr.name, got, want)
 		}
 	}
 }

@@ -21,8 +21,8 @@ type price struct {
 // Public on-demand prices, US East (N. Virginia), read from AWS's pricing pages
 // (DynamoDB's on-demand prices are those after the cut of 1 November 2024).
 var (
-	priceWRU        = price{"DynamoDB on-demand write request unit", 0.625e-6, "WRU", "aws.amazon.com/dynamodb/pricing/on-demand/"}
-	priceRRU        = price{"DynamoDB on-demand read request unit", 0.125e-6, "RRU", "aws.amazon.com/dynamodb/pricing/on-demand/"}
+	priceWRU        = price{"DynamoDB on-demand write request unit", 0.625e-6, "write request unit", "aws.amazon.com/dynamodb/pricing/on-demand/"}
+	priceRRU        = price{"DynamoDB on-demand read request unit", 0.125e-6, "read request unit", "aws.amazon.com/dynamodb/pricing/on-demand/"}
 	priceSQS        = price{"SQS standard queue request (64 KiB chunk)", 0.40e-6, "request", "aws.amazon.com/sqs/pricing/"}
 	priceLambdaReq  = price{"Lambda request", 0.20e-6, "request", "aws.amazon.com/lambda/pricing/"}
 	priceLambdaGBs  = price{"Lambda duration, Arm", 0.0000133334, "GB-s", "aws.amazon.com/lambda/pricing/"}
@@ -129,8 +129,16 @@ type machine struct {
 }
 
 // render writes the Cost section as Markdown.
-func render(w io.Writer, m machine, rs []result, l lambdaModel, payloadBytes int) {
+func render(w io.Writer, m machine, all []result, l lambdaModel, payloadBytes int) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	var rs, quiet []result
+	for _, r := range all {
+		if r.Quiet {
+			quiet = append(quiet, r)
+		} else {
+			rs = append(rs, r)
+		}
+	}
 	p("## Cost\n\n")
 	p("What one publish and one first-try delivery ask of AWS, counted at the wire by a proxy in front of\n")
 	p("DynamoDB Local and the SQS emulator (`infra/costmeter`), and what that costs per million deliveries at\n")
@@ -289,12 +297,48 @@ func render(w io.Writer, m machine, rs []result, l lambdaModel, payloadBytes int
 	line("**EventBridge API destinations, all-in**", func(b bill) float64 { return b.eventBridge() })
 	p("\n")
 
+	if len(quiet) > 0 {
+		p("### A quiet queue\n\n")
+		p("The same, all-in per delivery, with each event published once the previous one's deliveries landed and\n")
+		p("the consumer running: it gets batches of about one event's deliveries, so what it does once a batch\n")
+		p("(read the batch's records, update once per batch) is shared by fewer deliveries.\n\n")
+		p("| quiet queue | DynamoDB calls | read units | write units (index copies) | SQS requests | Lambda invocations | messages per batch | Gancho $/M | EventBridge $/M |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, r := range quiet {
+			perDel := func(v float64) string { return f2(v / float64(max(r.Deliveries, 1))) }
+			t := r.all().DynamoTotal()
+			pub, con := r.invocations()
+			rcv := r.all().SQS["ReceiveMessage"]
+			b := r.price(l)
+			p("| %s, %d events | %s | %s | %s (%s) | %s | %s | %s | %s | %s |\n", subsLabel(r.Subs), r.Events,
+				perDel(float64(t.Calls)), perDel(t.ReadUnits), perDel(t.WriteUnits), perDel(t.IndexWriteUnits),
+				perDel(float64(sqsBilled(r.all()))), perDel(float64(pub+con)),
+				f2(float64(rcv.Messages)/float64(max(rcv.Calls-rcv.Empty, 1))), money(b.gancho()), money(b.eventBridge()))
+		}
+		p("\n")
+	}
+
 	p("### Prices used\n\n")
 	p("| item | price | source |\n|---|---:|---|\n")
 	for _, pr := range allPrices {
-		p("| %s | $%s per million %s |  %s |\n", pr.name, trimFloat(pr.dollar*1e6), pr.unit, pr.source)
+		p("| %s | %s | %s |\n", pr.name, pr.String(), pr.source)
 	}
-	p("\nLambda duration is $%s per GB-second. Free tiers are left out.\n", trimFloat(priceLambdaGBs.dollar))
+	p("\nFree tiers and volume tiers are left out.\n")
+}
+
+// String shows a price per million units as the pricing pages do (Lambda's duration
+// per GB-second).
+func (pr price) String() string {
+	if pr.unit == "GB-s" {
+		return fmt.Sprintf("$%s per GB-second", trimFloat(pr.dollar))
+	}
+	v := trimFloat(pr.dollar * 1e6)
+	if i := strings.IndexByte(v, '.'); i < 0 {
+		v += ".00"
+	} else if len(v)-i == 2 {
+		v += "0"
+	}
+	return fmt.Sprintf("$%s per million %ss", v, pr.unit)
 }
 
 func subsLabel(n int) string {
@@ -312,7 +356,13 @@ func thousands(n int) string {
 	return s
 }
 
-func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
+// f2 shows two decimals, or four for what would show as 0.00.
+func f2(v float64) string {
+	if v != 0 && v < 0.005 && v > -0.005 {
+		return fmt.Sprintf("%.4f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
 
 func money(v float64) string { return fmt.Sprintf("$%.2f", v) }
 

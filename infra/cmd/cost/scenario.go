@@ -35,6 +35,10 @@ type scenario struct {
 	PayloadBytes int
 	Concurrency  int // publishes in flight at once
 	Timeout      time.Duration
+	// Quiet publishes one event at a time with the consumer running, each after the
+	// last one's deliveries landed: the consumer gets small batches, as on a quiet
+	// queue. Publish and consumer sides are then counted together (as Consumer).
+	Quiet bool
 }
 
 // result is what one scenario counted. The publish side is everything from the
@@ -49,6 +53,8 @@ type result struct {
 	PublishLatency time.Duration
 	// Elapsed is the time from the first publish until the last delivery settled.
 	Elapsed time.Duration
+	// Quiet says the run was a quiet-queue one (see scenario.Quiet).
+	Quiet bool
 }
 
 // run brings Gancho up on st with its own tables and queues, creates the
@@ -108,6 +114,9 @@ func run(ctx context.Context, st stack, sc scenario) (res result, err error) {
 	if err := settle(ctx, st.Meter, start, rcv, int64(sc.Subs)); err != nil {
 		return res, fmt.Errorf("warm-up: %w", err)
 	}
+	if sc.Quiet {
+		return runQuiet(ctx, st, sc, rcv, consumer, publish)
+	}
 	consumer.stop()
 
 	before := st.Meter.Snapshot()
@@ -143,6 +152,34 @@ func run(ctx context.Context, st stack, sc scenario) (res result, err error) {
 		Elapsed:        time.Since(t0),
 	}
 	return res, nil
+}
+
+// runQuiet publishes sc.Events events one by one with the consumer running, each
+// once the previous one's deliveries have landed and settled.
+func runQuiet(ctx context.Context, st stack, sc scenario, rcv *receiver, c *consumer, publish func(int) error) (result, error) {
+	defer c.stop()
+	before := st.Meter.Snapshot()
+	landed := rcv.count.Load()
+	t0 := time.Now()
+	var latency time.Duration
+	for i := range sc.Events {
+		s := time.Now()
+		if err := publish(i); err != nil {
+			return result{}, fmt.Errorf("publish: %w", err)
+		}
+		latency += time.Since(s)
+		if err := settle(ctx, st.Meter, before, rcv, landed+int64(sc.Subs*(i+1))); err != nil {
+			return result{}, fmt.Errorf("deliveries of event %d: %w", i, err)
+		}
+	}
+	return result{
+		Subs: sc.Subs, Events: sc.Events, Deliveries: sc.Subs * sc.Events, Quiet: true,
+		Publish:        costmeter.Usage{},
+		Consumer:       st.Meter.Snapshot().Sub(before),
+		Retries:        rcv.retries.Load(),
+		PublishLatency: latency / time.Duration(max(sc.Events, 1)),
+		Elapsed:        time.Since(t0),
+	}, nil
 }
 
 // settle waits until the receiver has seen want requests in all and every message
