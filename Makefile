@@ -15,7 +15,7 @@ FUNCTIONS    := $(notdir $(wildcard functions/*))
 # reach nothing but loopback.
 ISOLATE      := $(shell unshare -n true 2>/dev/null && echo "unshare -n bash -c 'ip link set lo up && exec \"\$$0\" \"\$$@\"'")
 
-.PHONY: help deps run build test test-unit lint bench soak deploy clean
+.PHONY: help deps run build test test-unit lint bench soak cost deploy clean
 
 help:
 	@echo "make run    - emulators + API on 127.0.0.1:$${PORT:-8080} + delivery worker"
@@ -23,6 +23,7 @@ help:
 	@echo "make build  - every function as bootstrap for Lambda (ARCH=$(ARCH))"
 	@echo "make bench  - delivery throughput benchmarks"
 	@echo "make soak   - no-loss soak: SOAK_EVENTS events (2,000), two SIGKILLs of Gancho"
+	@echo "make cost   - AWS calls, units and \$$ per million deliveries (updates BENCHMARKS.md)"
 	@echo "make deploy - sam build + sam deploy (needs the SAM CLI and AWS credentials)"
 
 deps: .local/deps.stamp
@@ -74,6 +75,11 @@ bench: deps
 	  $(GO) test -run XXX -bench . -benchtime 3s ./shared/deliver/ && \
 	  $(GO) test -run XXX -bench PublishFanOut -benchtime 5x ./infra/devstack/'
 
+# Calls, read and write units per publish and per delivery counted at the wire, for 1,
+# 10 and 1,000 subscriptions per event, in $ per million deliveries next to EventBridge
+# API destinations; prints the table and updates the Cost section of BENCHMARKS.md.
+cost: deps
+	$(ISOLATE) $(GO) run ./infra/cmd/cost -write BENCHMARKS.md
 
 # SAM's Go builder runs `go build` per function; GOFLAGS carries the tag that drops
 # the legacy RPC entry point, and SAM sets GOOS/GOARCH from the template.

@@ -1,0 +1,261 @@
+// Command cost measures what Gancho asks of AWS per publish and per first-try
+// delivery, and what that costs per million deliveries next to EventBridge API
+// destinations (make cost).
+//
+//	go run ./infra/cmd/cost [-subs 1,10,1000] [-deliveries 1000] [-write BENCHMARKS.md]
+//
+// It starts DynamoDB Local and the SQS emulator (or uses those AWS_ENDPOINT_URL_DYNAMODB
+// and AWS_ENDPOINT_URL_SQS name), puts a counting proxy (infra/costmeter) in front of
+// each, runs Gancho's API and delivery worker in-process against the proxies, and for
+// each subscription count publishes events to a local receiver until every delivery
+// has landed. It prints the figures as Markdown and, with -write, puts them in that
+// file's "## Cost" section. The figures are reported; nothing passes or fails on them.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gancho-dev/gancho/infra/costmeter"
+	"github.com/gancho-dev/gancho/infra/localstack"
+)
+
+type options struct {
+	subs         []int
+	quietSubs    []int
+	quietEvents  int
+	deliveries   int
+	minEvents    int
+	maxEvents    int
+	payloadBytes int
+	concurrency  int
+	write        string
+	timeout      time.Duration
+	lambda       lambdaModel
+	verbose      bool
+}
+
+func main() {
+	os.Exit(mainErr(os.Args[1:], os.Stdout))
+}
+
+func mainErr(args []string, stdout io.Writer) int {
+	o, err := parseFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "cost:", err)
+		return 2
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	command := strings.TrimSpace("go run ./infra/cmd/cost " + strings.Join(args, " "))
+	if os.Getenv("MAKELEVEL") != "" {
+		command = "make cost"
+	}
+	if err := measure(ctx, o, log, stdout, command); err != nil {
+		fmt.Fprintln(os.Stderr, "cost:", err)
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("cost", flag.ContinueOnError)
+	subs := fs.String("subs", "1,10,1000", "subscriptions per event, one run each")
+	quiet := fs.String("quiet-subs", "1", "subscriptions per event of the quiet-queue runs (empty: none)")
+	fs.IntVar(&o.quietEvents, "quiet-events", 20, "events per quiet-queue run")
+	fs.IntVar(&o.deliveries, "deliveries", 1000, "deliveries to aim for per run (events = deliveries / subs, within -min-events and -max-events)")
+	fs.IntVar(&o.minEvents, "min-events", 3, "fewest events per run")
+	fs.IntVar(&o.maxEvents, "max-events", 100, "most events per run")
+	fs.IntVar(&o.payloadBytes, "payload-bytes", 512, "approximate size of each event's payload (at most 1024)")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "publishes in flight at once")
+	fs.StringVar(&o.write, "write", "", "Markdown file whose \"## Cost\" section is replaced (created when missing)")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "time limit of one run")
+	fs.Float64Var(&o.lambda.PublishMs, "publish-ms", 40, "billed duration of one publish-event invocation, ms")
+	fs.Float64Var(&o.lambda.DeliverMs, "deliver-ms", 200, "billed duration of one consumer invocation (a batch), ms")
+	fs.IntVar(&o.lambda.PublishMB, "publish-mb", 256, "publish-event memory, MB (template.yaml: Globals)")
+	fs.IntVar(&o.lambda.DeliverMB, "deliver-mb", 512, "consumer memory, MB (template.yaml: DeliverFunction)")
+	fs.BoolVar(&o.verbose, "v", false, "log what Gancho logs at info level")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	var err error
+	if o.subs, err = counts("-subs", *subs); err != nil {
+		return o, err
+	}
+	if len(o.subs) == 0 {
+		return o, errors.New("-subs: give at least one number")
+	}
+	if o.quietSubs, err = counts("-quiet-subs", *quiet); err != nil {
+		return o, err
+	}
+	if o.payloadBytes < 0 || o.payloadBytes > 1024 {
+		return o, fmt.Errorf("-payload-bytes: %d is not within 0..1024", o.payloadBytes)
+	}
+	if o.minEvents < 1 || o.maxEvents < o.minEvents {
+		return o, fmt.Errorf("-min-events %d and -max-events %d: want 1 <= min <= max", o.minEvents, o.maxEvents)
+	}
+	return o, nil
+}
+
+// counts parses a comma-separated list of positive numbers.
+func counts(flagName, list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", flagName, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// events is how many events a run with n subscriptions publishes.
+func (o options) events(n int) int {
+	e := (o.deliveries + n - 1) / n
+	return min(max(e, o.minEvents), o.maxEvents)
+}
+
+// measure runs every scenario and reports.
+func measure(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, command string) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	ddb, sq := os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), os.Getenv("AWS_ENDPOINT_URL_SQS")
+	if ddb == "" || sq == "" {
+		if err := localstack.CheckInstalled(root); err != nil {
+			return fmt.Errorf("%w (make cost installs them)", err)
+		}
+		emu, err := localstack.Start(ctx, localstack.Options{RepoRoot: root})
+		if err != nil {
+			return err
+		}
+		defer emu.Stop()
+		ddb, sq = emu.DynamoEndpoint, emu.SQSEndpoint
+	}
+	m := costmeter.New()
+	dp, err := m.Start(costmeter.DynamoDB, ddb)
+	if err != nil {
+		return err
+	}
+	defer dp.Close()
+	sp, err := m.Start(costmeter.SQS, sq)
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	st := stack{RepoRoot: root, Meter: m, DynamoURL: dp.URL, SQSURL: sp.URL, Log: log}
+
+	var scenarios []scenario
+	for _, n := range o.subs {
+		scenarios = append(scenarios, scenario{Subs: n, Events: o.events(n), PayloadBytes: o.payloadBytes, Concurrency: o.concurrency, Timeout: o.timeout})
+	}
+	for _, n := range o.quietSubs {
+		scenarios = append(scenarios, scenario{Subs: n, Events: o.quietEvents, PayloadBytes: o.payloadBytes, Concurrency: 1, Timeout: o.timeout, Quiet: true})
+	}
+	var results []result
+	for _, sc := range scenarios {
+		n := sc.Subs
+		fmt.Fprintf(os.Stderr, "cost: %d subscription(s), %d events, quiet queue: %v...\n", n, sc.Events, sc.Quiet)
+		r, err := run(ctx, st, sc)
+		if err != nil {
+			return fmt.Errorf("%d subscriptions: %w", n, err)
+		}
+		fmt.Fprintf(os.Stderr, "cost: %d deliveries in %s\n", r.Deliveries, r.Elapsed.Round(time.Millisecond))
+		results = append(results, r)
+	}
+	var buf bytes.Buffer
+	render(&buf, describeMachine(root, command), results, o.lambda, o.payloadBytes)
+	if _, err := stdout.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	if o.write != "" {
+		path := o.write
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(root, path)
+		}
+		if err := writeSection(path, buf.String()); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "cost: wrote the Cost section of %s\n", path)
+	}
+	return nil
+}
+
+func describeMachine(root, command string) machine {
+	m := machine{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), Memory: "unknown", CPU: runtime.GOARCH, Command: command, Commit: "unknown"}
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+				if kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB")); err == nil {
+					m.Memory = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+				}
+			}
+		}
+		f.Close()
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		m.Commit = strings.TrimSpace(string(out))
+	}
+	return m
+}
+
+// repoRoot walks up from the working directory to the folder holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
