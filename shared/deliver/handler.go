@@ -419,7 +419,7 @@ func (h *Handler) outcome(sub gancho.Subscription, a gancho.Attempt, now time.Ti
 	if a.Outcome == gancho.OutcomeSuccess {
 		return gancho.StatusDelivered, nil, 0
 	}
-	if a.Error == errMissingSubject.Error() || a.StatusCode == http.StatusGone || a.Number > len(sub.RetrySchedule) {
+	if a.Error == errMissingSubject.Error() || a.Error == errDotSubject.Error() || a.StatusCode == http.StatusGone || a.Number > len(sub.RetrySchedule) {
 		return gancho.StatusFailed, nil, 0
 	}
 	step := time.Duration(sub.RetrySchedule[a.Number-1]) * time.Second

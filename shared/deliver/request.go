@@ -30,6 +30,10 @@ const (
 // errMissingSubject fails a delivery whose URL has ":id" for an event without subject.
 var errMissingSubject = errors.New("missing_subject")
 
+// errDotSubject fails a delivery whose ":id" path segment would be filled with "."
+// or "..": such a segment would climb the receiver's path instead of naming a thing.
+var errDotSubject = errors.New("invalid_subject")
+
 // Body returns the bytes a subscription receives for ev. The payload, validated when
 // it was published, is spliced in as stored instead of being encoded again.
 func Body(sub gancho.Subscription, ev gancho.Event) ([]byte, error) {
@@ -71,6 +75,9 @@ func TargetURL(raw, subject string) (string, error) {
 	for i, seg := range segs {
 		if seg == ":id" {
 			found = true
+			if subject == "." || subject == ".." {
+				return "", errDotSubject
+			}
 			segs[i] = url.PathEscape(subject)
 		}
 	}
@@ -279,6 +286,8 @@ func describe(err error) string {
 		return "timeout"
 	case errors.Is(err, errMissingSubject):
 		return errMissingSubject.Error()
+	case errors.Is(err, errDotSubject):
+		return errDotSubject.Error()
 	case errors.Is(err, errToken):
 		return err.Error()
 	}

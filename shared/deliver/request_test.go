@@ -49,6 +49,11 @@ func TestTargetURL(t *testing.T) {
 		{name: "x:id with empty subject", raw: "https://client.example/hooks/x:id", subject: "", want: "https://client.example/hooks/x:id"},
 		{name: "segment with empty subject", raw: "https://client.example/hooks/:id", subject: "", wantErr: errMissingSubject},
 		{name: "query with empty subject", raw: "https://client.example/hooks?ref=:id", subject: "", wantErr: errMissingSubject},
+		// A subject may never climb the receiver's path.
+		{name: "segment with ..", raw: "https://client.example/hooks/:id/x", subject: "..", wantErr: errDotSubject},
+		{name: "segment with .", raw: "https://client.example/hooks/:id", subject: ".", wantErr: errDotSubject},
+		{name: "query value with ..", raw: "https://client.example/hooks?ref=:id", subject: "..", want: "https://client.example/hooks?ref=.."},
+		{name: "segment with ... is a name", raw: "https://client.example/hooks/:id", subject: "...", want: "https://client.example/hooks/..."},
 		// Only the ":id" value is replaced; the rest of the configured URL is sent as it is.
 		{name: "other query parameters kept in order", raw: "https://client.example/hooks?b=2&a=1&ref=:id", subject: "s", want: "https://client.example/hooks?b=2&a=1&ref=s"},
 		{name: "other query parameters kept verbatim", raw: "https://client.example/hooks/:id?sig=a%20b&flag&x=1;y=2", subject: "s", want: "https://client.example/hooks/s?sig=a%20b&flag&x=1;y=2"},
@@ -401,6 +406,24 @@ func TestSendMissingSubject(t *testing.T) {
 	}
 	if len(ch) != 0 {
 		t.Error("a request was sent")
+	}
+}
+
+func TestSendDotSubject(t *testing.T) {
+	t.Parallel()
+	srv, ch := recordingServer(t, http.StatusOK, "ok")
+	f := newSendFixture(t, srv.URL+"/hooks/:id/x")
+	f.req.event.Subject = ".."
+	a := send(context.Background(), attemptClient, f.req, time.Now())
+	if a.Outcome != gancho.OutcomeFailure || a.Error != "invalid_subject" || a.StatusCode != 0 {
+		t.Errorf("attempt %+v, want an invalid_subject failure", a)
+	}
+	if len(ch) != 0 {
+		t.Error("a request was sent")
+	}
+	h := &Handler{}
+	if status, next, _ := h.outcome(f.req.sub, a, time.Now()); status != gancho.StatusFailed || next != nil {
+		t.Errorf("outcome = %s, %v; want failed with no retry (the subject will not change)", status, next)
 	}
 }
 
