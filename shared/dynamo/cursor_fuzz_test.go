@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -59,7 +60,8 @@ func FuzzCursor(f *testing.F) {
 	f.Add(own, "acme", "acm", "", "x")
 	f.Add(own, "acme", "acme#S", "x", "y")
 	f.Fuzz(func(t *testing.T, cursor, tenantA, tenantB, id, sortKey string) {
-		if !validTenantID(tenantA) || !validTenantID(tenantB) {
+		// DynamoDB strings are UTF-8: keys the Store writes never hold anything else.
+		if !validTenantID(tenantA) || !validTenantID(tenantB) || !utf8.ValidString(id) || !utf8.ValidString(sortKey) {
 			return
 		}
 		partsA, partsB := listPartitions(tenantA, id), listPartitions(tenantB, id)
