@@ -49,6 +49,8 @@ func TestTargetURL(t *testing.T) {
 		{name: "x:id with empty subject", raw: "https://client.example/hooks/x:id", subject: "", want: "https://client.example/hooks/x:id"},
 		{name: "segment with empty subject", raw: "https://client.example/hooks/:id", subject: "", wantErr: errMissingSubject},
 		{name: "query with empty subject", raw: "https://client.example/hooks?ref=:id", subject: "", wantErr: errMissingSubject},
+		// Only ":id" as written is a template, whatever else the path holds.
+		{name: "encoded colon is not a template", raw: "https://client.example/%3Aid/a b", subject: "s", want: "https://client.example/%3Aid/a b"},
 		// A subject may never climb the receiver's path.
 		{name: "segment with ..", raw: "https://client.example/hooks/:id/x", subject: "..", wantErr: errDotSubject},
 		{name: "segment with .", raw: "https://client.example/hooks/:id", subject: ".", wantErr: errDotSubject},
