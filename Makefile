@@ -16,6 +16,10 @@ GOVULNCHECK_VERSION := v1.9.0
 # the command (from the same module) that indexes it; see infra/vulncheck.sh.
 INDEXDB      := $(TOOLS_BIN)/indexdb
 VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+# Reachable vulnerabilities of the standard library: `report` lists them as NOT FIXED
+# without failing, while their fix needs a newer Go than this project builds with;
+# `fail` once it builds with that Go. Module vulnerabilities always fail.
+VULNCHECK_STDLIB ?= report
 # Fuzzing time per target: `make fuzz` and `make test`.
 FUZZTIME     ?= 10s
 TEST_FUZZTIME ?= 3s
@@ -64,7 +68,8 @@ lint: $(STATICCHECK) $(GOVULNCHECK) $(INDEXDB)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
-	GO=$(GO) GOVULNCHECK=$(GOVULNCHECK) INDEXDB=$(INDEXDB) VULNDB_VERSION=$(VULNDB_VERSION) infra/vulncheck.sh
+	GO=$(GO) GOVULNCHECK=$(GOVULNCHECK) INDEXDB=$(INDEXDB) VULNDB_VERSION=$(VULNDB_VERSION) \
+	  VULNCHECK_STDLIB=$(VULNCHECK_STDLIB) infra/vulncheck.sh
 
 # Unit tests only (no emulators).
 test-unit:
