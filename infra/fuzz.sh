@@ -7,6 +7,7 @@
 #
 #   FUZZTIME=10s infra/fuzz.sh            every target
 #   FUZZTIME=1m infra/fuzz.sh FuzzSchema  targets whose name matches a regexp
+#   FUZZ_PARALLEL=1 ...                   fuzzing workers per target (default: one per CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +47,7 @@ while read -r dir fn; do
   pkg=$($GO list "./$dir")
   echo "fuzz: $fn (./$dir, $FUZZTIME)"
   if ! out=$(cd "$dir" && "$exe" -test.run '^$' -test.fuzz "^$fn\$" -test.fuzztime "$FUZZTIME" \
-    -test.fuzzcachedir "$cache/$pkg" 2>&1); then
+    -test.fuzzcachedir "$cache/$pkg" ${FUZZ_PARALLEL:+-test.parallel "$FUZZ_PARALLEL"} 2>&1); then
     echo "$out" | grep -vE '^fuzz: elapsed' || true
     failed+=("$fn (./$dir)")
   else
