@@ -10,6 +10,19 @@ BUILD_DIR    ?= .build
 TOOLS_BIN    := $(CURDIR)/.local/bin
 STATICCHECK  := $(TOOLS_BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK  := $(TOOLS_BIN)/govulncheck
+GOVULNCHECK_VERSION := v1.9.0
+# The vulnerability database snapshot used when vuln.go.dev cannot be reached, and
+# the command (from the same module) that indexes it; see infra/vulncheck.sh.
+INDEXDB      := $(TOOLS_BIN)/indexdb
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+# Reachable vulnerabilities of the standard library: `report` lists them as NOT FIXED
+# without failing, while their fix needs a newer Go than this project builds with;
+# `fail` once it builds with that Go. Module vulnerabilities always fail.
+VULNCHECK_STDLIB ?= report
+# Fuzzing time per target: `make fuzz` and `make test`.
+FUZZTIME     ?= 10s
+TEST_FUZZTIME ?= 3s
 FUNCTIONS    := $(notdir $(wildcard functions/*))
 # Tests run in a private network namespace when the machine allows it, so they can
 # reach nothing but loopback.
@@ -20,6 +33,7 @@ ISOLATE      := $(shell unshare -n true 2>/dev/null && echo "unshare -n bash -c 
 help:
 	@echo "make run    - emulators + API on 127.0.0.1:$${PORT:-8080} + delivery worker"
 	@echo "make test   - lint, unit and integration tests against the emulators"
+	@echo "make fuzz   - every fuzz target for FUZZTIME each (default $(FUZZTIME))"
 	@echo "make build  - every function as bootstrap for Lambda (ARCH=$(ARCH))"
 	@echo "make bench  - delivery throughput benchmarks"
 	@echo "make soak   - no-loss soak: SOAK_EVENTS events (2,000), two SIGKILLs of Gancho"
@@ -47,10 +61,18 @@ build:
 $(STATICCHECK):
 	GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-lint: $(STATICCHECK)
+$(GOVULNCHECK):
+	GOBIN=$(TOOLS_BIN) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+
+$(INDEXDB):
+	GOBIN=$(TOOLS_BIN) $(GO) install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
+
+lint: $(STATICCHECK) $(GOVULNCHECK) $(INDEXDB)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	GO=$(GO) GOVULNCHECK=$(GOVULNCHECK) INDEXDB=$(INDEXDB) VULNDB_VERSION=$(VULNDB_VERSION) \
+	  VULNCHECK_STDLIB=$(VULNCHECK_STDLIB) infra/vulncheck.sh
 
 # Unit tests only (no emulators).
 test-unit:
@@ -58,6 +80,7 @@ test-unit:
 
 test: deps lint
 	$(GO) test -race -count=1 -run XXX_compile_only ./... >/dev/null
+	GO=$(GO) FUZZTIME=$(TEST_FUZZTIME) $(ISOLATE) infra/fuzz.sh
 	$(ISOLATE) $(GO) run ./infra/cmd/withstack -- $(GO) test -race -count=1 ./...
 	$(ISOLATE) $(GO) run ./infra/cmd/soak
 
@@ -66,6 +89,11 @@ test: deps lint
 # fails if any delivery is neither received nor failed in the API (infra/soak).
 soak: deps
 	$(ISOLATE) $(GO) run ./infra/cmd/soak
+
+# Every fuzz target for FUZZTIME (their seed corpora also run in every `go test`).
+.PHONY: fuzz
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) infra/fuzz.sh
 
 # Delivery throughput of the consumer next to a bare net/http loop (in-memory store),
 # the same through DynamoDB Local, and publish latency / fan-out time for 1, 100 and

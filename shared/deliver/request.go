@@ -72,7 +72,13 @@ func TargetURL(raw, subject string) (string, error) {
 		return "", fmt.Errorf("parse url: %w", err)
 	}
 	found := false
-	segs := strings.Split(u.EscapedPath(), "/")
+	// The path as written: EscapedPath re-escapes a path that holds characters such
+	// as spaces, which would turn a written "%3Aid" into a ":id" template.
+	path := u.RawPath
+	if path == "" {
+		path = u.EscapedPath()
+	}
+	segs := strings.Split(path, "/")
 	for i, seg := range segs {
 		if seg == ":id" {
 			if subject == "." || subject == ".." {

@@ -49,10 +49,13 @@ func TestTargetURL(t *testing.T) {
 		{name: "x:id with empty subject", raw: "https://client.example/hooks/x:id", subject: "", want: "https://client.example/hooks/x:id"},
 		{name: "segment with empty subject", raw: "https://client.example/hooks/:id", subject: "", wantErr: errMissingSubject},
 		{name: "query with empty subject", raw: "https://client.example/hooks?ref=:id", subject: "", wantErr: errMissingSubject},
-		// Events stored before "." and ".." were refused must not climb the receiver's path.
-		{name: "dot-dot segment", raw: "https://client.example/hooks/:id/end", subject: "..", wantErr: errInvalidSubject},
-		{name: "dot segment", raw: "https://client.example/hooks/:id", subject: ".", wantErr: errInvalidSubject},
-		{name: "dot-dot query value is only a value", raw: "https://client.example/hooks?ref=:id", subject: "..", want: "https://client.example/hooks?ref=.."},
+		// Only ":id" as written is a template, whatever else the path holds.
+		{name: "encoded colon is not a template", raw: "https://client.example/%3Aid/a b", subject: "s", want: "https://client.example/%3Aid/a b"},
+		// A subject may never climb the receiver's path.
+		{name: "segment with ..", raw: "https://client.example/hooks/:id/x", subject: "..", wantErr: errInvalidSubject},
+		{name: "segment with .", raw: "https://client.example/hooks/:id", subject: ".", wantErr: errInvalidSubject},
+		{name: "query value with ..", raw: "https://client.example/hooks?ref=:id", subject: "..", want: "https://client.example/hooks?ref=.."},
+		{name: "segment with ... is a name", raw: "https://client.example/hooks/:id", subject: "...", want: "https://client.example/hooks/..."},
 		// Only the ":id" value is replaced; the rest of the configured URL is sent as it is.
 		{name: "other query parameters kept in order", raw: "https://client.example/hooks?b=2&a=1&ref=:id", subject: "s", want: "https://client.example/hooks?b=2&a=1&ref=s"},
 		{name: "other query parameters kept verbatim", raw: "https://client.example/hooks/:id?sig=a%20b&flag&x=1;y=2", subject: "s", want: "https://client.example/hooks/s?sig=a%20b&flag&x=1;y=2"},
@@ -405,6 +408,24 @@ func TestSendMissingSubject(t *testing.T) {
 	}
 	if len(ch) != 0 {
 		t.Error("a request was sent")
+	}
+}
+
+func TestSendDotSubject(t *testing.T) {
+	t.Parallel()
+	srv, ch := recordingServer(t, http.StatusOK, "ok")
+	f := newSendFixture(t, srv.URL+"/hooks/:id/x")
+	f.req.event.Subject = ".."
+	a := send(context.Background(), attemptClient, f.req, time.Now())
+	if a.Outcome != gancho.OutcomeFailure || a.Error != "invalid_subject" || a.StatusCode != 0 {
+		t.Errorf("attempt %+v, want an invalid_subject failure", a)
+	}
+	if len(ch) != 0 {
+		t.Error("a request was sent")
+	}
+	h := &Handler{}
+	if status, next, _ := h.outcome(f.req.sub, a, time.Now()); status != gancho.StatusFailed || next != nil {
+		t.Errorf("outcome = %s, %v; want failed with no retry (the subject will not change)", status, next)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -141,8 +142,8 @@ func decodeCursor(c, partitionAttr, partition string) (map[string]av, error) {
 	// Exactly the table's key attributes, plus the index's when listing an index:
 	// anything else would reach DynamoDB as an invalid start key.
 	want := []string{"pk", "sk"}
-	if partitionAttr == "gsi1pk" {
-		want = append(want, "gsi1pk", "gsi1sk")
+	if index, ok := strings.CutSuffix(partitionAttr, "pk"); ok && index != "" {
+		want = append(want, partitionAttr, index+"sk")
 	}
 	if len(plain) != len(want) {
 		return nil, invalid

@@ -504,6 +504,58 @@ func newDelivery(ev gancho.Event, subID string) gancho.Delivery {
 		EventType: ev.Type, OwnerID: ev.OwnerID, Status: gancho.StatusPending, CreatedAt: ev.CreatedAt, UpdatedAt: ev.CreatedAt}
 }
 
+// An event's deliveries (index gsi2) and a subscription's (gsi1) page with the
+// cursor each page returns, like every other list.
+func TestListDeliveriesPaging(t *testing.T) {
+	t.Parallel()
+	e := newStoreEnv(t)
+	tenant := testenv.TenantID()
+	clock := newSubClock()
+	var subs []gancho.Subscription
+	for range 3 {
+		subs = append(subs, newSub(t, tenant, clock, gancho.SubscriptionInput{}))
+	}
+	e.create(t, subs...)
+	ev := newEvent(tenant, time.Now(), `{}`)
+	var dlvs []gancho.Delivery
+	for _, sub := range subs {
+		dlvs = append(dlvs, newDelivery(ev, sub.ID))
+	}
+	if err := e.st.CreateEvent(e.ctx, ev, dlvs); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		bySub    bool
+		id, want string
+		n        int
+	}{
+		{"by event", false, ev.ID, "", 3},
+		{"by subscription", true, subs[0].ID, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := map[string]bool{}
+			cursor := ""
+			for page := 0; ; page++ {
+				got, next, err := e.st.ListDeliveries(e.ctx, tenant, tc.bySub, tc.id, dynamo.DeliveryFilter{}, dynamo.Page{Limit: 1, Cursor: cursor})
+				if err != nil {
+					t.Fatalf("page %d: %v", page, err)
+				}
+				for _, d := range got {
+					seen[d.ID] = true
+				}
+				if next == "" || page > tc.n {
+					break
+				}
+				cursor = next
+			}
+			if len(seen) != tc.n {
+				t.Fatalf("listed %d deliveries over the pages, want %d", len(seen), tc.n)
+			}
+		})
+	}
+}
+
 func TestCreateEventAndLoadDeliveryBatch(t *testing.T) {
 	t.Parallel()
 	e := newStoreEnv(t)

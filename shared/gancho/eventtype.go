@@ -2,6 +2,7 @@ package gancho
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -565,7 +566,7 @@ func (s *Schema) Validate(payload json.RawMessage) []FieldError {
 	var out []FieldError
 	seen := map[FieldError]bool{}
 	add := func(fe FieldError) {
-		if !seen[fe] && len(out) < MaxSchemaErrors {
+		if !seen[fe] {
 			seen[fe] = true
 			out = append(out, fe)
 		}
@@ -590,7 +591,32 @@ func (s *Schema) Validate(payload json.RawMessage) []FieldError {
 	if len(out) == 0 {
 		out = append(out, FieldError{Field: "payload", Message: "does not match the event type's schema"})
 	}
-	return out
+	// The library visits properties in map order: sort, so the same payload always
+	// gets the same errors (and the same first MaxSchemaErrors of them).
+	slices.SortFunc(out, func(a, b FieldError) int {
+		return cmp.Or(comparePointers(a.Field, b.Field), strings.Compare(a.Message, b.Message))
+	})
+	return out[:min(len(out), MaxSchemaErrors)]
+}
+
+// comparePointers orders JSON pointers token by token, array indexes by number, so
+// payload/items/2 comes before payload/items/10.
+func comparePointers(a, b string) int {
+	ta, tb := strings.Split(a, "/"), strings.Split(b, "/")
+	for i := range min(len(ta), len(tb)) {
+		x, errX := strconv.Atoi(ta[i])
+		y, errY := strconv.Atoi(tb[i])
+		if errX == nil && errY == nil {
+			if c := cmp.Compare(x, y); c != 0 {
+				return c
+			}
+			continue
+		}
+		if c := strings.Compare(ta[i], tb[i]); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(ta), len(tb))
 }
 
 // validationLeaves lists the innermost errors of a validation error tree in order.

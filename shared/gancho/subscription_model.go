@@ -152,3 +152,18 @@ func (s Subscription) Redacted() Subscription {
 	s, _ = s.MapSecrets(func(v string) (string, error) { return Mask(v), nil })
 	return s
 }
+
+// MarshalJSON writes a token auth's scheme and expiresInField even when empty: an
+// empty scheme sends the bare token, and leaving it out would read back as the
+// default ("Bearer") on a PUT of what GET returned.
+func (a Auth) MarshalJSON() ([]byte, error) {
+	type plain Auth
+	if a.Type != AuthToken {
+		return json.Marshal(plain(a))
+	}
+	return json.Marshal(struct {
+		plain
+		ExpiresInField string `json:"expiresInField"`
+		Scheme         string `json:"scheme"`
+	}{plain(a), a.ExpiresInField, a.Scheme})
+}

@@ -323,6 +323,10 @@ func (t Tenant) Patch(patch []byte, policy TargetPolicy) (Tenant, error) {
 	if err := dec.Decode(&p); err != nil || p == nil {
 		return t, Errorf(KindBadRequest, "request body must be a JSON object")
 	}
+	if _, ok := p[""]; ok {
+		// No field has an empty name, and a field error naming "" names nothing.
+		return t, Errorf(KindBadRequest, "malformed JSON: a member has an empty name")
+	}
 	var errs []FieldError
 	bad := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
 	for k := range p {

@@ -74,6 +74,10 @@ func decodeError(err error) error {
 		return gancho.Errorf(gancho.KindBadRequest, "malformed JSON: unexpected end of input")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if field == "" {
+			// No field has an empty name, and a field error naming "" names nothing.
+			return gancho.Errorf(gancho.KindBadRequest, "malformed JSON: a member has an empty name")
+		}
 		return gancho.Invalid(gancho.FieldError{Field: field, Message: "is not a known field"})
 	}
 	return gancho.Errorf(gancho.KindBadRequest, "malformed JSON")
