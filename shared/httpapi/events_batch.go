@@ -187,3 +187,29 @@ func ProblemOf(err error, root string) Problem {
 	}
 	return prob
 }
+
+// Idempotency credentials of the ingest queue (API.md v1.1): IAM is the credential, so
+// every publisher's keys share one space per tenant, apart from every API key's.
+const (
+	// IngestCredential scopes the idempotencyKey of an ingested event.
+	IngestCredential = "ingest"
+	// ingestMessageCredential scopes the SQS message id, the key of an ingested event
+	// without one: a message that SQS hands over again (after a failure, or a crash
+	// mid-publish) publishes its event once.
+	ingestMessageCredential = "ingest-message"
+)
+
+// PrepareIngest validates an event sent to the ingest queue for tenant exactly as
+// POST /v1/events validates one (its ownerId is trusted: IAM is the credential). An
+// event without idempotencyKey is keyed by messageID, when given.
+func (a *API) PrepareIngest(ctx context.Context, tenant string, event json.RawMessage, messageID string) (publish.BatchItem, error) {
+	var in gancho.EventInput
+	if err := decodeEvent(event, &in); err != nil {
+		return publish.BatchItem{}, err
+	}
+	implicit := ""
+	if messageID != "" {
+		implicit = publish.ScopedKey(ingestMessageCredential, "", messageID)
+	}
+	return a.prepareEvent(ctx, eventPublisher{tenant: tenant, credential: IngestCredential}, in, "", implicit)
+}
