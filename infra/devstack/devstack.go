@@ -45,7 +45,7 @@ type Options struct {
 	// SweepGrace is how long an event may wait in the outbox before the sweeper
 	// repairs it (0: the default).
 	SweepGrace time.Duration
-	// NoWorker leaves the deliveries queue alone (tests that drive the consumer).
+	// NoWorker leaves the queues alone (tests that drive the consumers).
 	NoWorker bool
 	// SweepEvery is how often the sweeper runs (the deployed schedule: every minute).
 	SweepEvery time.Duration
@@ -61,6 +61,9 @@ type Dev struct {
 	App       *app.App
 	Emulators *localstack.Stack // nil when AWS_ENDPOINT_URL pointed elsewhere
 	Worker    *Worker           // feeds the deliveries queue to the consumer
+	// IngestQueueURL takes events published without HTTP (API.md v1.1); those that
+	// fail validation land in IngestDLQURL with a "problem" attribute.
+	IngestQueueURL, IngestDLQURL string
 	// KeySource says where the sealing key came from: GANCHO_ENCRYPTION_KEYS or
 	// the key file's path.
 	KeySource string
@@ -152,11 +155,13 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		QueueURL:       res.Queues["DeliveriesQueue"].URL,
 		DLQURL:         res.Queues["DeliveriesDLQ"].URL,
 		OrderedURL:     res.Queues["OrderedQueue"].URL,
+		IngestDLQURL:   res.Queues["IngestDLQ"].URL,
 		AllowInsecure:  true, // local runs deliver to http:// and loopback receivers
 		LocalEndpoints: true,
 		DeliverOptions: o.DeliverOptions,
 		InlineFanOut:   o.InlineFanOut,
 	}
+	d.IngestQueueURL, d.IngestDLQURL = res.Queues["IngestQueue"].URL, d.Config.IngestDLQURL
 	d.App = app.New(d.Config, d.Config.ClientsFrom(ddb, sq), o.Log)
 	if o.SweepGrace > 0 {
 		d.App.Sweeper.WithGrace(o.SweepGrace)
@@ -190,12 +195,14 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 	wctx, cancelWorker := context.WithCancel(context.WithoutCancel(ctx))
 	w := &Worker{SQS: sq, QueueURL: d.Config.QueueURL, QueueARN: res.Queues["DeliveriesQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log}
 	ordered := &Worker{SQS: sq, QueueURL: d.Config.OrderedURL, QueueARN: res.Queues["OrderedQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log}
+	ingest := &Worker{SQS: sq, QueueURL: d.IngestQueueURL, QueueARN: res.Queues["IngestQueue"].ARN, Handle: d.App.Ingest.Handle, Log: o.Log}
 	d.Worker = w
 	var wg sync.WaitGroup
 	if !o.NoWorker {
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); w.Run(wctx) }()
 		go func() { defer wg.Done(); ordered.Run(wctx) }()
+		go func() { defer wg.Done(); ingest.Run(wctx) }()
 	}
 	every := o.SweepEvery
 	if every == 0 {

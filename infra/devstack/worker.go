@@ -1,6 +1,6 @@
 // Package devstack runs Gancho on one machine: the emulated AWS services, every API
-// route on one HTTP server, and a worker that feeds the deliveries queue to the
-// deliver handler the way Lambda's SQS event source mapping does.
+// route on one HTTP server, and workers that feed the deliveries and ingest queues to
+// their handlers the way Lambda's SQS event source mapping does.
 package devstack
 
 import (
@@ -46,7 +46,7 @@ func (w *Worker) Run(ctx context.Context) {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				if err := w.PollOnce(ctx, 2); err != nil && ctx.Err() == nil {
-					w.Log.Warn("poll deliveries", "err", err)
+					w.Log.Warn("poll queue", "queue", w.QueueURL, "err", err)
 					time.Sleep(time.Second)
 				}
 			}
@@ -64,6 +64,7 @@ func (w *Worker) PollOnce(ctx context.Context, waitSeconds int32) error {
 		MaxNumberOfMessages:         10,
 		WaitTimeSeconds:             waitSeconds,
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+		MessageAttributeNames:       []string{"All"},
 	})
 	if err != nil {
 		return err
@@ -74,14 +75,15 @@ func (w *Worker) PollOnce(ctx context.Context, waitSeconds int32) error {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(res.Messages))}
 	for _, m := range res.Messages {
 		ev.Records = append(ev.Records, events.SQSMessage{
-			MessageId:      aws.ToString(m.MessageId),
-			ReceiptHandle:  aws.ToString(m.ReceiptHandle),
-			Body:           aws.ToString(m.Body),
-			Md5OfBody:      aws.ToString(m.MD5OfBody),
-			Attributes:     m.Attributes,
-			EventSource:    "aws:sqs",
-			EventSourceARN: w.QueueARN,
-			AWSRegion:      "us-east-1",
+			MessageId:         aws.ToString(m.MessageId),
+			ReceiptHandle:     aws.ToString(m.ReceiptHandle),
+			Body:              aws.ToString(m.Body),
+			Md5OfBody:         aws.ToString(m.MD5OfBody),
+			Attributes:        m.Attributes,
+			MessageAttributes: messageAttributes(m.MessageAttributes),
+			EventSource:       "aws:sqs",
+			EventSourceARN:    w.QueueARN,
+			AWSRegion:         "us-east-1",
 		})
 	}
 	timeout := w.Timeout
@@ -116,4 +118,17 @@ func (w *Worker) PollOnce(ctx context.Context, waitSeconds int32) error {
 		w.Log.Warn("delete messages", "failed", len(out.Failed))
 	}
 	return nil
+}
+
+// messageAttributes converts received message attributes to the form Lambda's SQS
+// event carries them in.
+func messageAttributes(in map[string]types.MessageAttributeValue) map[string]events.SQSMessageAttribute {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]events.SQSMessageAttribute, len(in))
+	for name, a := range in {
+		out[name] = events.SQSMessageAttribute{DataType: aws.ToString(a.DataType), StringValue: a.StringValue, BinaryValue: a.BinaryValue}
+	}
+	return out
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
+	"github.com/gancho-dev/gancho/shared/ingest"
 	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/signature"
 )
@@ -194,6 +195,59 @@ var expectations = map[string]expectation{
 		d, err := fx.store.GetDelivery(t.Context(), fx.tenant, gancho.DeliveryID(got.ID, fx.subGet))
 		if err != nil || d.Status != gancho.StatusPending {
 			t.Errorf("the delivery to %s: %+v, %v; want it stored as pending", fx.subGet, d, err)
+		}
+	},
+	"publish-events-batch": func(t *testing.T, fx *fixture, res Result) {
+		_, body := apiResponse(t, res, 202)
+		var got struct {
+			Data []struct {
+				ID         string          `json:"id"`
+				Type       string          `json:"type"`
+				Deliveries int             `json:"deliveries"`
+				Error      json.RawMessage `json:"error"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("body %s: %v", body, err)
+		}
+		var in struct{ Events []json.RawMessage }
+		fx.sampleBody(t, "publish-events-batch", &in)
+		if len(got.Data) != len(in.Events) {
+			t.Fatalf("%d items for the sample's %d events: %s", len(got.Data), len(in.Events), body)
+		}
+		// Each of the sample's events is of publishType, which only subGet accepts.
+		for i, it := range got.Data {
+			if it.Error != nil || !strings.HasPrefix(it.ID, gancho.PrefixEvent) || it.Type != fx.publishType || it.Deliveries != 1 {
+				t.Errorf("item %d: %+v %s; want an event of %s published to 1 subscription", i, it, it.Error, fx.publishType)
+				continue
+			}
+			if _, err := fx.store.GetDelivery(t.Context(), fx.tenant, gancho.DeliveryID(it.ID, fx.subGet)); err != nil {
+				t.Errorf("the delivery of item %d to %s: %v", i, fx.subGet, err)
+			}
+		}
+	},
+	"ingest": func(t *testing.T, fx *fixture, res Result) {
+		if res.Outcome != OutcomeResponse {
+			t.Fatalf("the consumer reported %s %s %s; want a response (it never fails a whole batch)", res.Outcome, res.ErrorType, res.Body)
+		}
+		var got events.SQSEventResponse
+		if err := strictJSON(res.Body, &got); err != nil {
+			t.Fatalf("response %s is not an SQSEventResponse: %v", res.Body, err)
+		}
+		if len(got.BatchItemFailures) != 0 {
+			t.Errorf("batchItemFailures %+v; the sample's message is valid and must be acknowledged", got.BatchItemFailures)
+		}
+		// Published for the sample's tenant (seeded with the type), not dead-lettered.
+		m := fx.ingestSample(t)
+		var ev struct{ Type, Subject string }
+		_ = json.Unmarshal(m.Event, &ev)
+		evs, _, err := fx.store.ListEvents(t.Context(), m.TenantID, dynamo.EventFilter{Type: ev.Type}, dynamo.Page{Limit: 100})
+		if err != nil || !slices.ContainsFunc(evs, func(e gancho.Event) bool { return e.Subject == ev.Subject }) {
+			t.Errorf("events of %s: %d, %v; want the sample's %s with subject %s", m.TenantID, len(evs), err, ev.Type, ev.Subject)
+		}
+		out, err := fx.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: &fx.ingestDLQURL, MaxNumberOfMessages: 10})
+		if err != nil || len(out.Messages) != 0 {
+			t.Errorf("the ingest dead-letter queue: %v, %v; want it empty", out, err)
 		}
 	},
 	"get-delivery": func(t *testing.T, fx *fixture, res Result) {
@@ -558,16 +612,18 @@ type fixture struct {
 	store  *dynamo.Store
 	events map[string][]byte // sample events by function
 
-	tenant      string
-	keyID       string // the sample key's id
-	adminKey    string // the operator's key, carried by admin routes' samples
-	queueURL    string // this run's deliveries queue
-	dlqURL      string // and its dead-letter queue
-	subGet      string // active, accepts publishType; get-subscription's {id}
-	subDelete   string // delete-subscription's {id}
-	deliveryGet string // pending, to subGet; get-delivery's {id}
-	publishType string // publish-event's type
-	seededName  string
+	tenant       string
+	keyID        string // the sample key's id
+	adminKey     string // the operator's key, carried by admin routes' samples
+	queueURL     string // this run's deliveries queue
+	dlqURL       string // and its dead-letter queue
+	ingestDLQURL string // this run's ingest dead-letter queue
+	sqs          *sqs.Client
+	subGet       string // active, accepts publishType; get-subscription's {id}
+	subDelete    string // delete-subscription's {id}
+	deliveryGet  string // pending, to subGet; get-delivery's {id}
+	publishType  string // publish-event's type
+	seededName   string
 }
 
 func newFixture(t *testing.T, root string, names []string) *fixture {
@@ -588,7 +644,7 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx.store = clients.Store
+	fx.store, fx.sqs = clients.Store, clients.SQS
 	fx.createQueues(ctx, t, clients.SQS)
 
 	// The API samples: one tenant key for tenant routes, the operator's for admin ones.
@@ -651,8 +707,8 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		}
 	}
 	for _, name := range types {
-		if name == "*" || strings.HasSuffix(name, ".*") {
-			continue
+		if name == "" || name == "*" || strings.HasSuffix(name, ".*") {
+			continue // "": a batch's events, which are objects, not patterns
 		}
 		et := gancho.EventType{TenantID: fx.tenant, Name: name, Description: "seeded by the Lambda binary test", CreatedAt: now, UpdatedAt: now}
 		if _, _, err := fx.store.PutEventType(ctx, et); err != nil {
@@ -694,6 +750,23 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		}
 	}
 
+	// The ingest sample's tenant exists (a fixed id: kept across runs on a long-lived
+	// emulator) and has the sample's type in its catalog.
+	if _, ok := fx.events["ingest"]; ok {
+		m := fx.ingestSample(t)
+		var ev struct{ Type string }
+		_ = json.Unmarshal(m.Event, &ev)
+		k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: m.TenantID, Name: "ingest sample", Scopes: gancho.AllTenantScopes, CreatedAt: now}
+		err := fx.store.CreateTenant(ctx, gancho.Tenant{ID: m.TenantID, Name: "Ingest sample", AllowedEventTypesOnly: true, CreatedAt: now}, k, httpapi.HashKey(httpapi.NewAPIKey()))
+		if err != nil && !errors.Is(err, gancho.ErrConflict) {
+			t.Fatalf("seed the ingest sample's tenant: %v", err)
+		}
+		et := gancho.EventType{TenantID: m.TenantID, Name: ev.Type, Description: "seeded by the Lambda binary test", CreatedAt: now, UpdatedAt: now}
+		if _, _, err := fx.store.PutEventType(ctx, et); err != nil {
+			t.Fatalf("seed event type %s of the ingest sample's tenant: %v", ev.Type, err)
+		}
+	}
+
 	// The consumer's sample names a delivery that must not exist.
 	var batch events.SQSEvent
 	if err := json.Unmarshal(fx.events["deliver"], &batch); err == nil {
@@ -708,6 +781,20 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		}
 	}
 	return fx
+}
+
+// ingestSample is the message of the ingest function's sample event.
+func (fx *fixture) ingestSample(t *testing.T) ingest.Message {
+	t.Helper()
+	var batch events.SQSEvent
+	if err := json.Unmarshal(fx.events["ingest"], &batch); err != nil || len(batch.Records) != 1 {
+		t.Fatalf("events/ingest.json is not one SQS record (%v)", err)
+	}
+	m, err := ingest.Decode(batch.Records[0].Body)
+	if err != nil {
+		t.Fatalf("events/ingest.json: %v", err)
+	}
+	return m
 }
 
 // seedEvent stores an event of publishType with id, and d as its delivery to subGet.
@@ -730,7 +817,7 @@ func (fx *fixture) createQueues(ctx context.Context, t *testing.T, client *sqs.C
 	for _, q := range []struct {
 		name string
 		url  *string
-	}{{prefix + "-deliveries", &fx.queueURL}, {prefix + "-deliveries-dlq", &fx.dlqURL}} {
+	}{{prefix + "-deliveries", &fx.queueURL}, {prefix + "-deliveries-dlq", &fx.dlqURL}, {prefix + "-ingest-dlq", &fx.ingestDLQURL}} {
 		out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &q.name})
 		if err != nil {
 			t.Fatalf("create queue %s: %v", q.name, err)
@@ -865,6 +952,9 @@ func (fx *fixture) functionEnv(name string) []string {
 	}
 	if name != "sweeper" {
 		set["GANCHO_DELIVERIES_QUEUE_URL"], set["GANCHO_DELIVERIES_DLQ_URL"] = fx.queueURL, fx.dlqURL
+	}
+	if name == "ingest" {
+		set["GANCHO_INGEST_DLQ_URL"] = fx.ingestDLQURL
 	}
 	var env []string
 	for _, kv := range os.Environ() {

@@ -340,6 +340,7 @@ type accessWalk struct {
 	admin     string
 	receiver  *httptest.Server
 
+	ingestURL   string // the ingest queue
 	tenant, key string // the walk's tenant and its all-scopes key
 	legacyKey   string // a key of a tenant stored without a default secret
 	subs        map[string]string
@@ -358,6 +359,7 @@ func newAccessWalk(t *testing.T, base config.Config, tpl *template, root string)
 	ddb := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = base.LocalEndpoints })
 	sq := sqs.NewFromConfig(awsCfg)
 	stack := "access-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	var ingestURL string
 	res, err := localstack.Provision(ctx, ddb, sq, filepath.Join(root, "template.yaml"), stack)
 	if err != nil {
 		t.Fatalf("provision a stack of its own: %v", err)
@@ -381,7 +383,25 @@ func newAccessWalk(t *testing.T, base config.Config, tpl *template, root string)
 		t.Fatalf("the template's Globals do not name the table and queues as expected: %v", env)
 	}
 	cfg.AllowInsecure = true
-	w := &accessWalk{t: t, ctx: ctx, cfg: cfg, awsCfg: awsCfg, apps: map[string]*app.App{}, exercised: map[string]bool{},
+	// The ingest function's own queue and dead-letter queue, as the template wires them.
+	for _, f := range tpl.functions() {
+		if f.folder != "ingest" {
+			continue
+		}
+		if _, arg, _ := tpl.env(f)["GANCHO_INGEST_DLQ_URL"].intrinsic(); arg != nil {
+			id, _ := arg.scalar()
+			cfg.IngestDLQURL = res.Queues[id].URL
+		}
+		for _, ev := range f.events() {
+			if id, ok := getAttID(ev.props.get("Queue"), "Arn"); ok && ev.typ == "SQS" {
+				ingestURL = res.Queues[id].URL
+			}
+		}
+	}
+	if cfg.IngestDLQURL == "" || ingestURL == "" {
+		t.Fatalf("the template's ingest function does not name its queue and dead-letter queue as expected")
+	}
+	w := &accessWalk{ingestURL: ingestURL, t: t, ctx: ctx, cfg: cfg, awsCfg: awsCfg, apps: map[string]*app.App{}, exercised: map[string]bool{},
 		rec:   &recorder{calls: map[string]map[awsCall]bool{}, tables: map[string]string{}, queues: map[string]string{}},
 		admin: "gk_admin_" + httpapi.NewAPIKey()[3:], subs: map[string]string{}, events: map[string]string{}, deliveries: map[string]string{}}
 	w.cfg.AdminKeyHash = httpapi.HashKey(w.admin)
@@ -525,6 +545,18 @@ func (w *accessWalk) run() {
 	w.call("publish-event", "POST", "/v1/events", w.key, `{"type":"order.created","payload":{"orderId":2},"reference":{"type":"order","id":"o-2"},"callbackUrl":"`+url+`/fail/callback"}`, 202)
 	w.call("publish-event", "POST", "/v1/events", w.key, `{"type":"order.created","payload":{"orderId":"x"}}`, 422)
 	w.call("publish-event", "POST", "/v1/events", w.key, `{"type":"no.such.type","payload":{}}`, 422)
+	batch := `{"events":[` + pub + `,{"type":"order.created","payload":{"orderId":"x"}},{"type":"order.created","payload":{"orderId":6},"idempotencyKey":"walk-b"},` +
+		`{"type":"order.created","payload":{"orderId":7},"callbackUrl":"` + url + `/fail/callback","reference":{"type":"order","id":"o-7"}}]}`
+	w.call("publish-events-batch", "POST", "/v1/events/batch", w.key, batch, 202)
+	w.call("publish-events-batch", "POST", "/v1/events/batch", w.key, batch, 202) // replays walk-b
+	w.callHeaders("publish-events-batch", "POST", "/v1/events/batch", batch, map[string]string{"Idempotency-Key": "walk-batch"}, 202)
+	w.callHeaders("publish-events-batch", "POST", "/v1/events/batch", batch, map[string]string{"Idempotency-Key": "walk-batch"}, 202)
+	w.call("publish-events-batch", "POST", "/v1/events/batch", w.key, `{"events":[]}`, 422)
+	w.ingest(`{"tenantId":"`+w.tenant+`","event":`+pub+`}`,
+		`{"tenantId":"`+w.tenant+`","event":{"type":"order.created","payload":{"orderId":8},"idempotencyKey":"walk-i"}}`,
+		`{"tenantId":"`+w.tenant+`","event":{"type":"order.created","payload":{"orderId":8},"idempotencyKey":"walk-i"}}`,
+		`{"tenantId":"`+w.tenant+`","event":{"type":"order.created","payload":{"orderId":"x"}}}`,
+		`{"tenantId":"`+missing+`","event":`+pub+`}`)
 	w.call("test-subscription", "POST", ok+"/test", w.key, "", 202)
 	w.call("test-subscription", "POST", "/v1/subscriptions/"+missing+"/test", w.key, "", 404)
 
@@ -656,6 +688,31 @@ func (w *accessWalk) consume() {
 				_, _ = w.setup.SQS.DeleteMessage(w.ctx, &sqs.DeleteMessageInput{QueueUrl: &q, ReceiptHandle: m.ReceiptHandle})
 			}
 		}
+	}
+}
+
+// ingest sends bodies to the ingest queue and hands them to the ingest consumer, as the
+// SQS event source would; the consumer must acknowledge every one (published, or moved
+// to the ingest dead-letter queue).
+func (w *accessWalk) ingest(bodies ...string) {
+	for _, b := range bodies {
+		if _, err := w.setup.SQS.SendMessage(w.ctx, &sqs.SendMessageInput{QueueUrl: &w.ingestURL, MessageBody: aws.String(b)}); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	out, err := w.setup.SQS.ReceiveMessage(w.ctx, &sqs.ReceiveMessageInput{QueueUrl: &w.ingestURL, MaxNumberOfMessages: 10,
+		WaitTimeSeconds: 1, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	for _, m := range out.Messages {
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+			Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: "arn:aws:sqs:us-east-1:000000000000:" + path.Base(w.ingestURL)})
+	}
+	res, err := w.appFor("ingest").Ingest.Handle(w.ctx, ev)
+	if err != nil || len(res.BatchItemFailures) != 0 || len(ev.Records) != len(bodies) {
+		w.t.Errorf("ingest of %d messages (%d received): %+v, %v; want every one acknowledged", len(bodies), len(ev.Records), res, err)
 	}
 }
 

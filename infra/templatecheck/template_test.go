@@ -33,6 +33,7 @@ import (
 
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/httpapi"
+	"github.com/gancho-dev/gancho/shared/ingest"
 	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/seal"
 )
@@ -250,7 +251,13 @@ func checkSampleEvents(c *checker, r *report) {
 				r.addf(f.res, file, "%s", problem)
 			}
 		case len(sqs) > 0:
-			for _, problem := range checkSQSSample(data) {
+			decode := func(body string) error { _, err := queue.Decode(body); return err }
+			what := "a delivery message the consumer accepts"
+			if f.folder == "ingest" {
+				decode = func(body string) error { _, err := ingest.Decode(body); return err }
+				what = `an ingest message {"tenantId", "event"}`
+			}
+			for _, problem := range checkSQSSample(data, decode, what) {
 				r.addf(f.res, file, "%s", problem)
 			}
 		case len(sched) > 0:
@@ -362,8 +369,8 @@ func checkAPISample(data []byte, routeKeys []string, rt httpapi.Route, hasRoute 
 	return out
 }
 
-// checkSQSSample checks an SQS batch whose bodies are delivery messages.
-func checkSQSSample(data []byte) []string {
+// checkSQSSample checks an SQS batch whose bodies decode decodes (what: what they are).
+func checkSQSSample(data []byte, decode func(string) error, what string) []string {
 	var ev events.SQSEvent
 	if err := strictJSON(data, &ev); err != nil {
 		return []string{"is not an SQS event: " + err.Error()}
@@ -391,8 +398,8 @@ func checkSQSSample(data []byte) []string {
 		if n, err := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]); err != nil || n < 1 {
 			bad("attributes.ApproximateReceiveCount %q is not a count", rec.Attributes["ApproximateReceiveCount"])
 		}
-		if _, err := queue.Decode(rec.Body); err != nil {
-			bad("body %s is not a delivery message the consumer accepts: %v", rec.Body, err)
+		if err := decode(rec.Body); err != nil {
+			bad("body %s is not %s: %v", rec.Body, what, err)
 		}
 	}
 	return out
@@ -608,6 +615,7 @@ var envResource = map[string]string{
 	"GANCHO_TABLE_NAME":           "AWS::DynamoDB::Table",
 	"GANCHO_DELIVERIES_QUEUE_URL": "AWS::SQS::Queue",
 	"GANCHO_DELIVERIES_DLQ_URL":   "AWS::SQS::Queue",
+	"GANCHO_INGEST_DLQ_URL":       "AWS::SQS::Queue",
 }
 
 func (c *checker) checkEnvValue(r *report, subject, name string, val *node) {
@@ -714,6 +722,15 @@ func (c *checker) checkSQSEvent(r *report, f function, ev fnEvent) {
 	case timeout > 0 && vt < 6*timeout:
 		r.addf(q.get("VisibilityTimeout"), qID, "VisibilityTimeout is %d s, less than 6x the %d s Timeout of its consumer %s (want >= %d): Lambda needs that margin to retry throttled batches",
 			vt, timeout, f.id, 6*timeout)
+	}
+	if f.folder == "ingest" {
+		// Messages that fail validation are moved to GANCHO_INGEST_DLQ_URL by the
+		// consumer, those that keep failing by the redrive policy: one queue.
+		fn, arg, _ := t.env(f)["GANCHO_INGEST_DLQ_URL"].intrinsic()
+		if id, _ := arg.scalar(); dlqID != "" && (fn != "Ref" || id != dlqID) {
+			r.addf(t.env(f)["GANCHO_INGEST_DLQ_URL"], f.id, "GANCHO_INGEST_DLQ_URL is %s but must be !Ref %s, the dead-letter queue of %s", t.env(f)["GANCHO_INGEST_DLQ_URL"], dlqID, qID)
+		}
+		return
 	}
 	if f.folder != "deliver" {
 		return

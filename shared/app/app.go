@@ -16,6 +16,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
+	"github.com/gancho-dev/gancho/shared/ingest"
 	"github.com/gancho-dev/gancho/shared/outbound"
 	"github.com/gancho-dev/gancho/shared/publish"
 	"github.com/gancho-dev/gancho/shared/sweeper"
@@ -29,6 +30,8 @@ type App struct {
 	API     *httpapi.API
 	Deliver *deliver.Handler
 	Sweeper *sweeper.Sweeper
+	// Ingest consumes the ingest queue: events published without HTTP.
+	Ingest *ingest.Handler
 }
 
 // New builds an App from cfg and its clients.
@@ -56,6 +59,7 @@ func New(cfg config.Config, clients config.Clients, log *slog.Logger) *App {
 		Deliver: deliver.NewHandler(clients.Store, clients.Queue, client, log,
 			append([]deliver.Option{deliver.WithFanOut(publisher)}, cfg.DeliverOptions...)...),
 		Sweeper: sweeper.New(clients.Store, clients.Queue, log, time.Now),
+		Ingest:  ingest.NewHandler(api, publisher, clients.Store, clients.SQS, cfg.IngestDLQURL, log),
 	}
 }
 
@@ -89,6 +93,16 @@ func StartSweeper() {
 		_, err := a.Sweeper.Sweep(ctx)
 		return err
 	})
+}
+
+// StartIngest runs the ingest queue consumer Lambda.
+func StartIngest() {
+	a := fromEnv()
+	if a.Config.IngestDLQURL == "" {
+		fmt.Fprintln(os.Stderr, "gancho: configuration: missing environment: GANCHO_INGEST_DLQ_URL (the ingest dead-letter queue)")
+		os.Exit(1)
+	}
+	lambda.Start(a.Ingest.Handle)
 }
 
 // StartDeliver runs the deliveries queue consumer Lambda.

@@ -23,11 +23,14 @@ import (
 
 // Config is Gancho's runtime configuration.
 type Config struct {
-	TableName     string // GANCHO_TABLE_NAME
-	QueueURL      string // GANCHO_DELIVERIES_QUEUE_URL
-	DLQURL        string // GANCHO_DELIVERIES_DLQ_URL
-	OrderedURL    string // GANCHO_ORDERED_QUEUE_URL (FIFO)
-	AllowInsecure bool   // GANCHO_ALLOW_INSECURE_TARGETS: http:// and private receivers (local runs)
+	TableName  string // GANCHO_TABLE_NAME
+	QueueURL   string // GANCHO_DELIVERIES_QUEUE_URL
+	DLQURL     string // GANCHO_DELIVERIES_DLQ_URL
+	OrderedURL string // GANCHO_ORDERED_QUEUE_URL (FIFO)
+	// IngestDLQURL is where the ingest consumer puts messages that fail validation
+	// (GANCHO_INGEST_DLQ_URL; only the ingest function needs it).
+	IngestDLQURL  string
+	AllowInsecure bool // GANCHO_ALLOW_INSECURE_TARGETS: http:// and private receivers (local runs)
 	LogLevel      slog.Level
 	// Sealer encrypts secrets at rest; GANCHO_ENCRYPTION_KEYS is a comma-separated
 	// list of "id:base64(32 bytes)" keys, the first one sealing new values.
@@ -49,10 +52,11 @@ type Config struct {
 // FromEnv reads the configuration; required names that are missing are an error.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		TableName:  getenv("GANCHO_TABLE_NAME"),
-		QueueURL:   getenv("GANCHO_DELIVERIES_QUEUE_URL"),
-		DLQURL:     getenv("GANCHO_DELIVERIES_DLQ_URL"),
-		OrderedURL: getenv("GANCHO_ORDERED_QUEUE_URL"),
+		TableName:    getenv("GANCHO_TABLE_NAME"),
+		QueueURL:     getenv("GANCHO_DELIVERIES_QUEUE_URL"),
+		DLQURL:       getenv("GANCHO_DELIVERIES_DLQ_URL"),
+		OrderedURL:   getenv("GANCHO_ORDERED_QUEUE_URL"),
+		IngestDLQURL: getenv("GANCHO_INGEST_DLQ_URL"),
 	}
 	var missing []string
 	for name, v := range map[string]string{"GANCHO_TABLE_NAME": c.TableName, "GANCHO_DELIVERIES_QUEUE_URL": c.QueueURL, "GANCHO_DELIVERIES_DLQ_URL": c.DLQURL, "GANCHO_ORDERED_QUEUE_URL": c.OrderedURL} {

@@ -23,16 +23,10 @@ func deliveryKey(tenant, id string) map[string]av { return key("T#"+tenant+"#D#"
 // the delivery records given. Until MarkEventQueued, the event sits in the outbox
 // index, where the sweeper finds it if the process dies before queueing everything.
 func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event, deliveries []gancho.Delivery) error {
-	it, err := marshal(ev)
+	it, err := st.eventItem(ev)
 	if err != nil {
 		return err
 	}
-	for k, v := range eventKey(ev.TenantID, ev.ID) {
-		it[k] = v
-	}
-	it["gsi1pk"], it["gsi1sk"] = s("T#"+ev.TenantID+"#E"), s(ev.ID)
-	it["gsi3pk"], it["gsi3sk"] = s(outboxShard(ev.ID)), s(dueKey(ev.CreatedAt, ev.TenantID+"#"+ev.ID))
-	it["expiresAt"] = n(st.expiry(ev.CreatedAt))
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
 		if conditionFailed(err) {
@@ -41,6 +35,24 @@ func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event, deliveries []
 		return fmt.Errorf("put event: %w", err)
 	}
 	return st.PutDeliveries(ctx, deliveries, false)
+}
+
+// eventItem is the stored form of ev: in the outbox index until it is queued
+// (ev.QueuedAt set).
+func (st *Store) eventItem(ev gancho.Event) (map[string]av, error) {
+	it, err := marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range eventKey(ev.TenantID, ev.ID) {
+		it[k] = v
+	}
+	it["gsi1pk"], it["gsi1sk"] = s("T#"+ev.TenantID+"#E"), s(ev.ID)
+	if ev.QueuedAt == nil {
+		it["gsi3pk"], it["gsi3sk"] = s(outboxShard(ev.ID)), s(dueKey(ev.CreatedAt, ev.TenantID+"#"+ev.ID))
+	}
+	it["expiresAt"] = n(st.expiry(ev.CreatedAt))
+	return it, nil
 }
 
 // PutDeliveries writes delivery records. With onlyNew, records that already exist are

@@ -36,13 +36,11 @@ const PublishKeyTTL = 24 * time.Hour
 // ClaimPublishKey records that key (of tenant) publishes event claim.EventID. If the
 // key is already claimed and not expired, it returns the existing claim and false.
 func (st *Store) ClaimPublishKey(ctx context.Context, tenant, idemKey string, claim PublishClaim) (PublishClaim, bool, error) {
-	it, err := marshal(claim)
+	it, err := claimItem(tenant, idemKey, claim)
 	if err != nil {
 		return claim, false, err
 	}
 	k := publishKey(tenant, idemKey)
-	it["pk"], it["sk"] = k["pk"], k["sk"]
-	it["expiresAt"] = n(claim.ClaimedAt.Add(PublishKeyTTL).Unix())
 	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
 		ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt <= :now"),
 		ExpressionAttributeValues: map[string]av{":now": n(claim.ClaimedAt.Unix())}})
@@ -61,6 +59,18 @@ func (st *Store) ClaimPublishKey(ctx context.Context, tenant, idemKey string, cl
 	}
 	var existing PublishClaim
 	return existing, false, unmarshal(res.Item, &existing)
+}
+
+// claimItem is the stored form of a publish key's claim.
+func claimItem(tenant, idemKey string, claim PublishClaim) (map[string]av, error) {
+	it, err := marshal(claim)
+	if err != nil {
+		return nil, err
+	}
+	k := publishKey(tenant, idemKey)
+	it["pk"], it["sk"] = k["pk"], k["sk"]
+	it["expiresAt"] = n(claim.ClaimedAt.Add(PublishKeyTTL).Unix())
+	return it, nil
 }
 
 // AbandonPublishKey marks claim's key as no longer being worked on (its publish

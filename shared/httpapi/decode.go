@@ -20,19 +20,22 @@ const maxBody = gancho.MaxPayloadBytes + 16<<10
 
 // decode reads a JSON object body into v, rejecting unknown fields, with errors that
 // name the offending field.
-func decode(r *http.Request, v any) error {
+func decode(r *http.Request, v any) error { return decodeLimit(r, v, maxBody) }
+
+// decodeLimit is decode for a route whose bodies may be up to limit bytes.
+func decodeLimit(r *http.Request, v any, limit int) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return gancho.Errorf(gancho.KindUnsupported, "Content-Type must be application/json")
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	if err != nil {
 		return gancho.Errorf(gancho.KindBadRequest, "could not read the request body")
 	}
-	if len(body) > maxBody {
-		return gancho.Errorf(gancho.KindTooLarge, "request body must be at most %d bytes", maxBody)
+	if len(body) > limit {
+		return gancho.Errorf(gancho.KindTooLarge, "request body must be at most %d bytes", limit)
 	}
 	return decodeBytes(body, v)
 }

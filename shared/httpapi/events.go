@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -43,40 +44,12 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if p.OwnerID != "" {
-		if in.OwnerID != nil && *in.OwnerID != p.OwnerID {
-			writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "ownerId", Message: "must be this API key's owner"}))
-			return
-		}
-		in.OwnerID = &p.OwnerID
-	}
-	if header != "" {
-		if in.IdempotencyKey != "" && header != in.IdempotencyKey {
-			writeError(w, r, a.log, gancho.Invalid(gancho.FieldError{Field: "idempotencyKey", Message: "differs from the Idempotency-Key header"}))
-			return
-		}
-		in.IdempotencyKey = header
-	}
-	ev, err := gancho.NewEvent(p.TenantID, in, a.now(), a.policy)
+	item, err := a.prepareEvent(r.Context(), publisherOf(p), in, header, "")
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if err := a.checkPublishType(r.Context(), ev); err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
-	// The key's space is the tenant, the credential and the owner. The hash leaves
-	// the key out, so header and body keys replay each other.
-	key, hash := "", ""
-	if in.IdempotencyKey != "" {
-		key = publish.ScopedKey(p.KeyID, p.OwnerID, in.IdempotencyKey)
-		in.IdempotencyKey = ""
-		b, _ := json.Marshal(in)
-		sum := sha256.Sum256(b)
-		hash = hex.EncodeToString(sum[:])
-	}
-	res, err := a.publisher.Publish(r.Context(), ev, key, hash)
+	res, err := a.publisher.Publish(r.Context(), item.Event, item.Key, item.Hash)
 	if err != nil {
 		if errors.Is(err, publish.ErrStillRunning) {
 			w.Header().Set("Retry-After", "1")
@@ -102,6 +75,61 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/events/"+res.Event.ID)
 	writeJSON(w, http.StatusAccepted, out)
+}
+
+// eventPublisher is who publishes: the tenant, the credential that scopes its
+// idempotency keys, and the owner it is bound to (every event it publishes is that
+// owner's).
+type eventPublisher struct {
+	tenant, credential, owner string
+}
+
+func publisherOf(p gancho.Principal) eventPublisher {
+	return eventPublisher{tenant: p.TenantID, credential: p.KeyID, owner: p.OwnerID}
+}
+
+// prepareEvent validates one event to publish, as POST /v1/events, the batch route
+// and the ingest queue all do: the owner rules of a bound credential, the
+// Idempotency-Key header (header, when set, and the body's key must agree), the
+// event's fields, its type and payload against the catalog. The key's space is the
+// tenant, the credential and the owner; the hash leaves the key out, so header and
+// body keys replay each other. An event without a key gets implicitKey (already
+// scoped), when set.
+func (a *API) prepareEvent(ctx context.Context, by eventPublisher, in gancho.EventInput, header, implicitKey string) (publish.BatchItem, error) {
+	if by.owner != "" {
+		if in.OwnerID != nil && *in.OwnerID != by.owner {
+			return publish.BatchItem{}, gancho.Invalid(gancho.FieldError{Field: "ownerId", Message: "must be this API key's owner"})
+		}
+		owner := by.owner
+		in.OwnerID = &owner
+	}
+	if header != "" {
+		if in.IdempotencyKey != "" && header != in.IdempotencyKey {
+			return publish.BatchItem{}, gancho.Invalid(gancho.FieldError{Field: "idempotencyKey", Message: "differs from the Idempotency-Key header"})
+		}
+		in.IdempotencyKey = header
+	}
+	ev, err := gancho.NewEvent(by.tenant, in, a.now(), a.policy)
+	if err != nil {
+		return publish.BatchItem{}, err
+	}
+	if err := a.checkPublishType(ctx, ev); err != nil {
+		return publish.BatchItem{}, err
+	}
+	item := publish.BatchItem{Event: ev}
+	switch {
+	case in.IdempotencyKey != "":
+		item.Key = publish.ScopedKey(by.credential, by.owner, in.IdempotencyKey)
+	case implicitKey != "":
+		item.Key = implicitKey
+	default:
+		return item, nil
+	}
+	in.IdempotencyKey = ""
+	b, _ := json.Marshal(in)
+	sum := sha256.Sum256(b)
+	item.Hash = hex.EncodeToString(sum[:])
+	return item, nil
 }
 
 // loadEvent reads the {id} event, hiding other tenants' and owners' events.

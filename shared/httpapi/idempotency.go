@@ -69,12 +69,13 @@ func (a *API) idempotent(rt Route, w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	limit := bodyLimit(rt.Name)
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	if err != nil {
 		writeError(w, r, a.log, gancho.Errorf(gancho.KindBadRequest, "could not read the request body"))
 		return
 	}
-	if len(body) > maxBody {
+	if len(body) > limit {
 		// Refused by the route whatever the key: nothing to remember.
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
 		rt.handler(a, w, r)
@@ -120,7 +121,7 @@ func (a *API) idempotent(rt Route, w http.ResponseWriter, r *http.Request) {
 	rt.handler(a, buf, r)
 
 	status := buf.statusCode()
-	if status >= 500 || buf.body.Len() > maxReplayBody {
+	if status >= 500 || buf.transient || buf.body.Len() > maxReplayBody {
 		a.releaseIdempotent(r, rec)
 	} else {
 		rec.Status, rec.Body = status, buf.body.Bytes()
@@ -214,6 +215,16 @@ type responseBuffer struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// transient: the response reports a failure of ours that a repeat may not
+	// meet (a batch item's 500), so it is not stored for replay.
+	transient bool
+}
+
+// markTransient keeps w's response from being stored under its Idempotency-Key.
+func markTransient(w http.ResponseWriter) {
+	if b, ok := w.(*responseBuffer); ok {
+		b.transient = true
+	}
 }
 
 func (b *responseBuffer) Header() http.Header { return b.header }

@@ -65,6 +65,7 @@ func Routes() []Route {
 		{"subscription-results", http.MethodPost, "/v1/subscriptions/{id}/results", gancho.ScopeEventsRead, "the events matched since the last read, marked read; with ?all=true every event within retention, by date (seed 000)", (*API).subscriptionResults},
 
 		{"publish-event", http.MethodPost, "/v1/events", gancho.ScopeEventsWrite, "publish an event to every matching subscription", (*API).publishEvent},
+		{"publish-events-batch", http.MethodPost, "/v1/events/batch", gancho.ScopeEventsWrite, "publish up to 100 events at once; one result or problem per event, in order", (*API).publishEventsBatch},
 		{"list-events", http.MethodGet, "/v1/events", gancho.ScopeEventsRead, "list events, newest first; filters type, ownerId, referenceId, since, until", (*API).listEvents},
 		{"get-event", http.MethodGet, "/v1/events/{id}", gancho.ScopeEventsRead, "one event with its payload", (*API).getEvent},
 		{"list-event-deliveries", http.MethodGet, "/v1/events/{id}/deliveries", gancho.ScopeDeliveriesRead, "an event's deliveries, one per destination", (*API).listEventDeliveries},

@@ -42,6 +42,9 @@ type Publisher struct {
 	// inline is the largest fan-out done while the publisher waits; larger ones are
 	// handed to the delivery consumer as one fan-out message.
 	inline int
+	// batchInline is the most deliveries a batch publish queues inline, all its
+	// events together.
+	batchInline int
 	// takeover is how long a claimed idempotency key whose event never appeared
 	// blocks repeats (the first request is presumed still running).
 	takeover time.Duration
@@ -52,11 +55,14 @@ const DefaultInlineFanOut = 50
 
 // New returns a Publisher.
 func New(store Store, q Queue, now func() time.Time) *Publisher {
-	return &Publisher{store: store, queue: q, now: now, inline: DefaultInlineFanOut, takeover: 30 * time.Second}
+	return &Publisher{store: store, queue: q, now: now, inline: DefaultInlineFanOut, batchInline: DefaultBatchInlineFanOut, takeover: 30 * time.Second}
 }
 
 // WithInlineFanOut sets the largest fan-out done inline (tests use small numbers).
 func (p *Publisher) WithInlineFanOut(n int) *Publisher { p.inline = n; return p }
+
+// WithBatchInlineFanOut sets the most deliveries a batch publish queues inline.
+func (p *Publisher) WithBatchInlineFanOut(n int) *Publisher { p.batchInline = n; return p }
 
 // Result is what a publish did.
 type Result struct {
@@ -128,6 +134,12 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 			ev.ID = claim.EventID
 		}
 	}
+	return p.storeAndFanOut(ctx, ev, idemKey, claim)
+}
+
+// storeAndFanOut stores ev, whose idempotency key (if any) it holds under claim, and
+// queues its deliveries.
+func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey string, claim dynamo.PublishClaim) (Result, error) {
 	if err := p.store.CreateEvent(ctx, ev, nil); err != nil {
 		if errors.Is(err, gancho.ErrConflict) && idemKey != "" {
 			return Result{}, stillRunning()
@@ -205,25 +217,7 @@ func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matche
 	const chunk = 500
 	for start := 0; start < len(matches); start += chunk {
 		part := matches[start:min(start+chunk, len(matches))]
-		deliveries := make([]gancho.Delivery, 0, len(part))
-		msgs := make([]queue.Message, 0, len(part))
-		var ordered []queue.Message
-		var groups []string
-		for _, m := range part {
-			d := gancho.Delivery{
-				ID: gancho.DeliveryID(ev.ID, m.SubscriptionID), TenantID: ev.TenantID, EventID: ev.ID,
-				SubscriptionID: m.SubscriptionID, EventType: ev.Type, OwnerID: m.OwnerID,
-				Status: gancho.StatusPending, CreatedAt: now, UpdatedAt: now,
-			}
-			deliveries = append(deliveries, d)
-			msg := queue.Message{TenantID: ev.TenantID, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: m.SubscriptionID, Attempt: 1}
-			if m.Ordered && ev.Reference != nil && ev.Reference.ID != "" {
-				ordered = append(ordered, msg)
-				groups = append(groups, orderGroup(ev.TenantID, m.SubscriptionID, ev.Reference.ID))
-				continue
-			}
-			msgs = append(msgs, msg)
-		}
+		deliveries, msgs, ordered, groups := deliveriesOf(ev, part, now)
 		if err := p.store.PutDeliveries(ctx, deliveries, repair); err != nil {
 			return 0, false, err
 		}
@@ -242,6 +236,29 @@ func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matche
 		return 0, false, err
 	}
 	return len(matches), false, nil
+}
+
+// deliveriesOf makes the delivery records of ev to matches and their first messages:
+// msgs for the deliveries queue, ordered (with their message groups) for the FIFO one.
+func deliveriesOf(ev gancho.Event, matches []dynamo.Match, now time.Time) (deliveries []gancho.Delivery, msgs, ordered []queue.Message, groups []string) {
+	deliveries = make([]gancho.Delivery, 0, len(matches))
+	msgs = make([]queue.Message, 0, len(matches))
+	for _, m := range matches {
+		d := gancho.Delivery{
+			ID: gancho.DeliveryID(ev.ID, m.SubscriptionID), TenantID: ev.TenantID, EventID: ev.ID,
+			SubscriptionID: m.SubscriptionID, EventType: ev.Type, OwnerID: m.OwnerID,
+			Status: gancho.StatusPending, CreatedAt: now, UpdatedAt: now,
+		}
+		deliveries = append(deliveries, d)
+		msg := queue.Message{TenantID: ev.TenantID, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: m.SubscriptionID, Attempt: 1}
+		if m.Ordered && ev.Reference != nil && ev.Reference.ID != "" {
+			ordered = append(ordered, msg)
+			groups = append(groups, orderGroup(ev.TenantID, m.SubscriptionID, ev.Reference.ID))
+			continue
+		}
+		msgs = append(msgs, msg)
+	}
+	return deliveries, msgs, ordered, groups
 }
 
 // orderGroup is the FIFO message group of a destination and reference: hashed, since

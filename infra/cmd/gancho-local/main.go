@@ -91,12 +91,13 @@ Gancho is running (ready in %.1fs)
   exposed      %s
   table        %s
   queue        %s
+  ingest queue %s
   sealing key  %s
   tenant       %s
   API key      %s
   admin key    %s
 
-`, took.Seconds(), dev.URL, where, exposed, dev.Config.TableName, dev.Config.QueueURL, key, dev.TenantID, dev.APIKey, dev.AdminKey)
+`, took.Seconds(), dev.URL, where, exposed, dev.Config.TableName, dev.Config.QueueURL, dev.IngestQueueURL, key, dev.TenantID, dev.APIKey, dev.AdminKey)
 	b.WriteString(tryIt(dev.URL, dev.APIKey))
 	b.WriteString("\nCtrl-C stops everything.\n")
 	return b.String()

@@ -90,6 +90,10 @@ func wellKnownVar(logicalID string) (string, bool) {
 		return "GANCHO_DELIVERIES_DLQ_URL", true
 	case "OrderedQueue":
 		return "GANCHO_ORDERED_QUEUE_URL", true
+	case "IngestQueue":
+		return "GANCHO_INGEST_QUEUE_URL", true
+	case "IngestDLQ":
+		return "GANCHO_INGEST_DLQ_URL", true
 	}
 	return "", false
 }

@@ -25,6 +25,8 @@ func TestCommandEnv(t *testing.T) {
 			"DeliveriesQueue": {URL: "http://q/d"},
 			"DeliveriesDLQ":   {URL: "http://q/dlq"},
 			"Jobs":            {URL: "http://q/jobs.fifo"},
+			"IngestQueue":     {URL: "http://q/ingest"},
+			"IngestDLQ":       {URL: "http://q/ingest-dlq"},
 		},
 	}
 	t.Setenv("GANCHO_ENCRYPTION_KEYS", "given:key")
@@ -41,6 +43,10 @@ func TestCommandEnv(t *testing.T) {
 		"GANCHO_QUEUE_URL_DELIVERIESQUEUE": "http://q/d",
 		"GANCHO_QUEUE_URL_DELIVERIESDLQ":   "http://q/dlq",
 		"GANCHO_QUEUE_URL_JOBS":            "http://q/jobs.fifo",
+		"GANCHO_INGEST_QUEUE_URL":          "http://q/ingest",
+		"GANCHO_INGEST_DLQ_URL":            "http://q/ingest-dlq",
+		"GANCHO_QUEUE_URL_INGESTQUEUE":     "http://q/ingest",
+		"GANCHO_QUEUE_URL_INGESTDLQ":       "http://q/ingest-dlq",
 		"GANCHO_ENCRYPTION_KEYS":           "given:key",
 	}
 	if !reflect.DeepEqual(env, want) {
