@@ -9,7 +9,7 @@
 # module) with that module's own indexdb command, and the output says so, with the
 # snapshot's date. If neither can be had, the check says it was SKIPPED and why.
 #
-# Needs GOVULNCHECK and INDEXDB (the Makefile installs both into .local/bin).
+# Needs GOVULNCHECK and INDEXDB (the Makefile installs both into .local/bin/<toolchain>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
