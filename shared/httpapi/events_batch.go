@@ -61,7 +61,8 @@ type batchResponse struct {
 // ("events/3/payload/orderId"). Each event's idempotencyKey works as in a single
 // publish, with the same credential scoping, so a batch and a single publish replay
 // each other; an Idempotency-Key header covers the whole request (the generic
-// wrapper), and a response holding an error of ours (500) is not stored under it.
+// wrapper, and a key per event derived from it), and a response holding an error of
+// ours (500) is not stored under it.
 func (a *API) publishEventsBatch(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
 	var req batchRequest
@@ -78,6 +79,12 @@ func (a *API) publishEventsBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	by := publisherOf(p)
+	// The Idempotency-Key header covers the whole request: the generic wrapper replays
+	// its stored response, and each event without its own key gets one derived from
+	// the header and its position, so a repeat that runs again (the first run crashed,
+	// or answered a 500 that was not stored) finds the events already published
+	// instead of publishing them twice.
+	header := r.Header.Get(HeaderIdempotencyKey)
 	errs := make([]error, len(req.Events))
 	var items []publish.BatchItem
 	var at []int
@@ -86,7 +93,11 @@ func (a *API) publishEventsBatch(w http.ResponseWriter, r *http.Request) {
 		err := decodeEvent(raw, &in)
 		var item publish.BatchItem
 		if err == nil {
-			item, err = a.prepareEvent(r.Context(), by, in, "", "")
+			implicit := ""
+			if header != "" {
+				implicit = publish.ScopedKey(by.credential, by.owner, batchKey(header, i))
+			}
+			item, err = a.prepareEvent(r.Context(), by, in, "", implicit)
 		}
 		if err != nil {
 			errs[i] = err
@@ -122,6 +133,13 @@ func (a *API) publishEventsBatch(w http.ResponseWriter, r *http.Request) {
 		out.Data[i] = batchFailed{Error: prob}
 	}
 	writeJSON(w, http.StatusAccepted, out)
+}
+
+// batchKey is the idempotency key of the i-th event of a batch sent with the
+// Idempotency-Key header and no idempotencyKey of its own. The NUL bytes keep it apart
+// from every key a client can send (keys are printable ASCII).
+func batchKey(header string, i int) string {
+	return "\x00batch\x00" + header + "\x00" + strconv.Itoa(i)
 }
 
 // batchPublisher is the publisher's batch form, or one event at a time.

@@ -272,3 +272,54 @@ func TestPublishBatchInternalErrorNotReplayed(t *testing.T) {
 		got.json(t, &ev)
 	}
 }
+
+// partlyFailingBatch publishes every event but the last for real the first time, and
+// fails the last one on our side (a 500 item, so the answer is not stored).
+type partlyFailingBatch struct {
+	*publish.Publisher
+	calls atomic.Int32
+}
+
+func (f *partlyFailingBatch) PublishBatch(ctx context.Context, items []publish.BatchItem) []publish.BatchOutcome {
+	if f.calls.Add(1) > 1 {
+		return f.Publisher.PublishBatch(ctx, items)
+	}
+	out := f.Publisher.PublishBatch(ctx, items[:len(items)-1])
+	return append(out, publish.BatchOutcome{Err: errors.New("queue unavailable")})
+}
+
+// TestPublishBatchHeaderRepeatPublishesNothingTwice: a batch sent again with the same
+// Idempotency-Key header after an answer that was not stored (a 500 item; a crash is
+// the same) gets the events already published back under their ids, and publishes
+// only what was not.
+func TestPublishBatchHeaderRepeatPublishesNothingTwice(t *testing.T) {
+	e := newEnv(t)
+	cfg, clients := testenv.Clients(t)
+	api := httpapi.New(httpapi.Config{Store: clients.Store, Log: testenv.Logger(t), Policy: gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure},
+		Publisher: &partlyFailingBatch{Publisher: publish.New(clients.Store, clients.Queue, time.Now)}})
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	e.srv = srv
+	body := eventsBody(`{"type":"order.created","payload":{"n":1}}`, `{"type":"order.created","payload":{"n":2}}`, `{"type":"order.created","payload":{"n":3}}`)
+	r, first := e.batch(e.keyA, body, "Idempotency-Key", "batch-repeat")
+	if r.status != 202 || len(first) != 3 || first[0].Error != nil || first[1].Error != nil || first[2].Error == nil {
+		t.Fatalf("first: %d %s; want two published and a 500 item", r.status, r.body)
+	}
+	r, again := e.batch(e.keyA, body, "Idempotency-Key", "batch-repeat")
+	if r.status != 202 || len(again) != 3 {
+		t.Fatalf("repeat: %d %s", r.status, r.body)
+	}
+	for i := range 2 {
+		if again[i].ID != first[i].ID || !again[i].Replayed {
+			t.Errorf("repeat item %d: %+v; want event %s again, replayed", i, again[i], first[i].ID)
+		}
+	}
+	if again[2].Error != nil || again[2].ID == "" || again[2].Replayed {
+		t.Errorf("repeat item 2: %+v; want it published now", again[2])
+	}
+	// Another credential with the same header value publishes on its own.
+	r, other := e.batch(e.keyB, body, "Idempotency-Key", "batch-repeat")
+	if r.status != 202 || len(other) != 3 || other[0].Replayed || other[0].ID == first[0].ID {
+		t.Errorf("another tenant's key: %d %s; want its own events", r.status, r.body)
+	}
+}
