@@ -182,17 +182,53 @@ func (st *Store) LoadEvents(ctx context.Context, refs []EventRef) (map[string]ga
 	return out, nil
 }
 
-// PutEvents stores new events, 25 per BatchWriteItem, and returns each one's error.
-// Unlike CreateEvent it does not check that an id is new: the caller gives fresh ids
-// only. An event with QueuedAt set (nothing to deliver) skips the outbox.
-func (st *Store) PutEvents(ctx context.Context, evs []gancho.Event) []error {
+// PutEvents stores new events and returns each one's error. An event with QueuedAt
+// set (nothing to deliver) skips the outbox.
+//
+// Events published under an idempotency key (keyed[i]) are written one by one on the
+// condition that their id is new, as CreateEvent does: a repeat that took the key over
+// (this run stalled past the takeover time) may have stored and delivered the same id
+// meanwhile, and writing it again would put it back in the outbox. Such an event's
+// error wraps gancho.ErrConflict. A conditional PutItem costs the same units as a
+// batched one. The others have fresh ids and go 25 per BatchWriteItem.
+func (st *Store) PutEvents(ctx context.Context, evs []gancho.Event, keyed []bool) []error {
 	items := make([]map[string]av, len(evs))
 	errs := make([]error, len(evs))
+	skip := make([]error, len(evs))
 	for i, ev := range evs {
 		items[i], errs[i] = st.eventItem(ev)
+		skip[i] = errs[i]
+		if i < len(keyed) && keyed[i] && skip[i] == nil {
+			skip[i] = errKeyed
+		}
 	}
-	return mergeErrs(errs, st.putEach(ctx, items, errs), "put events")
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, writeParallelism)
+	for i := range evs {
+		if skip[i] != errKeyed {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: items[i],
+				ConditionExpression: aws.String("attribute_not_exists(pk)")})
+			switch {
+			case conditionFailed(err):
+				errs[i] = fmt.Errorf("event %s: %w", evs[i].ID, gancho.ErrConflict)
+			case err != nil:
+				errs[i] = fmt.Errorf("put event: %w", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return mergeErrs(errs, st.putEach(ctx, items, skip), "put events")
 }
+
+// errKeyed marks, for putEach, the events PutEvents writes on their own.
+var errKeyed = errors.New("written on its own")
 
 // MarkEventsQueued is MarkEventQueued for many events: each is written again whole,
 // with queuedAt and deliveryCount and out of the outbox, 25 per BatchWriteItem. An

@@ -31,7 +31,7 @@ type BatchOutcome struct {
 type BatchStore interface {
 	ClaimPublishKeys(ctx context.Context, reqs []dynamo.KeyClaim) []dynamo.KeyClaimResult
 	LoadEvents(ctx context.Context, refs []dynamo.EventRef) (map[string]gancho.Event, error)
-	PutEvents(ctx context.Context, evs []gancho.Event) []error
+	PutEvents(ctx context.Context, evs []gancho.Event, keyed []bool) []error
 	PutFanOuts(ctx context.Context, ws []dynamo.FanOutWrite) []error
 	MarkEventsQueued(ctx context.Context, evs []gancho.Event, at time.Time, deliveries []int) []error
 }
@@ -202,17 +202,21 @@ func (b *batch) publishNew(ctx context.Context) {
 
 	// Decide what is fanned out here: each event up to the inline limit, the batch
 	// up to DefaultBatchInlineFanOut; an event with nothing to deliver is stored as
-	// queued already.
+	// queued already. Once one event's fan-out goes to the background, every later
+	// one with deliveries goes too: a later event queued inline would overtake it,
+	// which an ordered subscription or a callback with the same reference must never
+	// see.
 	now := b.p.now().UTC()
 	left := b.p.batchInline
+	background := false
 	var toStore []*pending
 	for _, pd := range ps {
 		if pd.err != nil {
 			continue
 		}
 		switch n := len(pd.matches); {
-		case n > b.p.inline || n > left:
-			pd.background = true
+		case n > 0 && (background || n > b.p.inline || n > left):
+			pd.background, background = true, true
 		case n == 0:
 			pd.ev.QueuedAt = &now
 		default:
@@ -220,22 +224,27 @@ func (b *batch) publishNew(ctx context.Context) {
 		}
 		toStore = append(toStore, pd)
 	}
-	evs := make([]gancho.Event, len(toStore))
+	evs, keyed := make([]gancho.Event, len(toStore)), make([]bool, len(toStore))
 	for j, pd := range toStore {
-		evs[j] = pd.ev
+		evs[j], keyed[j] = pd.ev, b.items[pd.i].Key != ""
 	}
-	for j, err := range b.bs.PutEvents(ctx, evs) {
+	for j, err := range b.bs.PutEvents(ctx, evs, keyed) {
 		toStore[j].err = err
 	}
 	for _, pd := range ps {
-		if pd.err != nil {
+		switch {
+		case errors.Is(pd.err, gancho.ErrConflict):
+			// A repeat took this key over while this run stalled, and stored the
+			// event under the same id: it is that run's to fan out, not this one's.
+			pd.err = fmt.Errorf("%w: %w", errNotStored, stillRunning())
+		case pd.err != nil:
 			b.abandon(ctx, pd)
 		}
 	}
 
 	// From here every failure leaves a stored event in the outbox, which the
 	// sweeper repairs.
-	inline := keep(toStore, func(pd *pending) bool { return !pd.background && pd.ev.QueuedAt == nil })
+	inline := keep(toStore, func(pd *pending) bool { return pd.err == nil && !pd.background && pd.ev.QueuedAt == nil })
 	b.writeFanOuts(ctx, inline, now)
 	b.send(ctx, toStore, now)
 	queued := keep(inline, func(pd *pending) bool { return pd.err == nil })

@@ -329,11 +329,11 @@ type failingStore struct {
 
 var errInjected = errors.New("injected failure")
 
-func (f *failingStore) PutEvents(ctx context.Context, evs []gancho.Event) []error {
+func (f *failingStore) PutEvents(ctx context.Context, evs []gancho.Event, keyed []bool) []error {
 	if f.failEvents {
 		return slices.Repeat([]error{errInjected}, len(evs))
 	}
-	return f.Store.PutEvents(ctx, evs)
+	return f.Store.PutEvents(ctx, evs, keyed)
 }
 
 func (f *failingStore) PutFanOuts(ctx context.Context, ws []dynamo.FanOutWrite) []error {
@@ -390,4 +390,85 @@ func TestPublishBatchCrashSafety(t *testing.T) {
 			t.Errorf("retry: %+v, %v; want event %s published under its first id", out[0].Result, out[0].Err, first.ID)
 		}
 	})
+}
+
+// stallingStore parks PutEvents until released, as a run that stalls (throttled, or a
+// paused Lambda) between claiming its keys and storing its events.
+type stallingStore struct {
+	*dynamo.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *stallingStore) PutEvents(ctx context.Context, evs []gancho.Event, keyed []bool) []error {
+	close(s.entered)
+	<-s.release
+	return s.Store.PutEvents(ctx, evs, keyed)
+}
+
+// TestPublishBatchStalledRunAfterTakeover: a run that stalls past the takeover time
+// finds its event stored by the repeat that took its key over, and leaves that event
+// and its deliveries alone (a 409 for the stalled run) instead of writing them again.
+func TestPublishBatchStalledRunAfterTakeover(t *testing.T) {
+	e := newBatchEnv(t)
+	sub := e.subscribe(t, gancho.SubscriptionInput{Events: listp("order.*")})
+	key := publish.ScopedKey("key_test", "", "stall-"+e.tenant)
+	stall := &stallingStore{Store: e.clients.Store, entered: make(chan struct{}), release: make(chan struct{})}
+	stalled := publish.New(stall, e.clients.Queue, time.Now)
+	first := e.event("order.created", 1)
+	done := make(chan []publish.BatchOutcome)
+	go func() { done <- stalled.PublishBatch(e.ctx, []publish.BatchItem{{Event: first, Key: key, Hash: "h"}}) }()
+	<-stall.entered
+
+	// The repeat comes after the takeover time and finishes the publish.
+	later := publish.New(e.clients.Store, e.clients.Queue, func() time.Time { return time.Now().Add(time.Minute) })
+	out := later.PublishBatch(e.ctx, []publish.BatchItem{{Event: e.event("order.created", 1), Key: key, Hash: "h"}})
+	if out[0].Err != nil || out[0].Result.Event.ID != first.ID {
+		t.Fatalf("repeat: %+v; want event %s published", out[0], first.ID)
+	}
+	d, err := e.clients.Store.GetDelivery(e.ctx, e.tenant, gancho.DeliveryID(first.ID, sub.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clients.Store.SetDeliveryStatus(e.ctx, d, gancho.StatusDelivered); err != nil {
+		t.Fatal(err)
+	}
+
+	close(stall.release)
+	got := <-done
+	var ge *gancho.Error
+	if !errors.As(got[0].Err, &ge) || ge.Kind != gancho.KindConflict {
+		t.Errorf("stalled run: %+v; want a conflict (the repeat published the event)", got[0])
+	}
+	if d, err := e.clients.Store.GetDelivery(e.ctx, e.tenant, d.ID); err != nil || d.Status != gancho.StatusDelivered {
+		t.Errorf("the delivery after the stalled run: %+v, %v; want it still delivered", d, err)
+	}
+	pending, err := e.clients.Store.PendingEvents(e.ctx, time.Now().Add(time.Minute), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(pending, func(ev gancho.Event) bool { return ev.ID == first.ID }) {
+		t.Errorf("event %s is back in the outbox", first.ID)
+	}
+}
+
+// TestPublishBatchKeepsOrderPastTheInlineLimit: once an event's fan-out goes to the
+// background, a later event of the batch is not queued inline ahead of it.
+func TestPublishBatchKeepsOrderPastTheInlineLimit(t *testing.T) {
+	e := newBatchEnv(t)
+	ordered := true
+	e.subscribe(t, gancho.SubscriptionInput{Events: listp("order.*"), Ordered: &ordered})
+	e.subscribe(t, gancho.SubscriptionInput{Events: listp("order.created")})
+	e.subscribe(t, gancho.SubscriptionInput{Events: listp("order.created")})
+	ref := func(in *gancho.EventInput) { in.Reference = &gancho.Reference{ID: "r-1"} }
+	pub := publish.New(e.clients.Store, e.clients.Queue, time.Now).WithBatchInlineFanOut(2)
+	out := pub.PublishBatch(e.ctx, []publish.BatchItem{
+		{Event: e.event("order.created", 1, ref)}, // 3 deliveries: over the batch's inline budget
+		{Event: e.event("order.paid", 2, ref)},    // 1 delivery: would fit, but must not overtake
+	})
+	for i, o := range out {
+		if o.Err != nil || !o.Result.Background {
+			t.Errorf("item %d: %+v; want its fan-out in the background", i, o)
+		}
+	}
 }
