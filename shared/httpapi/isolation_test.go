@@ -206,6 +206,11 @@ var isolationCases = map[string]isoCase{
 			return `{"type":"order.created","payload":{"by":"the caller"},"idempotencyKey":"` + v.eventIdem + `"}`
 		},
 		idem: func(v *victim) string { return v.eventIdem }, foreign: 202, owner: 202, check: checkPublished},
+	"publish-events-batch": {about: "a batch with the victim's idempotency key (header and body) publishes the caller's own event, never a replay or a conflict, and it reaches none of the victim's subscriptions",
+		body: func(_ *isoFixture, v *victim) string {
+			return `{"events":[{"type":"order.created","payload":{"by":"the caller"},"idempotencyKey":"` + v.eventIdem + `"}]}`
+		},
+		idem: func(v *victim) string { return v.eventIdem }, foreign: 202, owner: 202, check: checkBatchPublished},
 	"list-events": {about: "the list holds only the caller's own events",
 		query: pageAll, cursor: true, foreign: 200, owner: 200, check: checkEventList},
 	"get-event": {about: "a foreign event id is 404",
@@ -596,6 +601,31 @@ func checkEventList(t *testing.T, x *isoCall, r response) {
 			t.Errorf("%s lists event %s of owner %q", x.as.name, ev.ID, ev.OwnerID)
 		}
 	}
+}
+
+// checkBatchPublished checks the one event of a batch as checkPublished checks a
+// single publish.
+func checkBatchPublished(t *testing.T, x *isoCall, r response) {
+	var b struct {
+		Data []struct {
+			Error json.RawMessage `json:"error"`
+		} `json:"data"`
+	}
+	var raw struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(r.body, &b); err != nil || json.Unmarshal(r.body, &raw) != nil || len(b.Data) != 1 {
+		t.Fatalf("decode: %v: %s; want one item", err, r.body)
+	}
+	// The caller's single publish of the same event with the same key came first
+	// (publish-event), so the item may replay that, the caller's own event; it must
+	// never be the victim's (checkPublished) nor a conflict with the victim's key.
+	if b.Data[0].Error != nil {
+		t.Errorf("LEAK %s as %s: the batch item conflicts with %s's use of the key: %s", x.path, x.as.name, x.as.victim.who, r.body)
+	}
+	item := r
+	item.body = raw.Data[0]
+	checkPublished(t, x, item)
 }
 
 func checkPublished(t *testing.T, x *isoCall, r response) {
