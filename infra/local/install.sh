@@ -92,11 +92,11 @@ apt_install() {
 
 # DynamoDB Local has no listen-address option; infra/local/LoopbackDynamoDBLocal.java
 # binds it to loopback and needs javac (compiled once, into .local/). Without one it
-# listens on every interface, and says so when it starts.
+# refuses to start unless GANCHO_DYNAMODB_ALL_INTERFACES=true lets it listen on every interface.
 ensure_java() {
   java_ok && command -v javac >/dev/null 2>&1 && return 0
   if ! command -v apt-get >/dev/null 2>&1 && java_ok; then
-    log "warning: no javac: DynamoDB Local will listen on every interface (install a JDK >= $min_java)"
+    log "warning: no javac: DynamoDB Local cannot be kept on loopback (install a JDK >= $min_java, or set GANCHO_DYNAMODB_ALL_INTERFACES=true)"
     return 0
   fi
   apt_install openjdk-17-jdk-headless

@@ -40,6 +40,10 @@ type Options struct {
 	SQSPort    int
 }
 
+// AllInterfacesEnv, set to "true", lets DynamoDB Local listen on every interface when
+// its loopback launcher cannot be compiled (no javac).
+const AllInterfacesEnv = "GANCHO_DYNAMODB_ALL_INTERFACES"
+
 // Stack is a running pair of emulators: DynamoDB Local and fauxqs (SQS).
 type Stack struct {
 	DynamoEndpoint string // http://127.0.0.1:PORT
@@ -66,10 +70,15 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		log = &syncWriter{w: opts.Log}
 	}
 	// DynamoDB Local has no listen-address option; the launcher binds it to loopback.
-	// Without a Java compiler it can only listen on every interface: say so.
+	// Without a Java compiler it could only listen on every interface, which exposes
+	// the tables to the network: that takes an explicit opt-in, and is said loudly.
 	launcherDir, lerr := compileLauncher(ctx, t)
 	if lerr != nil {
-		slog.Warn("DynamoDB Local will listen on EVERY interface, reachable from other machines on its port; install a JDK (javac) to keep it on loopback",
+		if os.Getenv(AllInterfacesEnv) != "true" {
+			return nil, fmt.Errorf("DynamoDB Local cannot be kept on loopback (%w): install a JDK (javac), "+
+				"or set %s=true to let it listen on every interface, reachable from other machines on its port", lerr, AllInterfacesEnv)
+		}
+		slog.Warn("DynamoDB Local will listen on EVERY interface, reachable from other machines on its port ("+AllInterfacesEnv+"=true); install a JDK (javac) to keep it on loopback",
 			"reason", lerr)
 	}
 	services := []service{dynamoService(t, opts.DynamoPort, launcherDir), sqsService(t, opts.SQSPort)}
