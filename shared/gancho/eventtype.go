@@ -565,11 +565,30 @@ func (s *Schema) Validate(payload json.RawMessage) []FieldError {
 	}
 	var out []FieldError
 	seen := map[FieldError]bool{}
+	// Keep the first MaxSchemaErrors in pointer order as they come (the library
+	// visits properties in map order), never sorting every error of a payload that
+	// breaks the schema everywhere.
+	less := func(a, b FieldError) bool {
+		return cmp.Or(comparePointers(a.Field, b.Field), strings.Compare(a.Message, b.Message)) < 0
+	}
 	add := func(fe FieldError) {
-		if !seen[fe] {
-			seen[fe] = true
-			out = append(out, fe)
+		if seen[fe] {
+			return
 		}
+		seen[fe] = true
+		if len(out) == MaxSchemaErrors {
+			if !less(fe, out[len(out)-1]) {
+				return
+			}
+			out = out[:len(out)-1]
+		}
+		i, _ := slices.BinarySearchFunc(out, fe, func(a, b FieldError) int {
+			if less(a, b) {
+				return -1
+			}
+			return 1
+		})
+		out = slices.Insert(out, i, fe)
 	}
 	for _, l := range validationLeaves(ve, nil) {
 		field := strings.Join(append([]string{"payload"}, escapeTokens(l.InstanceLocation)...), "/")
@@ -591,12 +610,7 @@ func (s *Schema) Validate(payload json.RawMessage) []FieldError {
 	if len(out) == 0 {
 		out = append(out, FieldError{Field: "payload", Message: "does not match the event type's schema"})
 	}
-	// The library visits properties in map order: sort, so the same payload always
-	// gets the same errors (and the same first MaxSchemaErrors of them).
-	slices.SortFunc(out, func(a, b FieldError) int {
-		return cmp.Or(comparePointers(a.Field, b.Field), strings.Compare(a.Message, b.Message))
-	})
-	return out[:min(len(out), MaxSchemaErrors)]
+	return out
 }
 
 // comparePointers orders JSON pointers token by token, array indexes by number, so
