@@ -148,7 +148,7 @@ func (o options) events(n int) int {
 
 // measure runs every scenario and reports.
 func measure(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, command string) error {
-	root, err := repoRoot()
+	root, err := localstack.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -240,22 +240,4 @@ func describeMachine(root, command string) machine {
 		m.Commit = strings.TrimSpace(string(out))
 	}
 	return m
-}
-
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

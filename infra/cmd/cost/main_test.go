@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/infra/costmeter"
+	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -21,7 +22,7 @@ import (
 // every side of the bill is counted.
 func TestSmoke(t *testing.T) {
 	testenv.Config(t)
-	root, err := repoRoot()
+	root, err := localstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

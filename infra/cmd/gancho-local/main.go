@@ -6,19 +6,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gancho-dev/gancho/infra/devstack"
+	"github.com/gancho-dev/gancho/infra/localstack"
 )
 
 func main() {
@@ -31,7 +30,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
-	root, err := repoRoot()
+	root, err := localstack.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -123,22 +122,4 @@ func portOf(endpoint string) string {
 		return u.Port()
 	}
 	return endpoint
-}
-
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the repository (no go.mod found)")
-		}
-		dir = parent
-	}
 }

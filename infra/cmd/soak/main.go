@@ -12,15 +12,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/infra/soak"
 )
 
@@ -29,7 +28,7 @@ func main() {
 }
 
 func run() int {
-	root, err := repoRoot()
+	root, err := localstack.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		return 2
@@ -81,22 +80,4 @@ func configure(cfg soak.Config, getenv func(string) string) (soak.Config, error)
 		cfg.Deadline = d
 	}
 	return cfg, nil
-}
-
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the repository (no go.mod found)")
-		}
-		dir = parent
-	}
 }
