@@ -34,6 +34,7 @@ type Store struct {
 	table     string
 	retention time.Duration
 	sealer    *seal.Sealer
+	settle    time.Duration // see FanOutSettle
 }
 
 // DefaultRetention is how long events and deliveries are kept.
@@ -41,7 +42,7 @@ const DefaultRetention = 30 * 24 * time.Hour
 
 // New returns a store on table; sealer encrypts secrets at rest.
 func New(db *dynamodb.Client, table string, sealer *seal.Sealer) *Store {
-	return &Store{db: db, table: table, retention: DefaultRetention, sealer: sealer}
+	return &Store{db: db, table: table, retention: DefaultRetention, sealer: sealer, settle: FanOutSettle}
 }
 
 // WithRetention sets how long events, deliveries and inbox entries are kept.

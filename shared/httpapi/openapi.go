@@ -327,7 +327,7 @@ var routeDocs = map[string]routeDoc{
 			"needView": {"type": "boolean"},
 		}, "needView"))},
 	"POST /v1/subscriptions/{id}/results": {
-		Description: "Without all=true: the events matched since the subscription was last viewed, which marks them viewed. With all=true: all of them within retention, filtered by date (seed 000). Numbers may be sent as strings.",
+		Description: "Without all=true: the events matched since the subscription was last viewed, which marks them viewed. With all=true: all of them within retention, filtered by date (seed 000). Numbers may be sent as strings. For a push subscription (read from its deliveries) an event shows among the new ones once every earlier event's fan-out has finished and at least 10 s after it was published; needView and all=true show it at once.",
 		Request:     resultsInput, BodyOptional: true,
 		Query:   []queryParam{q("all", "all events within retention instead of the unseen ones", boolSchema)},
 		Success: []int{200}, Params: idParam, Response: handWritten("Results", obj(props{
