@@ -281,7 +281,7 @@ var routeDocs = map[string]routeDoc{
 		Success:     []int{204}, Params: nameParam},
 
 	"POST /v1/subscriptions": {
-		Description: "The response holds the subscription's signing secret; reads never show it again.",
+		Description: "The response holds the subscription's signing secret; reads never show it again. Publishing reuses the subscriptions it found for an event type for a few seconds: a new subscription (or a change, or a delete) may miss (or still get) events published within 5 s after it; a delivery to a deleted or disabled subscription ends cancelled.",
 		Request:     in[gancho.SubscriptionInput]("url"),
 		Success:     []int{201}, Location: true, Response: out[gancho.Subscription]()},
 	"GET /v1/subscriptions": {Success: []int{200}, Response: listOf(out[gancho.Subscription]()), Query: append(listQuery(),
