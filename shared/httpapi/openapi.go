@@ -410,6 +410,8 @@ var fieldNotes = map[string]map[string]any{
 	"Subscription.format":        {"enum": []any{"envelope", "raw"}},
 	"Subscription.secret":        {"description": "on create only"},
 	"Subscription.retrySchedule": {"description": "seconds before each retry"},
+	"Subscription.lastAttemptAt": {"description": "a run of successes that changes nothing else in the status block updates it at most once a minute: up to 60 s behind the last attempt"},
+	"Subscription.lastSuccessAt": {"description": "up to 60 s behind the last success, as lastAttemptAt"},
 	"Delivery.status":            {"enum": deliveryStatus["enum"]},
 	"Attempt.outcome":            {"enum": []any{gancho.OutcomeSuccess, gancho.OutcomeFailure}},
 	"Event.data":                 {"description": "the payload as published"},
