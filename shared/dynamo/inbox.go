@@ -367,7 +367,10 @@ func (st *Store) GetEvents(ctx context.Context, tenant string, ids []string) ([]
 // written after a later event was read (a background fan-out, a repair by the
 // sweeper), so new results stop at the fan-out horizon: before the oldest event still
 // in the outbox (its fan-out unfinished) and before FanOutSettle ago (an event just
-// stored may not show in the outbox index yet).
+// stored may not show in the outbox index yet). One case stays out of reach: a publish
+// retried under its idempotency key after the first one died before storing its event
+// stores it then under the first one's (older) id, which a cursor may have passed; it
+// is still delivered, and listed with ?all=true.
 
 // FanOutSettle is how long after its creation an event waits before it can show in a
 // push subscription's new results: more than the outbox index lags behind the table
