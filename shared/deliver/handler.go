@@ -303,10 +303,15 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 	now := h.now()
 	for _, k := range order {
 		o := outcomes[k]
-		if err := h.store.RecordSubscriptionOutcome(ctx, k.tenant, k.sub, *o); err != nil {
-			h.log.Warn("subscription status not updated", "tenantId", k.tenant, "subscriptionId", k.sub, "err", err)
+		sub, known := b.Subscriptions[k.sub]
+		// Successes that change nothing a reader sees but times younger than
+		// dynamo.StatusRefresh are not written: one write less per subscription and
+		// batch on a healthy endpoint.
+		if !known || o.Changes(sub.Status) {
+			if err := h.store.RecordSubscriptionOutcome(ctx, k.tenant, k.sub, *o); err != nil {
+				h.log.Warn("subscription status not updated", "tenantId", k.tenant, "subscriptionId", k.sub, "err", err)
+			}
 		}
-		sub := b.Subscriptions[k.sub]
 		if o.LastSuccess != nil || !sub.IsActive {
 			continue
 		}

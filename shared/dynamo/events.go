@@ -502,12 +502,39 @@ func (o *Outcome) Add(a gancho.Attempt) {
 	}
 }
 
+// StatusRefresh is how far behind the last attempt lastAttemptAt and lastSuccessAt may
+// be shown: a batch of successes that changes nothing else in the status block
+// leaves it unwritten while the times it holds are less than this old.
+const StatusRefresh = time.Minute
+
+// maxStatusResponse is how much of the last response the status block keeps.
+const maxStatusResponse = 1024
+
+// Changes reports whether writing o would change what a reader of st (the status
+// block the batch read) relies on: the last status code and response, the failure
+// count and failingSince, or times more than StatusRefresh older than o's. Failures
+// always change it (they count).
+func (o Outcome) Changes(st gancho.Status) bool {
+	a := o.Last
+	switch {
+	case o.LastSuccess == nil || o.Failures > 0 || a.Outcome != gancho.OutcomeSuccess:
+		return true
+	case st.ConsecutiveFailures != 0 || st.FailingSince != nil:
+		return true
+	case st.LastStatusCode != a.StatusCode || st.LastResponse != truncate(a.Response, maxStatusResponse):
+		return true
+	case st.LastAttemptAt == nil || st.LastSuccessAt == nil:
+		return true
+	}
+	return a.At.Sub(*st.LastAttemptAt) >= StatusRefresh || o.LastSuccess.Sub(*st.LastSuccessAt) >= StatusRefresh
+}
+
 // RecordSubscriptionOutcome updates a subscription's status block with one update per
 // batch. A subscription deleted meanwhile is left alone.
 func (st *Store) RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, o Outcome) error {
 	a := o.Last
 	ts := func(t time.Time) av { return s(t.UTC().Format(time.RFC3339Nano)) }
-	values := map[string]av{":code": n(int64(a.StatusCode)), ":resp": s(truncate(a.Response, 1024)), ":at": ts(a.At)}
+	values := map[string]av{":code": n(int64(a.StatusCode)), ":resp": s(truncate(a.Response, maxStatusResponse)), ":at": ts(a.At)}
 	update := "SET lastStatusCode = :code, lastResponse = :resp, lastAttemptAt = :at"
 	switch {
 	case o.LastSuccess != nil && o.Failures == 0:

@@ -353,3 +353,221 @@ func (st *Store) GetEvents(ctx context.Context, tenant string, ids []string) ([]
 	}
 	return out, nil
 }
+
+// Pull results of a push subscription come from its deliveries, not from inbox items:
+// every event matched to a push subscription has a delivery record, listed under
+// T#<tenant>#S#<sub>#D by delivery id, and a delivery id starts with its event id's
+// time, so the list is in event order and a date range is a key range. Test events
+// (type gancho.TypeTest, which cannot be published) are left out, as the inbox leaves
+// them out.
+//
+// What is new is what lies past the subscription's resultsCursor (the last delivery id
+// returned as new), which a read advances with a compare-and-set, so two readers never
+// both return the same event. A cursor would skip an event whose delivery record is
+// written after a later event was read (a background fan-out, a repair by the
+// sweeper), so new results stop at the fan-out horizon: before the oldest event still
+// in the outbox (its fan-out unfinished) and before FanOutSettle ago (an event just
+// stored may not show in the outbox index yet). One case stays out of reach: a publish
+// retried under its idempotency key after the first one died before storing its event
+// stores it then under the first one's (older) id, which a cursor may have passed; it
+// is still delivered, and listed with ?all=true.
+
+// FanOutSettle is how long after its creation an event waits before it can show in a
+// push subscription's new results: more than the outbox index lags behind the table
+// and than an event's clock runs ahead of its PutItem.
+const FanOutSettle = 10 * time.Second
+
+// WithFanOutSettle sets the fan-out settle time (tests use small ones).
+func (st *Store) WithFanOutSettle(d time.Duration) *Store { st.settle = d; return st }
+
+const resultsCursorAttr = "resultsCursor"
+
+func subDeliveriesPK(tenant, subID string) string { return "T#" + tenant + "#S#" + subID + "#D" }
+
+// ResultsCursor returns a push subscription's results cursor ("" before its first read).
+func (st *Store) ResultsCursor(ctx context.Context, tenant, subID string) (string, error) {
+	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: subKey(tenant, subID),
+		ProjectionExpression: aws.String(resultsCursorAttr), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return "", fmt.Errorf("read results cursor: %w", err)
+	}
+	v, _ := res.Item[resultsCursorAttr].(*types.AttributeValueMemberS)
+	if v == nil {
+		return "", nil
+	}
+	return v.Value, nil
+}
+
+// fanOutHorizon is the time before which every event of tenant has its deliveries
+// written: the creation of the tenant's oldest event still in the outbox, or now less
+// the store's fan-out settle time. Outbox entries of expired events (left until the
+// TTL removes them) do not hold it back. The outbox holds only events in flight, so
+// reading the part of it older than the horizon is small.
+func (st *Store) fanOutHorizon(ctx context.Context, tenant string, now time.Time) (time.Time, error) {
+	h := now.Add(-st.settle)
+	for shard := 0; shard < dueShards; shard++ {
+		in := &dynamodb.QueryInput{
+			TableName:              &st.table,
+			IndexName:              aws.String("gsi3"),
+			KeyConditionExpression: aws.String("gsi3pk = :p AND gsi3sk < :h"),
+			FilterExpression:       aws.String("begins_with(pk, :t) AND expiresAt > :now"),
+			ProjectionExpression:   aws.String("gsi3sk"),
+			ExpressionAttributeValues: map[string]av{
+				":p": s(fmt.Sprintf("OUTBOX#%d", shard)), ":h": s(dueKey(h, "")),
+				":t": s("T#" + tenant + "#E#"), ":now": n(now.Unix()),
+			},
+		}
+		for {
+			res, err := st.db.Query(ctx, in)
+			if err != nil {
+				return h, fmt.Errorf("read outbox: %w", err)
+			}
+			if len(res.Items) > 0 {
+				// Ascending: the first is this shard's oldest.
+				if sk, ok := res.Items[0]["gsi3sk"].(*types.AttributeValueMemberS); ok {
+					at, _, _ := strings.Cut(sk.Value, "#")
+					if t, err := time.Parse("2006-01-02T15:04:05.000000000Z", at); err == nil && t.Before(h) {
+						h = t
+					}
+				}
+				break
+			}
+			if len(res.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = res.LastEvaluatedKey
+		}
+	}
+	return h, nil
+}
+
+// ReadDelivered is ReadInbox for a push subscription, from its deliveries. New results
+// (q.Unseen) are those past cursor and before the fan-out horizon, oldest first.
+func (st *Store) ReadDelivered(ctx context.Context, tenant, subID, cursor string, q InboxQuery) (InboxPage, error) {
+	page := InboxPage{EventIDs: []string{}}
+	now := time.Now()
+	in := &dynamodb.QueryInput{
+		TableName:              &st.table,
+		IndexName:              aws.String("gsi1"),
+		KeyConditionExpression: aws.String("gsi1pk = :p AND gsi1sk BETWEEN :lo AND :hi"),
+		FilterExpression:       aws.String("expiresAt > :now AND eventType <> :test"),
+		ProjectionExpression:   aws.String("gsi1sk, eventId"),
+		ExpressionAttributeValues: map[string]av{
+			":p": s(subDeliveriesPK(tenant, subID)), ":now": n(now.Unix()), ":test": s(gancho.TypeTest),
+		},
+	}
+	// The floors below are cut to a delivery id's time part: every id of that
+	// millisecond or later sorts after it, so BETWEEN keeps only earlier ones.
+	floor := func(t time.Time) string {
+		return gancho.IDFloor(gancho.PrefixDelivery, t)[:len(gancho.PrefixDelivery)+10]
+	}
+	lo, hi := gancho.PrefixDelivery, gancho.PrefixDelivery+"~"
+	exclude := ""
+	if q.Unseen {
+		h, err := st.fanOutHorizon(ctx, tenant, now)
+		if err != nil {
+			return page, err
+		}
+		if cursor != "" {
+			lo, exclude = cursor, cursor
+		}
+		hi = floor(h)
+		in.ScanIndexForward = aws.Bool(true)
+	} else {
+		if q.Since != nil && q.Since.UnixMilli() > 0 {
+			lo = floor(*q.Since)
+		}
+		if q.Until != nil {
+			if q.Until.UnixMilli() <= 0 {
+				return page, nil
+			}
+			hi = floor(*q.Until)
+		}
+		in.ScanIndexForward = aws.Bool(false)
+	}
+	if lo > hi {
+		return page, nil
+	}
+	in.ExpressionAttributeValues[":lo"], in.ExpressionAttributeValues[":hi"] = s(lo), s(hi)
+	pager := dynamodb.NewQueryPaginator(st.db, in)
+	for pager.HasMorePages() {
+		res, err := pager.NextPage(ctx)
+		if err != nil {
+			return page, fmt.Errorf("read deliveries: %w", err)
+		}
+		for _, it := range res.Items {
+			sk, _ := it["gsi1sk"].(*types.AttributeValueMemberS)
+			ev, _ := it["eventId"].(*types.AttributeValueMemberS)
+			if sk == nil || ev == nil || sk.Value == exclude {
+				continue
+			}
+			i := page.Total
+			page.Total++
+			if i >= q.Offset && i-q.Offset < q.Limit {
+				page.EventIDs = append(page.EventIDs, ev.Value)
+			}
+		}
+	}
+	return page, nil
+}
+
+// HasDelivered is HasUnseen for a push subscription: whether a delivery past its
+// results cursor exists (past the fan-out horizon too: needView says something new
+// matched, even if new results show it only once it settles).
+func (st *Store) HasDelivered(ctx context.Context, tenant, subID string) (bool, error) {
+	cursor, err := st.ResultsCursor(ctx, tenant, subID)
+	if err != nil {
+		return false, err
+	}
+	in := &dynamodb.QueryInput{
+		TableName:              &st.table,
+		IndexName:              aws.String("gsi1"),
+		KeyConditionExpression: aws.String("gsi1pk = :p AND gsi1sk > :c"),
+		FilterExpression:       aws.String("expiresAt > :now AND eventType <> :test"),
+		ProjectionExpression:   aws.String("gsi1sk"),
+		ExpressionAttributeValues: map[string]av{
+			":p": s(subDeliveriesPK(tenant, subID)), ":c": s(max(cursor, gancho.PrefixDelivery)), ":now": n(time.Now().Unix()),
+			":test": s(gancho.TypeTest),
+		},
+		Limit: aws.Int32(25),
+	}
+	for {
+		res, err := st.db.Query(ctx, in)
+		if err != nil {
+			return false, fmt.Errorf("read deliveries: %w", err)
+		}
+		if len(res.Items) > 0 {
+			return true, nil
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return false, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
+// AdvanceResultsCursor moves a push subscription's results cursor from from to to,
+// only if it is still from: otherwise (another reader moved it, or the subscription
+// is gone) gancho.ErrConflict, and nothing changes.
+func (st *Store) AdvanceResultsCursor(ctx context.Context, tenant, subID, from, to string) error {
+	cond := "attribute_exists(pk) AND attribute_not_exists(#c)"
+	values := map[string]av{":to": s(to)}
+	if from != "" {
+		cond = "attribute_exists(pk) AND #c = :from"
+		values[":from"] = s(from)
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: subKey(tenant, subID),
+		UpdateExpression:          aws.String("SET #c = :to"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#c": resultsCursorAttr},
+		ExpressionAttributeValues: values,
+	})
+	if conditionFailed(err) {
+		return fmt.Errorf("results cursor: another reader moved it: %w", gancho.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("advance results cursor: %w", err)
+	}
+	return nil
+}

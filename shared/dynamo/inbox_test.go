@@ -307,3 +307,86 @@ func TestMatchCarriesNotifyMode(t *testing.T) {
 		}
 	}
 }
+
+// TestPushResultsFromDeliveries: a push subscription's results come from its delivery
+// records; new ones stop at the oldest event whose fan-out is unfinished, leave test
+// events out, and a cursor moved by one reader is not moved again by another.
+func TestPushResultsFromDeliveries(t *testing.T) {
+	t.Parallel()
+	e := newStoreEnv(t)
+	e.st.WithFanOutSettle(0)
+	tenant := testenv.TenantID()
+	clock := newSubClock()
+	sub := newSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*")})
+	e.create(t, sub)
+	base := time.Now().Add(-time.Hour)
+	// store writes an event and its delivery to sub; queued takes it out of the outbox.
+	store := func(i int, typ string, queued bool) string {
+		when := base.Add(time.Duration(i) * time.Minute)
+		ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, when), TenantID: tenant, Type: typ, CreatedAt: when.UTC(),
+			Payload: json.RawMessage(`{}`)}
+		d := gancho.Delivery{ID: gancho.DeliveryID(ev.ID, sub.ID), TenantID: tenant, EventID: ev.ID, SubscriptionID: sub.ID,
+			EventType: typ, Status: gancho.StatusPending, CreatedAt: when.UTC(), UpdatedAt: when.UTC()}
+		if err := e.st.CreateEvent(e.ctx, ev, []gancho.Delivery{d}); err != nil {
+			t.Fatal(err)
+		}
+		if queued {
+			if err := e.st.MarkEventQueued(e.ctx, ev, when, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ev.ID
+	}
+	read := func(cursor string, q dynamo.InboxQuery) dynamo.InboxPage {
+		t.Helper()
+		p, err := e.st.ReadDelivered(e.ctx, tenant, sub.ID, cursor, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := store(0, "crm.lead.created", true)
+	store(1, gancho.TypeTest, true)
+	b := store(2, "crm.lead.created", true)
+	late := store(3, "crm.lead.created", false) // its fan-out still running
+	c := store(4, "crm.lead.created", true)
+
+	if p := read("", dynamo.InboxQuery{Limit: 10}); !slices.Equal(p.EventIDs, []string{c, late, b, a}) || p.Total != 4 {
+		t.Fatalf("all = %v total %d", p.EventIDs, p.Total)
+	}
+	// New: up to the unfinished fan-out, oldest first, the test event left out.
+	p := read("", dynamo.InboxQuery{Unseen: true, Limit: 1})
+	if !slices.Equal(p.EventIDs, []string{a}) || p.Total != 2 {
+		t.Fatalf("unseen = %v total %d, want [%s] total 2", p.EventIDs, p.Total, a)
+	}
+	if has, err := e.st.HasDelivered(e.ctx, tenant, sub.ID); err != nil || !has {
+		t.Fatalf("HasDelivered = %v, %v", has, err)
+	}
+	if err := e.st.AdvanceResultsCursor(e.ctx, tenant, sub.ID, "", gancho.DeliveryID(a, sub.ID)); err != nil {
+		t.Fatal(err)
+	}
+	// A second reader that read the same cursor loses.
+	if err := e.st.AdvanceResultsCursor(e.ctx, tenant, sub.ID, "", gancho.DeliveryID(a, sub.ID)); !errors.Is(err, gancho.ErrConflict) {
+		t.Fatalf("second advance from the same cursor: %v, want a conflict", err)
+	}
+	cursor, err := e.st.ResultsCursor(e.ctx, tenant, sub.ID)
+	if err != nil || cursor != gancho.DeliveryID(a, sub.ID) {
+		t.Fatalf("cursor = %q, %v", cursor, err)
+	}
+	if p := read(cursor, dynamo.InboxQuery{Unseen: true, Limit: 10}); !slices.Equal(p.EventIDs, []string{b}) || p.Total != 1 {
+		t.Fatalf("unseen after a = %v total %d, want [%s]", p.EventIDs, p.Total, b)
+	}
+	// The late fan-out ends: its event and the ones after it are new now.
+	if err := e.st.MarkEventQueued(e.ctx, gancho.Event{ID: late, TenantID: tenant}, time.Now(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if p := read(cursor, dynamo.InboxQuery{Unseen: true, Limit: 10}); !slices.Equal(p.EventIDs, []string{b, late, c}) || p.Total != 3 {
+		t.Fatalf("unseen after the late fan-out = %v total %d", p.EventIDs, p.Total)
+	}
+	if err := e.st.AdvanceResultsCursor(e.ctx, tenant, sub.ID, cursor, gancho.DeliveryID(c, sub.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if has, err := e.st.HasDelivered(e.ctx, tenant, sub.ID); err != nil || has {
+		t.Fatalf("HasDelivered after reading everything = %v, %v", has, err)
+	}
+}

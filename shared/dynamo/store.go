@@ -35,6 +35,8 @@ type Store struct {
 	table     string
 	retention time.Duration
 	sealer    *seal.Sealer
+	settle    time.Duration // see FanOutSettle
+	matches   *matchCache
 }
 
 // DefaultRetention is how long events and deliveries are kept.
@@ -42,7 +44,14 @@ const DefaultRetention = 30 * 24 * time.Hour
 
 // New returns a store on table; sealer encrypts secrets at rest.
 func New(db *dynamodb.Client, table string, sealer *seal.Sealer) *Store {
-	return &Store{db: db, table: table, retention: DefaultRetention, sealer: sealer}
+	return &Store{db: db, table: table, retention: DefaultRetention, sealer: sealer, settle: FanOutSettle,
+		matches: &matchCache{ttl: MatchCacheTTL}}
+}
+
+// WithMatchCache sets how long match entries are reused (0: read them every time).
+func (st *Store) WithMatchCache(ttl time.Duration) *Store {
+	st.matches = &matchCache{ttl: ttl}
+	return st
 }
 
 // WithRetention sets how long events, deliveries and inbox entries are kept.

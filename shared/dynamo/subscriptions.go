@@ -79,6 +79,7 @@ func (st *Store) decodeSub(it map[string]av) (gancho.Subscription, error) {
 
 // CreateSubscription stores sub and its match entries in one transaction.
 func (st *Store) CreateSubscription(ctx context.Context, sub gancho.Subscription) error {
+	defer st.matches.forget(sub.TenantID)
 	it, err := st.subItem(sub)
 	if err != nil {
 		return err
@@ -198,6 +199,7 @@ func (st *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, limit i
 // changed, in one transaction that fails with ErrConflict if old was changed since it
 // was read (optimistic concurrency on updatedAt).
 func (st *Store) UpdateSubscription(ctx context.Context, old, sub gancho.Subscription) error {
+	defer st.matches.forget(sub.TenantID)
 	update, err := st.subUpdate(old, sub)
 	if err != nil {
 		return err
@@ -305,6 +307,7 @@ func (st *Store) DisableSubscription(ctx context.Context, sub gancho.Subscriptio
 // DeleteSubscription removes sub and its match entries; queued deliveries find it gone
 // and end cancelled.
 func (st *Store) DeleteSubscription(ctx context.Context, sub gancho.Subscription) error {
+	defer st.matches.forget(sub.TenantID)
 	items := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &st.table, Key: subKey(sub.TenantID, sub.ID),
 		ConditionExpression: aws.String("attribute_exists(pk)")}}}
 	for _, k := range matchKeys(sub) {
@@ -329,6 +332,7 @@ type Match struct {
 
 // MatchSubscriptions finds the active subscriptions that receive ev by querying the
 // match entries of each pattern that accepts its type, for its owner and for no owner.
+// Each query's entries are reused for MatchCacheTTL (see matchcache.go).
 func (st *Store) MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]Match, error) {
 	prefixes := []string{"0#"}
 	switch ev.OwnerID {
@@ -342,46 +346,72 @@ func (st *Store) MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]Mat
 	var out []Match
 	for _, pattern := range gancho.MatchPatterns(ev.Type) {
 		for _, prefix := range prefixes {
-			in := &dynamodb.QueryInput{
-				TableName:                 &st.table,
-				KeyConditionExpression:    aws.String("pk = :p AND begins_with(sk, :o)"),
-				FilterExpression:          aws.String("active = :t AND (attribute_not_exists(#c) OR #c = :c)"),
-				ExpressionAttributeNames:  map[string]string{"#c": "context"},
-				ExpressionAttributeValues: map[string]av{":p": s("T#" + ev.TenantID + "#M#" + pattern), ":o": s(prefix), ":t": &types.AttributeValueMemberBOOL{Value: true}, ":c": s(ev.Context)},
-				ConsistentRead:            aws.Bool(true),
+			entries, err := st.matchEntries(ctx, ev.TenantID, pattern, prefix)
+			if err != nil {
+				return nil, err
 			}
-			if prefix == "" {
-				in.KeyConditionExpression = aws.String("pk = :p")
-				delete(in.ExpressionAttributeValues, ":o")
-			}
-			pager := dynamodb.NewQueryPaginator(st.db, in)
-			for pager.HasMorePages() {
-				res, err := pager.NextPage(ctx)
-				if err != nil {
-					return nil, fmt.Errorf("match subscriptions: %w", err)
+			for _, m := range entries {
+				if seen[m.SubID] || (m.Context != "" && m.Context != ev.Context) {
+					continue
 				}
-				for _, it := range res.Items {
-					var m struct {
-						SK      string `json:"sk"`
-						SubID   string `json:"subId"`
-						Mode    string `json:"mode"`
-						Ordered bool   `json:"ordered"`
-					}
-					if err := unmarshal(it, &m); err != nil {
-						return nil, err
-					}
-					if seen[m.SubID] {
-						continue
-					}
-					seen[m.SubID] = true
-					owner := ""
-					if rest, ok := strings.CutPrefix(m.SK, "1#"); ok {
-						owner, _, _ = strings.Cut(rest, "#")
-					}
-					out = append(out, Match{SubscriptionID: m.SubID, OwnerID: owner, Mode: m.Mode, Ordered: m.Ordered})
+				seen[m.SubID] = true
+				owner := ""
+				if rest, ok := strings.CutPrefix(m.SK, "1#"); ok {
+					owner, _, _ = strings.Cut(rest, "#")
 				}
+				out = append(out, Match{SubscriptionID: m.SubID, OwnerID: owner, Mode: m.Mode, Ordered: m.Ordered})
 			}
 		}
 	}
+	return out, nil
+}
+
+// matchEntries reads the active match entries of a pattern whose sort key starts with
+// prefix, or reuses those read less than MatchCacheTTL ago. The event's context is
+// left to the caller, so one read serves events of every context.
+func (st *Store) matchEntries(ctx context.Context, tenant, pattern, prefix string) ([]matchEntry, error) {
+	ck := matchCacheKey(tenant, pattern, prefix)
+	if entries, ok := st.matches.get(ck, time.Now()); ok {
+		return entries, nil
+	}
+	at := time.Now()
+	in := &dynamodb.QueryInput{
+		TableName:                 &st.table,
+		KeyConditionExpression:    aws.String("pk = :p AND begins_with(sk, :o)"),
+		FilterExpression:          aws.String("active = :t"),
+		ExpressionAttributeValues: map[string]av{":p": s("T#" + tenant + "#M#" + pattern), ":o": s(prefix), ":t": &types.AttributeValueMemberBOOL{Value: true}},
+		// Eventually consistent: the entries may be reused for MatchCacheTTL anyway, so a
+		// read that misses a write of the last moment (usually under a second) only
+		// adds that moment to the staleness the cache already allows (MatchCacheBound).
+		// Nothing conditional is decided on them: a delivery to a subscription deleted
+		// or disabled meanwhile ends cancelled when the consumer reads it.
+		ConsistentRead: aws.Bool(false),
+	}
+	if prefix == "" {
+		in.KeyConditionExpression = aws.String("pk = :p")
+		delete(in.ExpressionAttributeValues, ":o")
+	}
+	var out []matchEntry
+	pager := dynamodb.NewQueryPaginator(st.db, in)
+	for pager.HasMorePages() {
+		res, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("match subscriptions: %w", err)
+		}
+		for _, it := range res.Items {
+			var m struct {
+				SK      string `json:"sk"`
+				SubID   string `json:"subId"`
+				Mode    string `json:"mode"`
+				Context string `json:"context"`
+				Ordered bool   `json:"ordered"`
+			}
+			if err := unmarshal(it, &m); err != nil {
+				return nil, err
+			}
+			out = append(out, matchEntry{SK: m.SK, SubID: m.SubID, Mode: m.Mode, Context: m.Context, Ordered: m.Ordered})
+		}
+	}
+	st.matches.put(ck, out, at)
 	return out, nil
 }

@@ -281,7 +281,7 @@ var routeDocs = map[string]routeDoc{
 		Success:     []int{204}, Params: nameParam},
 
 	"POST /v1/subscriptions": {
-		Description: "The response holds the subscription's signing secret; reads never show it again.",
+		Description: "The response holds the subscription's signing secret; reads never show it again. Publishing reuses the subscriptions it found for an event type for a few seconds: a new subscription (or a change, or a delete) may miss (or still get) events published within 5 s after it; a delivery to a deleted or disabled subscription ends cancelled.",
 		Request:     in[gancho.SubscriptionInput]("url"),
 		Success:     []int{201}, Location: true, Response: out[gancho.Subscription]()},
 	"GET /v1/subscriptions": {Success: []int{200}, Response: listOf(out[gancho.Subscription]()), Query: append(listQuery(),
@@ -327,7 +327,7 @@ var routeDocs = map[string]routeDoc{
 			"needView": {"type": "boolean"},
 		}, "needView"))},
 	"POST /v1/subscriptions/{id}/results": {
-		Description: "Without all=true: the events matched since the subscription was last viewed, which marks them viewed. With all=true: all of them within retention, filtered by date (seed 000). Numbers may be sent as strings.",
+		Description: "Without all=true: the events matched since the subscription was last viewed, which marks them viewed. With all=true: all of them within retention, filtered by date (seed 000). Numbers may be sent as strings. For a push subscription (read from its deliveries) an event shows among the new ones once every earlier event's fan-out has finished and at least 10 s after it was published; needView and all=true show it at once.",
 		Request:     resultsInput, BodyOptional: true,
 		Query:   []queryParam{q("all", "all events within retention instead of the unseen ones", boolSchema)},
 		Success: []int{200}, Params: idParam, Response: handWritten("Results", obj(props{
@@ -418,6 +418,8 @@ var fieldNotes = map[string]map[string]any{
 	"Subscription.format":        {"enum": []any{"envelope", "raw"}},
 	"Subscription.secret":        {"description": "on create only"},
 	"Subscription.retrySchedule": {"description": "seconds before each retry"},
+	"Subscription.lastAttemptAt": {"description": "a run of successes that changes nothing else in the status block updates it at most once a minute: up to 60 s behind the last attempt"},
+	"Subscription.lastSuccessAt": {"description": "up to 60 s behind the last success, as lastAttemptAt"},
 	"Delivery.status":            {"enum": deliveryStatus["enum"]},
 	"Attempt.outcome":            {"enum": []any{gancho.OutcomeSuccess, gancho.OutcomeFailure}},
 	"Event.data":                 {"description": "the payload as published"},

@@ -1,9 +1,11 @@
 package httpapi
 
 // Pull results (seed 000): GET /v1/subscriptions/{id}/callback says whether there is
-// something new, POST /v1/subscriptions/{id}/results returns it. The events come from
-// the subscription's inbox (dynamo/inbox.go), written at fan-out for push and notify
-// subscriptions alike.
+// something new, POST /v1/subscriptions/{id}/results returns it. A notify
+// subscription's events come from its inbox (dynamo/inbox.go), written at fan-out; a
+// push subscription has no inbox (its events are not written twice): its events come
+// from its deliveries, and what is new from a cursor past the last one read, new
+// results stopping at the fan-out horizon (dynamo.FanOutSettle).
 //
 // Decisions where API.md is silent:
 //   - Without ?all=true the page is the oldest unseen events first, at most size
@@ -50,7 +52,16 @@ type ResultsStore interface {
 	MarkSeen(ctx context.Context, tenant, subID string, eventIDs []string) error
 	MarkViewed(ctx context.Context, tenant, subID string, at time.Time, clearNeedView bool, lastUpdateAt *time.Time) error
 	GetEvents(ctx context.Context, tenant string, ids []string) ([]gancho.Event, error)
+	// A push subscription's results, from its deliveries.
+	ResultsCursor(ctx context.Context, tenant, subID string) (string, error)
+	ReadDelivered(ctx context.Context, tenant, subID, cursor string, q dynamo.InboxQuery) (dynamo.InboxPage, error)
+	HasDelivered(ctx context.Context, tenant, subID string) (bool, error)
+	AdvanceResultsCursor(ctx context.Context, tenant, subID, from, to string) error
 }
+
+// pullsFromInbox reports whether sub's results come from its inbox (notify) rather
+// than from its deliveries (push).
+func pullsFromInbox(sub gancho.Subscription) bool { return sub.Mode == gancho.ModeNotify }
 
 // Limits of the results route.
 const (
@@ -92,7 +103,11 @@ func (a *API) subscriptionCallback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	unseen, err := a.store.HasUnseen(r.Context(), sub.TenantID, sub.ID)
+	has := a.store.HasDelivered
+	if pullsFromInbox(sub) {
+		has = a.store.HasUnseen
+	}
+	unseen, err := has(r.Context(), sub.TenantID, sub.ID)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -126,7 +141,14 @@ func (a *API) subscriptionResults(w http.ResponseWriter, r *http.Request) {
 
 // allResults is one page of every event of the subscription within retention.
 func (a *API) allResults(ctx context.Context, sub gancho.Subscription, q resultsQuery) (resultsResponse, error) {
-	page, err := a.store.ReadInbox(ctx, sub.TenantID, sub.ID, dynamo.InboxQuery{Since: q.since, Until: q.until, Offset: q.from, Limit: q.size})
+	iq := dynamo.InboxQuery{Since: q.since, Until: q.until, Offset: q.from, Limit: q.size}
+	var page dynamo.InboxPage
+	var err error
+	if pullsFromInbox(sub) {
+		page, err = a.store.ReadInbox(ctx, sub.TenantID, sub.ID, iq)
+	} else {
+		page, err = a.store.ReadDelivered(ctx, sub.TenantID, sub.ID, "", iq)
+	}
 	if err != nil {
 		return resultsResponse{}, err
 	}
@@ -142,7 +164,7 @@ func (a *API) allResults(ctx context.Context, sub gancho.Subscription, q results
 // view on the subscription.
 func (a *API) newResults(ctx context.Context, sub gancho.Subscription, q resultsQuery) (resultsResponse, error) {
 	for try := 1; ; try++ {
-		page, err := a.store.ReadInbox(ctx, sub.TenantID, sub.ID, dynamo.InboxQuery{Unseen: true, Limit: q.size})
+		page, cursor, err := a.readUnseen(ctx, sub, q.size)
 		if err != nil {
 			return resultsResponse{}, err
 		}
@@ -151,7 +173,7 @@ func (a *API) newResults(ctx context.Context, sub gancho.Subscription, q results
 			return resultsResponse{}, err
 		}
 		data, seen := envelopes(evs, page.EventIDs)
-		err = a.store.MarkSeen(ctx, sub.TenantID, sub.ID, seen)
+		err = a.markSeen(ctx, sub, cursor, seen)
 		if errors.Is(err, gancho.ErrConflict) && try < resultsTries {
 			// Another reader took some of them: read the subscription and its inbox
 			// again (the subscription first, for MarkViewed's check).
@@ -178,6 +200,36 @@ func (a *API) newResults(ctx context.Context, sub gancho.Subscription, q results
 		}
 		return resultsResponse{Data: data, Total: page.Total}, nil
 	}
+}
+
+// readUnseen reads a page of sub's unseen events, with the results cursor it was read
+// at (push subscriptions).
+func (a *API) readUnseen(ctx context.Context, sub gancho.Subscription, size int) (dynamo.InboxPage, string, error) {
+	q := dynamo.InboxQuery{Unseen: true, Limit: size}
+	if pullsFromInbox(sub) {
+		page, err := a.store.ReadInbox(ctx, sub.TenantID, sub.ID, q)
+		return page, "", err
+	}
+	cursor, err := a.store.ResultsCursor(ctx, sub.TenantID, sub.ID)
+	if err != nil {
+		return dynamo.InboxPage{}, "", err
+	}
+	page, err := a.store.ReadDelivered(ctx, sub.TenantID, sub.ID, cursor, q)
+	return page, cursor, err
+}
+
+// markSeen marks the events of a page seen: their unseen marks deleted (notify), or
+// the results cursor moved past the last of them (push; ids come oldest first, and
+// a delivery id is derived from its event id). Either fails with gancho.ErrConflict
+// if another reader took them first.
+func (a *API) markSeen(ctx context.Context, sub gancho.Subscription, cursor string, seen []string) error {
+	if pullsFromInbox(sub) {
+		return a.store.MarkSeen(ctx, sub.TenantID, sub.ID, seen)
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	return a.store.AdvanceResultsCursor(ctx, sub.TenantID, sub.ID, cursor, gancho.DeliveryID(seen[len(seen)-1], sub.ID))
 }
 
 // envelopes turns evs (read for ids, in that order, missing ones left out) into the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
@@ -57,8 +58,9 @@ func (e *env) needView(key, subID string) bool {
 	return v
 }
 
-// seedInbox stores one event per time (publishing cannot backdate) and puts each in
-// the inbox of sub, as a fan-out would.
+// seedInbox stores one event per time (publishing cannot backdate) and records that
+// it matched sub (push), as a fan-out would: a delivery record, then the event out of
+// the outbox.
 func seedInbox(t *testing.T, tenant, sub string, at ...time.Time) []gancho.Event {
 	t.Helper()
 	_, clients := testenv.Clients(t)
@@ -72,7 +74,12 @@ func seedInbox(t *testing.T, tenant, sub string, at ...time.Time) []gancho.Event
 		if err := clients.Store.CreateEvent(ctx, ev, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := clients.Store.PutInbox(ctx, ev, []string{sub}, false); err != nil {
+		d := gancho.Delivery{ID: gancho.DeliveryID(ev.ID, sub), TenantID: tenant, EventID: ev.ID, SubscriptionID: sub,
+			EventType: ev.Type, OwnerID: ev.OwnerID, Status: gancho.StatusDelivered, CreatedAt: when.UTC(), UpdatedAt: when.UTC()}
+		if err := clients.Store.PutDeliveries(ctx, []gancho.Delivery{d}, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := clients.Store.MarkEventQueued(ctx, ev, when, 1); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, ev)
@@ -359,8 +366,9 @@ func TestResultsOwnersAndScopes(t *testing.T) {
 	}
 }
 
-// Publishing through the API: every match lands in its inbox; a notify subscription
-// gets one notice for a burst of events, the rest only set needView.
+// Publishing through the API: a notify subscription's matches land in its inbox, a
+// push subscription's only in its deliveries, and both read the same results; a notify
+// subscription gets one notice for a burst of events, the rest only set needView.
 func TestNotifyPublishCoalescesNotices(t *testing.T) {
 	e := newEnv(t)
 	notify := e.createSub(e.keyA, `{"url":"https://example.com/n","events":["order.created"],"mode":"notify"}`)
@@ -407,5 +415,19 @@ func TestNotifyPublishCoalescesNotices(t *testing.T) {
 	e.call("GET", "/v1/subscriptions/"+notify.ID, e.keyA, "", "").json(t, &s)
 	if s.NeedView || s.LastViewedAt == nil {
 		t.Fatalf("notify subscription after reading: %+v", s.Status)
+	}
+	// Only the notify subscription has inbox items.
+	_, clients := testenv.Clients(t)
+	for sub, want := range map[string]int{notify.ID: 3, push.ID: 0} {
+		page, err := clients.Store.ReadInbox(context.Background(), e.tenantA, sub, dynamo.InboxQuery{Limit: 10})
+		if err != nil || page.Total != want {
+			t.Fatalf("inbox of %s: %d items (%v), want %d", sub, page.Total, err, want)
+		}
+	}
+	// The push subscription's results, everything, newest first.
+	newestFirst := slices.Clone(published)
+	slices.Reverse(newestFirst)
+	if p := e.results(e.keyA, push.ID, "?all=true", ""); !slices.Equal(p.ids(), newestFirst) || p.Total != 3 {
+		t.Fatalf("push subscription, all: %v total %d", p.ids(), p.Total)
 	}
 }

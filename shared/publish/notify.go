@@ -1,8 +1,9 @@
 package publish
 
-// The pull side of publishing (seed 000). Every matched subscription, push or notify,
-// gets the event in its inbox, which POST /v1/subscriptions/{id}/results reads. A
-// notify subscription gets a thin notice instead of the event: an ordinary delivery
+// The pull side of publishing (seed 000). A matched notify subscription gets the event
+// in its inbox, which POST /v1/subscriptions/{id}/results reads. A push subscription
+// gets no inbox items: its delivery record already says the event matched it, and its
+// results are read from its deliveries (httpapi/results.go). A notify subscription gets a thin notice instead of the event: an ordinary delivery
 // (its id is the one a push delivery of this event would have), whose body the
 // consumer builds from the subscription (deliver.Body). Notices are coalesced: the
 // first event claims the subscription's pending-notice flag and queues a notice; while
@@ -32,29 +33,29 @@ var _ Inbox = (*dynamo.Store)(nil)
 // noticeClaims bounds the notify subscriptions claimed at once during one fan-out.
 const noticeClaims = 16
 
-// pull puts ev in the inbox of every matched subscription and returns the matches
+// pull puts ev in the inbox of every matched notify subscription and returns the matches
 // that get a delivery now: push subscriptions, and notify subscriptions whose notice
 // this event queues (no other one pending). With repair, inbox items already written
 // are kept as they are.
 func (p *Publisher) pull(ctx context.Context, ev gancho.Event, matches []dynamo.Match, repair bool) ([]dynamo.Match, error) {
 	inbox, ok := p.store.(Inbox)
-	if !ok || len(matches) == 0 {
+	if !ok {
 		return matches, nil
 	}
-	ids := make([]string, len(matches))
+	var ids []string
 	var notify []int
 	for i, m := range matches {
-		ids[i] = m.SubscriptionID
 		if m.Mode == gancho.ModeNotify {
+			ids = append(ids, m.SubscriptionID)
 			notify = append(notify, i)
 		}
+	}
+	if len(notify) == 0 {
+		return matches, nil
 	}
 	// The inbox first: a receiver told that there is something new must find it.
 	if err := inbox.PutInbox(ctx, ev, ids, repair); err != nil {
 		return nil, err
-	}
-	if len(notify) == 0 {
-		return matches, nil
 	}
 	at := p.now().UTC()
 	claimed := make([]bool, len(matches))
