@@ -431,3 +431,26 @@ func TestNotifyPublishCoalescesNotices(t *testing.T) {
 		t.Fatalf("push subscription, all: %v total %d", p.ids(), p.Total)
 	}
 }
+
+// A batch publish writes inbox items as a single publish does: for notify
+// subscriptions only; a push subscription's results come from its deliveries.
+func TestBatchPublishInboxOnlyForNotify(t *testing.T) {
+	e := newEnv(t)
+	notify := e.createSub(e.keyA, `{"url":"https://example.com/n","events":["order.created"],"mode":"notify"}`)
+	push := e.createSub(e.keyA, `{"url":"https://example.com/p","events":["order.created"]}`)
+	r := e.json("POST", "/v1/events/batch", e.keyA, `{"events":[{"type":"order.created","payload":{"n":1}},`+
+		`{"type":"order.created","payload":{"n":2}},{"type":"order.created","payload":{"n":3}}]}`)
+	if r.status != 202 {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	_, clients := testenv.Clients(t)
+	for sub, want := range map[string]int{notify.ID: 3, push.ID: 0} {
+		page, err := clients.Store.ReadInbox(context.Background(), e.tenantA, sub, dynamo.InboxQuery{Limit: 10})
+		if err != nil || page.Total != want {
+			t.Errorf("inbox of %s: %d items (%v), want %d", sub, page.Total, err, want)
+		}
+	}
+	if p := e.results(e.keyA, push.ID, "?all=true", ""); p.Total != 3 {
+		t.Errorf("push subscription, all: %v total %d, want 3", p.ids(), p.Total)
+	}
+}

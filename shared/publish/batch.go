@@ -350,9 +350,13 @@ func (b *batch) writeFanOuts(ctx context.Context, ps []*pending, now time.Time) 
 		if !hasInbox || pd.ev.CallbackURL != "" || pd.ev.TargetSubscriptionID != "" {
 			continue
 		}
+		// Inbox items only for notify subscriptions, as in a single publish (pull):
+		// a push subscription's results are read from its deliveries.
 		for _, m := range pd.matches {
-			ws[j].Inbox = append(ws[j].Inbox, m.SubscriptionID)
-			notify = notify || m.Mode == gancho.ModeNotify
+			if m.Mode == gancho.ModeNotify {
+				ws[j].Inbox = append(ws[j].Inbox, m.SubscriptionID)
+				notify = true
+			}
 		}
 	}
 	if notify {
