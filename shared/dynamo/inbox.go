@@ -320,30 +320,13 @@ func (st *Store) MarkViewed(ctx context.Context, tenant, subID string, at time.T
 // GetEvents reads events of tenant by id (BatchGetItem, 100 keys a call), in the
 // order given; events that expired or are gone are left out.
 func (st *Store) GetEvents(ctx context.Context, tenant string, ids []string) ([]gancho.Event, error) {
-	keys := make([]map[string]av, 0, len(ids))
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			keys = append(keys, eventKey(tenant, id))
-		}
+	refs := make([]EventRef, len(ids))
+	for i, id := range ids {
+		refs[i] = EventRef{TenantID: tenant, ID: id}
 	}
-	items, err := st.batchGet(ctx, keys)
+	byID, err := st.LoadEvents(ctx, refs)
 	if err != nil {
-		return nil, fmt.Errorf("get events: %w", err)
-	}
-	now := time.Now()
-	byID := make(map[string]gancho.Event, len(items))
-	for _, it := range items {
-		if expired(it, now) {
-			continue
-		}
-		var ev gancho.Event
-		if err := unmarshal(it, &ev); err != nil {
-			return nil, err
-		}
-		ev.TenantID = tenant
-		byID[ev.ID] = ev
+		return nil, err
 	}
 	out := make([]gancho.Event, 0, len(ids))
 	for _, id := range ids {
