@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -192,10 +193,20 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		return srv.Shutdown(sctx)
 	})
 
+	// GANCHO_LOCAL_VISIBILITY_SECONDS: how long the local workers' received messages
+	// stay hidden (default 90 s: one and a half invocation timeouts).
+	var visibility time.Duration
+	if v := getenv("GANCHO_LOCAL_VISIBILITY_SECONDS"); v != "" {
+		secs, err := strconv.Atoi(v)
+		if err != nil || secs < 1 || secs > 43200 {
+			return fail(fmt.Errorf("GANCHO_LOCAL_VISIBILITY_SECONDS: want 1-43200 seconds, got %q", v))
+		}
+		visibility = time.Duration(secs) * time.Second
+	}
 	wctx, cancelWorker := context.WithCancel(context.WithoutCancel(ctx))
-	w := &Worker{SQS: sq, QueueURL: d.Config.QueueURL, QueueARN: res.Queues["DeliveriesQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log}
-	ordered := &Worker{SQS: sq, QueueURL: d.Config.OrderedURL, QueueARN: res.Queues["OrderedQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log}
-	ingest := &Worker{SQS: sq, QueueURL: d.IngestQueueURL, QueueARN: res.Queues["IngestQueue"].ARN, Handle: d.App.Ingest.Handle, Log: o.Log}
+	w := &Worker{SQS: sq, QueueURL: d.Config.QueueURL, QueueARN: res.Queues["DeliveriesQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log, Visibility: visibility}
+	ordered := &Worker{SQS: sq, QueueURL: d.Config.OrderedURL, QueueARN: res.Queues["OrderedQueue"].ARN, Handle: d.App.Deliver.Handle, Log: o.Log, Visibility: visibility}
+	ingest := &Worker{SQS: sq, QueueURL: d.IngestQueueURL, QueueARN: res.Queues["IngestQueue"].ARN, Handle: d.App.Ingest.Handle, Log: o.Log, Visibility: visibility}
 	d.Worker = w
 	var wg sync.WaitGroup
 	if !o.NoWorker {

@@ -194,6 +194,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		// Given, not generated, so that what one process sealed the next one opens.
 		"GANCHO_ENCRYPTION_KEYS": seal.NewKey("soak"),
 		"GANCHO_LOG_LEVEL":       "info",
+		// Messages in flight at a kill come back within the run.
+		"GANCHO_LOCAL_VISIBILITY_SECONDS": strconv.Itoa(int(cfg.Visibility.Seconds())),
 	}, filepath.Join(dir, "gancho.log"))
 	if err != nil {
 		return Result{}, err
