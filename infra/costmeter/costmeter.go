@@ -73,45 +73,56 @@ type Usage struct {
 	SQS      map[string]SQSOp
 }
 
-// Sub returns u minus earlier, operation by operation.
-func (u Usage) Sub(earlier Usage) Usage {
+// plus is a + sign×b, field by field (sign is 1 or -1).
+func (a DynamoOp) plus(b DynamoOp, sign int64) DynamoOp {
+	f := float64(sign)
+	return DynamoOp{
+		Calls: a.Calls + sign*b.Calls, Errors: a.Errors + sign*b.Errors,
+		ConditionalFailures: a.ConditionalFailures + sign*b.ConditionalFailures,
+		ConsistentReads:     a.ConsistentReads + sign*b.ConsistentReads,
+		ReadUnits:           a.ReadUnits + f*b.ReadUnits, WriteUnits: a.WriteUnits + f*b.WriteUnits,
+		IndexReadUnits: a.IndexReadUnits + f*b.IndexReadUnits, IndexWriteUnits: a.IndexWriteUnits + f*b.IndexWriteUnits,
+	}
+}
+
+// plus is a + sign×b, field by field (sign is 1 or -1).
+func (a SQSOp) plus(b SQSOp, sign int64) SQSOp {
+	return SQSOp{Calls: a.Calls + sign*b.Calls, Errors: a.Errors + sign*b.Errors, Billed: a.Billed + sign*b.Billed,
+		Messages: a.Messages + sign*b.Messages, Empty: a.Empty + sign*b.Empty}
+}
+
+// combine is u + sign×o, operation by operation, leaving out operations that come to
+// nothing.
+func (u Usage) combine(o Usage, sign int64) Usage {
 	out := Usage{DynamoDB: map[string]DynamoOp{}, SQS: map[string]SQSOp{}}
-	for op, v := range u.DynamoDB {
-		e := earlier.DynamoDB[op]
-		d := DynamoOp{
-			Calls: v.Calls - e.Calls, Errors: v.Errors - e.Errors,
-			ConditionalFailures: v.ConditionalFailures - e.ConditionalFailures,
-			ConsistentReads:     v.ConsistentReads - e.ConsistentReads,
-			ReadUnits:           v.ReadUnits - e.ReadUnits, WriteUnits: v.WriteUnits - e.WriteUnits,
-			IndexReadUnits: v.IndexReadUnits - e.IndexReadUnits, IndexWriteUnits: v.IndexWriteUnits - e.IndexWriteUnits,
-		}
-		if d != (DynamoOp{}) {
-			out.DynamoDB[op] = d
+	for _, m := range []map[string]DynamoOp{u.DynamoDB, o.DynamoDB} {
+		for op := range m {
+			if d := u.DynamoDB[op].plus(o.DynamoDB[op], sign); d != (DynamoOp{}) {
+				out.DynamoDB[op] = d
+			}
 		}
 	}
-	for op, v := range u.SQS {
-		e := earlier.SQS[op]
-		d := SQSOp{Calls: v.Calls - e.Calls, Errors: v.Errors - e.Errors, Billed: v.Billed - e.Billed,
-			Messages: v.Messages - e.Messages, Empty: v.Empty - e.Empty}
-		if d != (SQSOp{}) {
-			out.SQS[op] = d
+	for _, m := range []map[string]SQSOp{u.SQS, o.SQS} {
+		for op := range m {
+			if d := u.SQS[op].plus(o.SQS[op], sign); d != (SQSOp{}) {
+				out.SQS[op] = d
+			}
 		}
 	}
 	return out
 }
 
+// Sub returns u minus earlier, operation by operation.
+func (u Usage) Sub(earlier Usage) Usage { return u.combine(earlier, -1) }
+
+// Add returns u plus o, operation by operation.
+func (u Usage) Add(o Usage) Usage { return u.combine(o, 1) }
+
 // DynamoTotal adds up every DynamoDB operation.
 func (u Usage) DynamoTotal() DynamoOp {
 	var t DynamoOp
 	for _, v := range u.DynamoDB {
-		t.Calls += v.Calls
-		t.Errors += v.Errors
-		t.ConditionalFailures += v.ConditionalFailures
-		t.ConsistentReads += v.ConsistentReads
-		t.ReadUnits += v.ReadUnits
-		t.WriteUnits += v.WriteUnits
-		t.IndexReadUnits += v.IndexReadUnits
-		t.IndexWriteUnits += v.IndexWriteUnits
+		t = t.plus(v, 1)
 	}
 	return t
 }
@@ -120,11 +131,7 @@ func (u Usage) DynamoTotal() DynamoOp {
 func (u Usage) SQSTotal() SQSOp {
 	var t SQSOp
 	for _, v := range u.SQS {
-		t.Calls += v.Calls
-		t.Errors += v.Errors
-		t.Billed += v.Billed
-		t.Messages += v.Messages
-		t.Empty += v.Empty
+		t = t.plus(v, 1)
 	}
 	return t
 }

@@ -61,32 +61,7 @@ func (r result) invocations() (publish, consumer int64) {
 }
 
 // all is both sides together.
-func (r result) all() costmeter.Usage {
-	zero := costmeter.Usage{}
-	u := r.Publish.Sub(zero)
-	for op, v := range r.Consumer.DynamoDB {
-		w := u.DynamoDB[op]
-		w.Calls += v.Calls
-		w.Errors += v.Errors
-		w.ConditionalFailures += v.ConditionalFailures
-		w.ConsistentReads += v.ConsistentReads
-		w.ReadUnits += v.ReadUnits
-		w.WriteUnits += v.WriteUnits
-		w.IndexReadUnits += v.IndexReadUnits
-		w.IndexWriteUnits += v.IndexWriteUnits
-		u.DynamoDB[op] = w
-	}
-	for op, v := range r.Consumer.SQS {
-		w := u.SQS[op]
-		w.Calls += v.Calls
-		w.Errors += v.Errors
-		w.Billed += v.Billed
-		w.Messages += v.Messages
-		w.Empty += v.Empty
-		u.SQS[op] = w
-	}
-	return u
-}
+func (r result) all() costmeter.Usage { return r.Publish.Add(r.Consumer) }
 
 // sqsBilled is the billed SQS requests, less empty receives (the pollers' fixed cost).
 func sqsBilled(u costmeter.Usage) int64 {
