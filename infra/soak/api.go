@@ -106,18 +106,23 @@ type delivery struct {
 
 // eventDeliveries lists every delivery of an event.
 func (a *api) eventDeliveries(ctx context.Context, eventID string) ([]delivery, error) {
-	var all []delivery
+	return listAll[delivery](ctx, a, "/v1/events/"+url.PathEscape(eventID)+"/deliveries?limit=100")
+}
+
+// listAll follows a list's cursors from path (which has a query) to its last page.
+func listAll[T any](ctx context.Context, a *api, path string) ([]T, error) {
+	var all []T
 	cursor := ""
 	for {
 		var page struct {
-			Data       []delivery `json:"data"`
-			NextCursor *string    `json:"nextCursor"`
+			Data       []T     `json:"data"`
+			NextCursor *string `json:"nextCursor"`
 		}
-		path := "/v1/events/" + url.PathEscape(eventID) + "/deliveries?limit=100"
+		p := path
 		if cursor != "" {
-			path += "&cursor=" + url.QueryEscape(cursor)
+			p += "&cursor=" + url.QueryEscape(cursor)
 		}
-		if err := a.must(ctx, http.MethodGet, path, nil, &page, http.StatusOK); err != nil {
+		if err := a.must(ctx, http.MethodGet, p, nil, &page, http.StatusOK); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Data...)
@@ -138,24 +143,5 @@ type listedEvent struct {
 
 // events lists every stored event of a type.
 func (a *api) events(ctx context.Context, eventType string) ([]listedEvent, error) {
-	var all []listedEvent
-	cursor := ""
-	for {
-		var page struct {
-			Data       []listedEvent `json:"data"`
-			NextCursor *string       `json:"nextCursor"`
-		}
-		path := "/v1/events?limit=100&type=" + url.QueryEscape(eventType)
-		if cursor != "" {
-			path += "&cursor=" + url.QueryEscape(cursor)
-		}
-		if err := a.must(ctx, http.MethodGet, path, nil, &page, http.StatusOK); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Data...)
-		if page.NextCursor == nil || *page.NextCursor == "" {
-			return all, nil
-		}
-		cursor = *page.NextCursor
-	}
+	return listAll[listedEvent](ctx, a, "/v1/events?limit=100&type="+url.QueryEscape(eventType))
 }
