@@ -28,6 +28,7 @@ type Store interface {
 // Publisher publishes events and queues deliveries again.
 type Publisher interface {
 	Publish(ctx context.Context, ev gancho.Event, idemKey, hash string) (publish.Result, error)
+	BatchPublisher
 	PublishTo(ctx context.Context, ev gancho.Event, subscriptionID string) (string, error)
 	Requeue(ctx context.Context, marks publish.Requeuer, ds []gancho.Delivery) (int, error)
 	RetryNow(ctx context.Context, marks publish.Requeuer, d gancho.Delivery, ordered bool) error

@@ -108,7 +108,7 @@ func (a *API) publishEventsBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	results := make([]publish.BatchOutcome, len(req.Events))
 	if len(items) > 0 {
-		for j, o := range a.batchPublisher().PublishBatch(r.Context(), items) {
+		for j, o := range a.publisher.PublishBatch(r.Context(), items) {
 			results[at[j]] = o
 			errs[at[j]] = o.Err
 		}
@@ -140,24 +140,6 @@ func (a *API) publishEventsBatch(w http.ResponseWriter, r *http.Request) {
 // from every key a client can send (keys are printable ASCII).
 func batchKey(header string, i int) string {
 	return "\x00batch\x00" + header + "\x00" + strconv.Itoa(i)
-}
-
-// batchPublisher is the publisher's batch form, or one event at a time.
-func (a *API) batchPublisher() BatchPublisher {
-	if bp, ok := a.publisher.(BatchPublisher); ok {
-		return bp
-	}
-	return oneByOne{a.publisher}
-}
-
-type oneByOne struct{ p Publisher }
-
-func (o oneByOne) PublishBatch(ctx context.Context, items []publish.BatchItem) []publish.BatchOutcome {
-	out := make([]publish.BatchOutcome, len(items))
-	for i, it := range items {
-		out[i].Result, out[i].Err = o.p.Publish(ctx, it.Event, it.Key, it.Hash)
-	}
-	return out
 }
 
 // decodeEvent decodes one event of a batch or of an ingest message, strictly.
