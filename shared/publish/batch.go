@@ -523,8 +523,3 @@ func keepMatches(ms []dynamo.Match, ok func(dynamo.Match) bool) []dynamo.Match {
 	return out
 }
 
-func reused() error {
-	return keyConflict(ErrKeyReused,
-		"this idempotency key was already used within 24 h for a different event; use a new key",
-		"was used for a different event")
-}

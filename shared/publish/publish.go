@@ -116,9 +116,7 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 		}
 		if !fresh {
 			if claim.Hash != hash {
-				return Result{}, keyConflict(ErrKeyReused,
-					"this idempotency key was already used within 24 h for a different event; use a new key",
-					"was used for a different event")
+				return Result{}, reused()
 			}
 			first, err := p.store.GetEvent(ctx, ev.TenantID, claim.EventID)
 			switch {
@@ -169,6 +167,12 @@ func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey
 func keyConflict(cause error, detail, message string) error {
 	return &gancho.Error{Kind: gancho.KindConflict, Detail: detail, Err: cause,
 		Fields: []gancho.FieldError{{Field: FieldIdempotencyKey, Message: message}}}
+}
+
+func reused() error {
+	return keyConflict(ErrKeyReused,
+		"this idempotency key was already used within 24 h for a different event; use a new key",
+		"was used for a different event")
 }
 
 func stillRunning() error {
