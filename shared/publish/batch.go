@@ -522,4 +522,3 @@ func keepMatches(ms []dynamo.Match, ok func(dynamo.Match) bool) []dynamo.Match {
 	}
 	return out
 }
-
