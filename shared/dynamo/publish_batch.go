@@ -93,20 +93,12 @@ func (st *Store) ClaimPublishKeys(ctx context.Context, reqs []KeyClaim) []KeyCla
 			}
 		}
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, writeParallelism)
-	for _, i := range fallback {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := reqs[i]
-			claim, fresh, err := st.ClaimPublishKey(ctx, r.Tenant, r.Key, r.Claim)
-			out[i] = KeyClaimResult{Claim: claim, Fresh: fresh, Err: err}
-		}()
-	}
-	wg.Wait()
+	inParallel(len(fallback), writeParallelism, func(j int) {
+		i := fallback[j]
+		r := reqs[i]
+		claim, fresh, err := st.ClaimPublishKey(ctx, r.Tenant, r.Key, r.Claim)
+		out[i] = KeyClaimResult{Claim: claim, Fresh: fresh, Err: err}
+	})
 	return out
 }
 
@@ -194,41 +186,32 @@ func (st *Store) LoadEvents(ctx context.Context, refs []EventRef) (map[string]ga
 func (st *Store) PutEvents(ctx context.Context, evs []gancho.Event, keyed []bool) []error {
 	items := make([]map[string]av, len(evs))
 	errs := make([]error, len(evs))
-	skip := make([]error, len(evs))
+	skip := make([]error, len(evs)) // for putEach: the events not batched
+	var alone []int
 	for i, ev := range evs {
 		items[i], errs[i] = st.eventItem(ev)
 		skip[i] = errs[i]
 		if i < len(keyed) && keyed[i] && skip[i] == nil {
-			skip[i] = errKeyed
+			skip[i] = errWrittenAlone
+			alone = append(alone, i)
 		}
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, writeParallelism)
-	for i := range evs {
-		if skip[i] != errKeyed {
-			continue
+	inParallel(len(alone), writeParallelism, func(j int) {
+		i := alone[j]
+		_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: items[i],
+			ConditionExpression: aws.String("attribute_not_exists(pk)")})
+		switch {
+		case conditionFailed(err):
+			errs[i] = fmt.Errorf("event %s: %w", evs[i].ID, gancho.ErrConflict)
+		case err != nil:
+			errs[i] = fmt.Errorf("put event: %w", err)
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: items[i],
-				ConditionExpression: aws.String("attribute_not_exists(pk)")})
-			switch {
-			case conditionFailed(err):
-				errs[i] = fmt.Errorf("event %s: %w", evs[i].ID, gancho.ErrConflict)
-			case err != nil:
-				errs[i] = fmt.Errorf("put event: %w", err)
-			}
-		}()
-	}
-	wg.Wait()
+	})
 	return mergeErrs(errs, st.putEach(ctx, items, skip), "put events")
 }
 
-// errKeyed marks, for putEach, the events PutEvents writes on their own.
-var errKeyed = errors.New("written on its own")
+// errWrittenAlone marks, for putEach, the events PutEvents writes on their own.
+var errWrittenAlone = errors.New("written on its own")
 
 // MarkEventsQueued is MarkEventQueued for many events: each is written again whole,
 // with queuedAt and deliveryCount and out of the outbox, 25 per BatchWriteItem. An
@@ -299,28 +282,36 @@ func (st *Store) putEach(ctx context.Context, items []map[string]av, skip []erro
 		}
 	}
 	errs := make([]error, len(items))
+	inParallel((len(idx)+24)/25, writeParallelism, func(c int) {
+		part := idx[c*25 : min(c*25+25, len(idx))]
+		chunk := make([]map[string]av, len(part))
+		for j, i := range part {
+			chunk[j] = items[i]
+		}
+		if err := st.writeChunk(ctx, chunk); err != nil {
+			for _, i := range part {
+				errs[i] = err
+			}
+		}
+	})
+	return errs
+}
+
+// inParallel runs f(0), ..., f(n-1), at most limit at once, and returns when all
+// have.
+func inParallel(n, limit int, f func(i int)) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, writeParallelism)
-	for start := 0; start < len(idx); start += 25 {
-		part := idx[start:min(start+25, len(idx))]
+	sem := make(chan struct{}, limit)
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			chunk := make([]map[string]av, len(part))
-			for j, i := range part {
-				chunk[j] = items[i]
-			}
-			if err := st.writeChunk(ctx, chunk); err != nil {
-				for _, i := range part {
-					errs[i] = err
-				}
-			}
+			f(i)
 		}()
 	}
 	wg.Wait()
-	return errs
 }
 
 func mergeErrs(before, after []error, what string) []error {
