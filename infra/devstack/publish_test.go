@@ -125,7 +125,7 @@ func TestSweeperRepairsUnqueuedEvent(t *testing.T) {
 	ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, now), TenantID: d.TenantID, Type: "order.created",
 		CreatedAt: now, Payload: []byte(`{"crashed":true}`)}
 	// What a publish writes before it dies: the event, nothing queued.
-	if err := d.App.Clients.Store.CreateEvent(context.Background(), ev, nil); err != nil {
+	if err := d.App.Clients.Store.CreateEvent(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	got := rcv.wait(t, 1, 20*time.Second)[0]

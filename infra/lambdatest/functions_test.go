@@ -25,6 +25,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/testenv"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/ingest"
 	"github.com/gancho-dev/gancho/shared/queue"
@@ -806,7 +807,7 @@ func (fx *fixture) seedEvent(ctx context.Context, t *testing.T, id string, d gan
 	now := time.Now().UTC()
 	ev := gancho.Event{ID: id, TenantID: fx.tenant, Type: fx.publishType, CreatedAt: now, Payload: json.RawMessage(`{"seeded":true}`)}
 	d.TenantID, d.EventID, d.SubscriptionID, d.EventType, d.CreatedAt, d.UpdatedAt = fx.tenant, id, fx.subGet, ev.Type, now, now
-	if err := fx.store.CreateEvent(ctx, ev, []gancho.Delivery{d}); err != nil {
+	if err := fx.store.CreateEvent(ctx, testenv.Queued(ev, d)); err != nil {
 		t.Fatalf("seed event %s with delivery %s: %v", id, d.ID, err)
 	}
 }

@@ -33,7 +33,7 @@ func TestLoadTemplateRepo(t *testing.T) {
 		}
 	}
 	var wantGSI []Index
-	for _, n := range []string{"gsi1", "gsi2", "gsi3"} {
+	for _, n := range []string{"gsi1", "gsi3"} {
 		wantGSI = append(wantGSI, Index{
 			Name:           n,
 			KeySchema:      []KeyElement{{n + "pk", "HASH"}, {n + "sk", "RANGE"}},

@@ -722,16 +722,13 @@ func (w *accessWalk) seedForSweeper() {
 	st := w.setup.Store
 	past := time.Now().UTC().Add(-10 * time.Minute)
 	stuck := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, past), TenantID: w.tenant, Type: "order.created", CreatedAt: past, Payload: json.RawMessage(`{"orderId":3}`)}
-	if err := st.CreateEvent(w.ctx, stuck, nil); err != nil {
+	if err := st.CreateEvent(w.ctx, stuck); err != nil {
 		w.t.Fatal(err)
 	}
 	ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, past), TenantID: w.tenant, Type: "order.created", CreatedAt: past, Payload: json.RawMessage(`{"orderId":4}`)}
 	d := gancho.Delivery{ID: gancho.DeliveryID(ev.ID, w.subs["fail"]), TenantID: w.tenant, EventID: ev.ID, SubscriptionID: w.subs["fail"],
 		EventType: ev.Type, Status: gancho.StatusPending, CreatedAt: past, UpdatedAt: past}
-	if err := st.CreateEvent(w.ctx, ev, []gancho.Delivery{d}); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := st.MarkEventQueued(w.ctx, ev, past, 1); err != nil {
+	if err := st.CreateEvent(w.ctx, testenv.Queued(ev, d)); err != nil {
 		w.t.Fatal(err)
 	}
 	due := time.Now().Add(-time.Minute)
@@ -747,9 +744,12 @@ func (w *accessWalk) seedFailed() string {
 	now := time.Now().UTC()
 	ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, now), TenantID: w.tenant, Type: "order.created", CreatedAt: now, Payload: json.RawMessage(`{"orderId":5}`)}
 	d := gancho.Delivery{ID: gancho.DeliveryID(ev.ID, w.subs["fail"]), TenantID: w.tenant, EventID: ev.ID, SubscriptionID: w.subs["fail"],
-		EventType: ev.Type, Status: gancho.StatusFailed, CreatedAt: now, UpdatedAt: now,
-		Attempts: []gancho.Attempt{{Number: 1, At: now, StatusCode: 503, Outcome: gancho.OutcomeFailure}}}
-	if err := w.setup.Store.CreateEvent(w.ctx, ev, []gancho.Delivery{d}); err != nil {
+		EventType: ev.Type, Status: gancho.StatusPending, CreatedAt: now, UpdatedAt: now}
+	if err := w.setup.Store.CreateEvent(w.ctx, testenv.Queued(ev, d)); err != nil {
+		w.t.Fatal(err)
+	}
+	a := gancho.Attempt{Number: 1, At: now, StatusCode: 503, Outcome: gancho.OutcomeFailure}
+	if err := w.setup.Store.RecordAttempt(w.ctx, d, a, gancho.StatusFailed, nil, false); err != nil {
 		w.t.Fatal(err)
 	}
 	return d.ID

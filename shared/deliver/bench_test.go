@@ -408,7 +408,7 @@ func BenchmarkDeliverHandlerEmulated(b *testing.B) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range work {
-				if err := c.Store.CreateEvent(ctx, all.events[i], []gancho.Delivery{all.dels[i]}); err != nil {
+				if err := c.Store.CreateEvent(ctx, testenv.Queued(all.events[i], all.dels[i])); err != nil {
 					createErr.Store(err)
 				}
 			}

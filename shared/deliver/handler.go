@@ -136,7 +136,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		if m.Kind == queue.KindFanOut {
 			continue
 		}
-		refs = append(refs, dynamo.DeliveryRef{TenantID: m.TenantID, DeliveryID: m.DeliveryID, EventID: m.EventID, SubscriptionID: m.SubscriptionID})
+		refs = append(refs, dynamo.DeliveryRef{TenantID: m.TenantID, DeliveryID: m.DeliveryID, EventID: m.EventID,
+			SubscriptionID: m.SubscriptionID, EventKnown: m.Event != nil})
 	}
 	var failures []events.SQSBatchItemFailure
 	fail := func(i int) {
@@ -149,6 +150,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			fail(i)
 		}
 		return events.SQSEventResponse{BatchItemFailures: failures}, nil
+	}
+	for i, m := range msgs {
+		if ok[i] && m.Event != nil {
+			batch.Events[m.EventID] = *m.Event
+		}
 	}
 
 	results := make([]error, len(ev.Records))
@@ -337,6 +343,11 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 // a retry is a hold for the returned duration instead of a new message.
 func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.DeliveryBatch, ordered bool) (*gancho.Attempt, time.Duration, error) {
 	d, found := b.Deliveries[m.DeliveryID]
+	if !found {
+		// Before its first outcome a delivery has no record: the message and its
+		// event say what it is.
+		d, found = pendingDelivery(m, b)
+	}
 	if found && ordered {
 		m.Attempt = len(d.Attempts) + 1
 	}
@@ -425,6 +436,24 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.Deliver
 		return &a, 0, h.queue.SendDeadLetter(ctx, []queue.Message{m})
 	}
 	return &a, 0, nil
+}
+
+// pendingDelivery is the delivery a message asks for when it has no record yet: a
+// first attempt of an event that exists. Its owner is its subscription's.
+func pendingDelivery(m queue.Message, b dynamo.DeliveryBatch) (gancho.Delivery, bool) {
+	ev, ok := b.Events[m.EventID]
+	if !ok || m.Manual || m.Attempt != 1 {
+		return gancho.Delivery{}, false
+	}
+	dest := gancho.Destination{SubscriptionID: m.SubscriptionID, OwnerID: ev.OwnerID}
+	if sub, ok := b.Subscriptions[m.SubscriptionID]; ok {
+		dest.OwnerID = sub.OwnerID
+	}
+	d := gancho.PendingDelivery(ev, dest)
+	if d.ID != m.DeliveryID {
+		return gancho.Delivery{}, false
+	}
+	return d, true
 }
 
 // outcome decides the delivery's status after attempt a, and when to try again.

@@ -3,7 +3,9 @@ package dynamo
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,13 +18,24 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
-func eventKey(tenant, id string) map[string]av    { return key("T#"+tenant+"#E#"+id, "E") }
-func deliveryKey(tenant, id string) map[string]av { return key("T#"+tenant+"#D#"+id, "D") }
+func eventKey(tenant, id string) map[string]av { return key(eventsPK(tenant), id) }
 
-// CreateEvent stores ev (once: a second call with the same id is a conflict) and then
-// the delivery records given. Until MarkEventQueued, the event sits in the outbox
-// index, where the sweeper finds it if the process dies before queueing everything.
-func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event, deliveries []gancho.Delivery) error {
+// eventsPK is the partition of a tenant's events: listing them is a Query of the
+// table, so an event is one item with no index copy.
+func eventsPK(tenant string) string { return "T#" + tenant + "#E" }
+
+// deliveryKey is the record of delivery id to destination dest: in the destination's
+// partition, so a subscription's deliveries are a Query of the table.
+func deliveryKey(tenant, dest, id string) map[string]av {
+	return key(subDeliveriesPK(tenant, dest), id)
+}
+
+// CreateEvent stores ev (once: a second call with the same id is a conflict). An event
+// not yet queued (QueuedAt nil) sits in the outbox index until MarkEventQueued, where
+// the sweeper finds it if the process dies before queueing everything. An event
+// whose deliveries were queued before it was stored (QueuedAt and Destinations set)
+// is written once, out of the outbox.
+func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event) error {
 	it, err := st.eventItem(ev)
 	if err != nil {
 		return err
@@ -34,7 +47,7 @@ func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event, deliveries []
 		}
 		return fmt.Errorf("put event: %w", err)
 	}
-	return st.PutDeliveries(ctx, deliveries, false)
+	return nil
 }
 
 // eventItem is the stored form of ev: in the outbox index until it is queued
@@ -47,57 +60,66 @@ func (st *Store) eventItem(ev gancho.Event) (map[string]av, error) {
 	for k, v := range eventKey(ev.TenantID, ev.ID) {
 		it[k] = v
 	}
-	it["gsi1pk"], it["gsi1sk"] = s("T#"+ev.TenantID+"#E"), s(ev.ID)
 	if ev.QueuedAt == nil {
 		it["gsi3pk"], it["gsi3sk"] = s(outboxShard(ev.ID)), s(dueKey(ev.CreatedAt, ev.TenantID+"#"+ev.ID))
+	} else {
+		it["deliveryCount"] = n(int64(ev.DeliveryCount)) // also when 0
+		for k, v := range destinationAttrs(ev.Destinations) {
+			it[k] = v
+		}
 	}
 	it["expiresAt"] = n(st.expiry(ev.CreatedAt))
 	return it, nil
 }
 
-// PutDeliveries writes delivery records. With onlyNew, records that already exist are
-// left alone (a repair after a crash must not reset deliveries already under way);
-// otherwise they are written in batches.
-func (st *Store) PutDeliveries(ctx context.Context, deliveries []gancho.Delivery, onlyNew bool) error {
-	items := make([]map[string]av, 0, len(deliveries))
-	for _, d := range deliveries {
-		di, err := st.deliveryItem(d)
-		if err != nil {
-			return err
-		}
-		items = append(items, di)
-	}
-	if !onlyNew {
-		if err := st.batchWrite(ctx, items); err != nil {
-			return fmt.Errorf("put deliveries: %w", err)
-		}
-		return nil
-	}
-	errs := make(chan error, len(items))
-	sem := make(chan struct{}, writeParallelism*2)
-	for _, it := range items {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
-				ConditionExpression: aws.String("attribute_not_exists(pk)")})
-			if err != nil && !conditionFailed(err) {
-				err = fmt.Errorf("put delivery: %w", err)
-			} else {
-				err = nil
-			}
-			errs <- err
-		}()
-	}
-	var first error
-	for range items {
-		if err := <-errs; err != nil && first == nil {
-			first = err
+// destinationAttrs are an event's destinations as stored: dests, the subscription
+// ids (a list, so a filter can ask whether it holds one), and downers, the owner of
+// each that has one.
+func destinationAttrs(dests []gancho.Destination) map[string]av {
+	ids := make([]av, 0, len(dests))
+	owners := map[string]av{}
+	for _, d := range dests {
+		ids = append(ids, s(d.SubscriptionID))
+		if d.OwnerID != "" {
+			owners[d.SubscriptionID] = s(d.OwnerID)
 		}
 	}
-	return first
+	out := map[string]av{"dests": &types.AttributeValueMemberL{Value: ids}}
+	if len(owners) > 0 {
+		out["downers"] = &types.AttributeValueMemberM{Value: owners}
+	}
+	return out
 }
 
+// decodeEvent reads an event item, its destinations included.
+func decodeEvent(it map[string]av) (gancho.Event, error) {
+	var ev gancho.Event
+	if err := unmarshal(it, &ev); err != nil {
+		return ev, err
+	}
+	ev.TenantID = tenantOf(it)
+	ids, _ := it["dests"].(*types.AttributeValueMemberL)
+	owners, _ := it["downers"].(*types.AttributeValueMemberM)
+	if ids != nil {
+		ev.Destinations = make([]gancho.Destination, 0, len(ids.Value))
+		for _, v := range ids.Value {
+			id, ok := v.(*types.AttributeValueMemberS)
+			if !ok {
+				continue
+			}
+			d := gancho.Destination{SubscriptionID: id.Value}
+			if owners != nil {
+				if o, ok := owners.Value[id.Value].(*types.AttributeValueMemberS); ok {
+					d.OwnerID = o.Value
+				}
+			}
+			ev.Destinations = append(ev.Destinations, d)
+		}
+	}
+	return ev, nil
+}
+
+// deliveryItem is the record of d, written at its first outcome.
 func (st *Store) deliveryItem(d gancho.Delivery) (map[string]av, error) {
 	if d.Attempts == nil {
 		d.Attempts = []gancho.Attempt{}
@@ -106,26 +128,37 @@ func (st *Store) deliveryItem(d gancho.Delivery) (map[string]av, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range deliveryKey(d.TenantID, d.ID) {
+	for k, v := range deliveryKey(d.TenantID, d.SubscriptionID, d.ID) {
 		it[k] = v
 	}
-	it["tenantId"] = s(d.TenantID)
-	it["gsi1pk"], it["gsi1sk"] = s("T#"+d.TenantID+"#S#"+d.SubscriptionID+"#D"), s(d.ID)
-	it["gsi2pk"], it["gsi2sk"] = s("T#"+d.TenantID+"#E#"+d.EventID+"#D"), s(d.ID)
 	it["attemptCount"] = n(int64(len(d.Attempts)))
 	it["expiresAt"] = n(st.expiry(d.CreatedAt))
 	return it, nil
 }
 
+func decodeDelivery(it map[string]av) (gancho.Delivery, error) {
+	var d gancho.Delivery
+	if err := unmarshal(it, &d); err != nil {
+		return d, err
+	}
+	d.TenantID, d.Recorded = tenantOf(it), true
+	return d, nil
+}
+
 // MarkEventQueued records that every delivery of the event was handed to the queue,
-// and takes the event out of the outbox.
-func (st *Store) MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time, deliveries int) error {
+// and where, and takes the event out of the outbox.
+func (st *Store) MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time, dests []gancho.Destination) error {
+	values := map[string]av{":t": s(at.UTC().Format(time.RFC3339Nano)), ":n": n(int64(len(dests)))}
+	set := "SET queuedAt = :t, deliveryCount = :n"
+	for k, v := range destinationAttrs(dests) {
+		set += ", " + k + " = :" + k
+		values[":"+k] = v
+	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        &st.table,
-		Key:              eventKey(ev.TenantID, ev.ID),
-		UpdateExpression: aws.String("SET queuedAt = :t, deliveryCount = :n REMOVE gsi3pk, gsi3sk"),
-		ExpressionAttributeValues: map[string]av{":t": s(at.UTC().Format(time.RFC3339Nano)),
-			":n": n(int64(deliveries))},
+		TableName:                 &st.table,
+		Key:                       eventKey(ev.TenantID, ev.ID),
+		UpdateExpression:          aws.String(set + " REMOVE gsi3pk, gsi3sk"),
+		ExpressionAttributeValues: values,
 	})
 	if err != nil {
 		return fmt.Errorf("mark event queued: %w", err)
@@ -157,11 +190,10 @@ func (st *Store) PendingEvents(ctx context.Context, olderThan time.Time, limit i
 			return nil, fmt.Errorf("pending events: %w", err)
 		}
 		for _, it := range res.Items {
-			var ev gancho.Event
-			if err := unmarshal(it, &ev); err != nil {
+			ev, err := decodeEvent(it)
+			if err != nil {
 				return nil, err
 			}
-			ev.TenantID = tenantOf(it)
 			out = append(out, ev)
 		}
 	}
@@ -170,30 +202,47 @@ func (st *Store) PendingEvents(ctx context.Context, olderThan time.Time, limit i
 
 // GetEvent reads one event of tenant.
 func (st *Store) GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error) {
-	var ev gancho.Event
 	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: eventKey(tenant, id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return ev, fmt.Errorf("get event: %w", err)
+		return gancho.Event{}, fmt.Errorf("get event: %w", err)
 	}
 	if res.Item == nil || expired(res.Item, time.Now()) {
-		return ev, fmt.Errorf("event %s: %w", id, gancho.ErrNotFound)
+		return gancho.Event{}, fmt.Errorf("event %s: %w", id, gancho.ErrNotFound)
 	}
-	ev.TenantID = tenant
-	return ev, unmarshal(res.Item, &ev)
+	return decodeEvent(res.Item)
 }
 
-// GetDelivery reads one delivery of tenant with its attempts.
+// GetDelivery reads one delivery of tenant with its attempts: its record, or, before
+// its first attempt, the pending delivery its event lists.
 func (st *Store) GetDelivery(ctx context.Context, tenant, id string) (gancho.Delivery, error) {
-	var d gancho.Delivery
-	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: deliveryKey(tenant, id), ConsistentRead: aws.Bool(true)})
+	notFound := fmt.Errorf("delivery %s: %w", id, gancho.ErrNotFound)
+	eventID, dest, ok := gancho.ParseDeliveryID(id)
+	if !ok {
+		return gancho.Delivery{}, notFound
+	}
+	res, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: deliveryKey(tenant, dest, id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return d, fmt.Errorf("get delivery: %w", err)
+		return gancho.Delivery{}, fmt.Errorf("get delivery: %w", err)
 	}
-	if res.Item == nil || expired(res.Item, time.Now()) {
-		return d, fmt.Errorf("delivery %s: %w", id, gancho.ErrNotFound)
+	if res.Item != nil {
+		if expired(res.Item, time.Now()) {
+			return gancho.Delivery{}, notFound
+		}
+		return decodeDelivery(res.Item)
 	}
-	d.TenantID = tenant
-	return d, unmarshal(res.Item, &d)
+	ev, err := st.GetEvent(ctx, tenant, eventID)
+	if errors.Is(err, gancho.ErrNotFound) {
+		return gancho.Delivery{}, notFound
+	}
+	if err != nil {
+		return gancho.Delivery{}, err
+	}
+	for _, d := range ev.Destinations {
+		if d.SubscriptionID == dest {
+			return gancho.PendingDelivery(ev, d), nil
+		}
+	}
+	return gancho.Delivery{}, notFound
 }
 
 // expired reports whether an item's expiresAt has passed; DynamoDB deletes expired
@@ -207,34 +256,39 @@ func expired(it map[string]av, now time.Time) bool {
 	return err == nil && sec <= now.Unix()
 }
 
-// DeliveryRef names the items one queue message needs.
+// DeliveryRef names the items one queue message needs. With EventKnown, the message
+// carries the event and it is not read.
 type DeliveryRef struct {
 	TenantID, DeliveryID, EventID, SubscriptionID string
+	EventKnown                                    bool
 }
 
 // DeliveryBatch is everything a batch of messages needs, read at once.
 type DeliveryBatch struct {
-	Deliveries    map[string]gancho.Delivery     // by delivery id
+	Deliveries    map[string]gancho.Delivery     // by delivery id: the records that exist
 	Events        map[string]gancho.Event        // by event id
 	Subscriptions map[string]gancho.Subscription // by subscription id
 }
 
-// LoadDeliveryBatch reads the deliveries, events and subscriptions of refs with one
-// BatchGetItem (per 100 keys). Missing items are simply absent from the maps.
+// LoadDeliveryBatch reads the delivery records, events and subscriptions of refs with
+// one BatchGetItem (per 100 keys). Missing items are simply absent from the maps: a
+// delivery before its first attempt has no record.
 func (st *Store) LoadDeliveryBatch(ctx context.Context, refs []DeliveryRef) (DeliveryBatch, error) {
 	b := DeliveryBatch{Deliveries: map[string]gancho.Delivery{}, Events: map[string]gancho.Event{}, Subscriptions: map[string]gancho.Subscription{}}
-	seen := map[string]bool{}
+	seen := map[[2]string]bool{}
 	var keys []map[string]av
 	add := func(k map[string]av) {
-		id := k["pk"].(*types.AttributeValueMemberS).Value
+		id := [2]string{k["pk"].(*types.AttributeValueMemberS).Value, k["sk"].(*types.AttributeValueMemberS).Value}
 		if !seen[id] {
 			seen[id] = true
 			keys = append(keys, k)
 		}
 	}
 	for _, r := range refs {
-		add(deliveryKey(r.TenantID, r.DeliveryID))
-		add(eventKey(r.TenantID, r.EventID))
+		add(deliveryKey(r.TenantID, r.SubscriptionID, r.DeliveryID))
+		if !r.EventKnown {
+			add(eventKey(r.TenantID, r.EventID))
+		}
 		if r.SubscriptionID != gancho.CallbackDestination {
 			add(subKey(r.TenantID, r.SubscriptionID))
 		}
@@ -244,28 +298,27 @@ func (st *Store) LoadDeliveryBatch(ctx context.Context, refs []DeliveryRef) (Del
 		return b, err
 	}
 	for _, it := range items {
+		pk := it["pk"].(*types.AttributeValueMemberS).Value
 		sk := it["sk"].(*types.AttributeValueMemberS).Value
-		switch sk {
-		case "D":
-			var d gancho.Delivery
-			if err := unmarshal(it, &d); err != nil {
-				return b, err
-			}
-			d.TenantID = tenantOf(it)
-			b.Deliveries[d.ID] = d
-		case "E":
-			var ev gancho.Event
-			if err := unmarshal(it, &ev); err != nil {
-				return b, err
-			}
-			ev.TenantID = tenantOf(it)
-			b.Events[ev.ID] = ev
-		case "S":
+		switch {
+		case sk == "S":
 			sub, err := st.decodeSub(it)
 			if err != nil {
 				return b, err
 			}
 			b.Subscriptions[sub.ID] = sub
+		case strings.HasSuffix(pk, "#E"):
+			ev, err := decodeEvent(it)
+			if err != nil {
+				return b, err
+			}
+			b.Events[ev.ID] = ev
+		case strings.HasSuffix(pk, "#D"):
+			d, err := decodeDelivery(it)
+			if err != nil {
+				return b, err
+			}
+			b.Deliveries[d.ID] = d
 		}
 	}
 	return b, nil
@@ -287,6 +340,9 @@ func tenantOf(it map[string]av) string {
 // ErrConflict and changes nothing. With park, the delivery waits in the due index
 // until next, for the sweeper to queue it; without, it leaves that index.
 func (st *Store) RecordAttempt(ctx context.Context, d gancho.Delivery, a gancho.Attempt, status string, next *time.Time, park bool) error {
+	if !d.Recorded {
+		return st.recordFirst(ctx, d, a, status, next, park)
+	}
 	av1, err := marshal(struct {
 		A []gancho.Attempt `json:"a"`
 	}{[]gancho.Attempt{a}})
@@ -318,7 +374,7 @@ func (st *Store) RecordAttempt(ctx context.Context, d gancho.Delivery, a gancho.
 	}
 	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
-		Key:                       deliveryKey(d.TenantID, d.ID),
+		Key:                       deliveryKey(d.TenantID, d.SubscriptionID, d.ID),
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("attemptCount = :prev"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status"},
@@ -329,6 +385,33 @@ func (st *Store) RecordAttempt(ctx context.Context, d gancho.Delivery, a gancho.
 	}
 	if err != nil {
 		return fmt.Errorf("record attempt: %w", err)
+	}
+	return nil
+}
+
+// recordFirst writes the record of a delivery that has none yet, with its first
+// outcome: one PutItem, on the condition that no other consumer wrote it first.
+func (st *Store) recordFirst(ctx context.Context, d gancho.Delivery, a gancho.Attempt, status string, next *time.Time, park bool) error {
+	d.Attempts = append(d.Attempts[:len(d.Attempts):len(d.Attempts)], a)
+	d.Status, d.NextAttemptAt, d.UpdatedAt = status, next, time.Now().UTC()
+	it, err := st.deliveryItem(d)
+	if err != nil {
+		return err
+	}
+	if park && next != nil {
+		it["gsi3pk"], it["gsi3sk"] = s(dueShard(d.ID)), s(dueKey(*next, d.ID))
+	}
+	return st.putNewDelivery(ctx, it, d.ID)
+}
+
+func (st *Store) putNewDelivery(ctx context.Context, it map[string]av, id string) error {
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if conditionFailed(err) {
+		return fmt.Errorf("delivery %s already recorded: %w", id, gancho.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("record delivery: %w", err)
 	}
 	return nil
 }
@@ -363,11 +446,10 @@ func (st *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([
 			return nil, fmt.Errorf("due deliveries: %w", err)
 		}
 		for _, it := range res.Items {
-			var d gancho.Delivery
-			if err := unmarshal(it, &d); err != nil {
+			d, err := decodeDelivery(it)
+			if err != nil {
 				return nil, err
 			}
-			d.TenantID = tenantOf(it)
 			out = append(out, d)
 		}
 	}
@@ -379,7 +461,7 @@ func (st *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([
 func (st *Store) Unpark(ctx context.Context, d gancho.Delivery) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
-		Key:                       deliveryKey(d.TenantID, d.ID),
+		Key:                       deliveryKey(d.TenantID, d.SubscriptionID, d.ID),
 		UpdateExpression:          aws.String("REMOVE gsi3pk, gsi3sk"),
 		ConditionExpression:       aws.String("attemptCount = :n AND attribute_exists(gsi3pk)"),
 		ExpressionAttributeValues: map[string]av{":n": n(int64(len(d.Attempts)))},
@@ -403,18 +485,17 @@ type DeliveryFilter struct {
 // ListDeliveries lists a subscription's (bySubscription) or an event's deliveries,
 // newest first.
 func (st *Store) ListDeliveries(ctx context.Context, tenant string, bySubscription bool, id string, f DeliveryFilter, p Page) ([]gancho.Delivery, string, error) {
-	index, part := "gsi2", "T#"+tenant+"#E#"+id+"#D"
-	if bySubscription {
-		index, part = "gsi1", "T#"+tenant+"#S#"+id+"#D"
+	if !bySubscription {
+		return st.listEventDeliveries(ctx, tenant, id, f, p)
 	}
-	start, err := decodeCursor(p.Cursor, index+"pk", part)
+	part := subDeliveriesPK(tenant, id)
+	start, err := decodeCursor(p.Cursor, "pk", part)
 	if err != nil {
 		return nil, "", err
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                 &st.table,
-		IndexName:                 aws.String(index),
-		KeyConditionExpression:    aws.String(index + "pk = :p"),
+		KeyConditionExpression:    aws.String("pk = :p"),
 		ExpressionAttributeValues: map[string]av{":p": s(part), ":now": n(time.Now().Unix())},
 		ScanIndexForward:          aws.Bool(false),
 		ExclusiveStartKey:         start,
@@ -448,22 +529,103 @@ func (st *Store) ListDeliveries(ctx context.Context, tenant string, bySubscripti
 	}
 	out := make([]gancho.Delivery, 0, len(items))
 	for _, it := range items {
-		var d gancho.Delivery
-		if err := unmarshal(it, &d); err != nil {
+		d, err := decodeDelivery(it)
+		if err != nil {
 			return nil, "", err
 		}
-		d.TenantID = tenant
 		out = append(out, d)
 	}
 	return out, next, nil
 }
 
+// listEventDeliveries lists an event's deliveries from its destinations: each one's
+// record, or the pending delivery when it has none yet, in delivery id order
+// (descending, as the other lists), read a page's worth at a time.
+func (st *Store) listEventDeliveries(ctx context.Context, tenant, eventID string, f DeliveryFilter, p Page) ([]gancho.Delivery, string, error) {
+	part := "T#" + tenant + "#E#" + eventID + "#D"
+	start, err := decodeCursor(p.Cursor, "pk", part)
+	if err != nil {
+		return nil, "", err
+	}
+	after := "~"
+	if sk, ok := start["sk"].(*types.AttributeValueMemberS); ok {
+		after = sk.Value
+	}
+	ev, err := st.GetEvent(ctx, tenant, eventID)
+	if errors.Is(err, gancho.ErrNotFound) {
+		return []gancho.Delivery{}, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	pending := make([]gancho.Delivery, 0, len(ev.Destinations))
+	for _, d := range ev.Destinations {
+		if pd := gancho.PendingDelivery(ev, d); pd.ID < after {
+			pending = append(pending, pd)
+		}
+	}
+	sort.Slice(pending, func(i, j int) bool { return pending[i].ID > pending[j].ID })
+	limit := max(p.Limit, 1)
+	out := make([]gancho.Delivery, 0, min(limit, len(pending)))
+	keep := func(d gancho.Delivery) bool {
+		return (f.Status == "" || d.Status == f.Status) && (f.OwnerID == "" || d.OwnerID == f.OwnerID) &&
+			(f.Since == nil || !d.CreatedAt.Before(*f.Since)) && (f.Until == nil || d.CreatedAt.Before(*f.Until))
+	}
+	for from := 0; from < len(pending) && len(out) < limit; from += 100 {
+		chunk := pending[from:min(from+100, len(pending))]
+		keys := make([]map[string]av, len(chunk))
+		for i, d := range chunk {
+			keys[i] = deliveryKey(tenant, d.SubscriptionID, d.ID)
+		}
+		items, err := st.batchGet(ctx, keys)
+		if err != nil {
+			return nil, "", fmt.Errorf("list deliveries: %w", err)
+		}
+		recorded := make(map[string]gancho.Delivery, len(items))
+		now := time.Now()
+		for _, it := range items {
+			d, err := decodeDelivery(it)
+			if err != nil {
+				return nil, "", err
+			}
+			if !expired(it, now) {
+				recorded[d.ID] = d
+			}
+		}
+		for i, d := range chunk {
+			if r, ok := recorded[d.ID]; ok {
+				d = r
+			}
+			if !keep(d) {
+				continue
+			}
+			out = append(out, d)
+			if len(out) == limit {
+				if from+i+1 == len(pending) {
+					return out, "", nil
+				}
+				next, err := encodeCursor(map[string]av{"pk": s(part), "sk": s(d.ID)})
+				return out, next, err
+			}
+		}
+	}
+	return out, "", nil
+}
+
 // SetDeliveryStatus ends a delivery without an attempt (e.g. cancelled), unless it is
-// already final.
+// already final. A delivery with no record yet gets one.
 func (st *Store) SetDeliveryStatus(ctx context.Context, d gancho.Delivery, status string) error {
+	if !d.Recorded {
+		d.Status, d.NextAttemptAt, d.UpdatedAt = status, nil, time.Now().UTC()
+		it, err := st.deliveryItem(d)
+		if err != nil {
+			return err
+		}
+		return st.putNewDelivery(ctx, it, d.ID)
+	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.table,
-		Key:                      deliveryKey(d.TenantID, d.ID),
+		Key:                      deliveryKey(d.TenantID, d.SubscriptionID, d.ID),
 		UpdateExpression:         aws.String("SET #s = :s, updatedAt = :now REMOVE nextAttemptAt"),
 		ConditionExpression:      aws.String("attribute_exists(pk) AND NOT #s IN (:d, :f, :c)"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -573,7 +735,7 @@ func truncate(v string, max int) string {
 func (st *Store) MarkRequeued(ctx context.Context, d gancho.Delivery) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.table,
-		Key:                      deliveryKey(d.TenantID, d.ID),
+		Key:                      deliveryKey(d.TenantID, d.SubscriptionID, d.ID),
 		UpdateExpression:         aws.String("SET #s = :p, updatedAt = :now REMOVE nextAttemptAt, gsi3pk, gsi3sk"),
 		ConditionExpression:      aws.String("attemptCount = :n AND #s = :was"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},

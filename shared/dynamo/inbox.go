@@ -337,23 +337,26 @@ func (st *Store) GetEvents(ctx context.Context, tenant string, ids []string) ([]
 	return out, nil
 }
 
-// Pull results of a push subscription come from its deliveries, not from inbox items:
-// every event matched to a push subscription has a delivery record, listed under
-// T#<tenant>#S#<sub>#D by delivery id, and a delivery id starts with its event id's
-// time, so the list is in event order and a date range is a key range. Test events
-// (type gancho.TypeTest, which cannot be published) are left out, as the inbox leaves
-// them out.
+// Pull results of a push subscription come from its events, not from inbox items: an
+// event lists the subscriptions it was queued for (dests, written with the event or
+// when its background fan-out ends), event ids start with their creation time, so the
+// events matched to a subscription are a key range of the tenant's events filtered on
+// dests. Test events (type gancho.TypeTest, which cannot be published) are left out,
+// as the inbox leaves them out. Reading them costs read units for every event of the
+// tenant in the range, matched or not: a range that starts at the cursor is small for
+// a subscription read regularly.
 //
-// What is new is what lies past the subscription's resultsCursor (the last delivery id
-// returned as new), which a read advances with a compare-and-set, so two readers never
-// both return the same event. A cursor would skip an event whose delivery record is
-// written after a later event was read (a background fan-out, a repair by the
-// sweeper), so new results stop at the fan-out horizon: before the oldest event still
-// in the outbox (its fan-out unfinished) and before FanOutSettle ago (an event just
-// stored may not show in the outbox index yet). One case stays out of reach: a publish
-// retried under its idempotency key after the first one died before storing its event
-// stores it then under the first one's (older) id, which a cursor may have passed; it
-// is still delivered, and listed with ?all=true.
+// What is new is what lies past the subscription's resultsCursor (the delivery id of
+// the last event returned as new), which a read advances with a compare-and-set, so
+// two readers never both return the same event. A cursor would skip an event whose
+// destinations are written after a later event was read (a background fan-out, a
+// repair by the sweeper), so new results stop at the fan-out horizon: before the
+// oldest event still in the outbox (its fan-out unfinished) and before FanOutSettle
+// ago (an event whose deliveries were queued first is stored a moment later). One
+// case stays out of reach: a publish retried under its idempotency key after the
+// first one died before storing its event stores it then under the first one's
+// (older) id, which a cursor may have passed; it is still delivered, and listed with
+// ?all=true.
 
 // FanOutSettle is how long after its creation an event waits before it can show in a
 // push subscription's new results: more than the outbox index lags behind the table
@@ -393,11 +396,11 @@ func (st *Store) fanOutHorizon(ctx context.Context, tenant string, now time.Time
 			TableName:              &st.table,
 			IndexName:              aws.String("gsi3"),
 			KeyConditionExpression: aws.String("gsi3pk = :p AND gsi3sk < :h"),
-			FilterExpression:       aws.String("begins_with(pk, :t) AND expiresAt > :now"),
+			FilterExpression:       aws.String("pk = :t AND expiresAt > :now"),
 			ProjectionExpression:   aws.String("gsi3sk"),
 			ExpressionAttributeValues: map[string]av{
 				":p": s(fmt.Sprintf("OUTBOX#%d", shard)), ":h": s(dueKey(h, "")),
-				":t": s("T#" + tenant + "#E#"), ":now": n(now.Unix()),
+				":t": s(eventsPK(tenant)), ":now": n(now.Unix()),
 			},
 		}
 		for {
@@ -424,100 +427,105 @@ func (st *Store) fanOutHorizon(ctx context.Context, tenant string, now time.Time
 	return h, nil
 }
 
-// ReadDelivered is ReadInbox for a push subscription, from its deliveries. New results
-// (q.Unseen) are those past cursor and before the fan-out horizon, oldest first.
+// cursorEvent is the event id a results cursor (a delivery id) stands for.
+func cursorEvent(cursor string) string {
+	if ev, _, ok := gancho.ParseDeliveryID(cursor); ok {
+		return ev
+	}
+	// A cursor written before delivery ids held their event id: its time part.
+	rest := strings.TrimPrefix(cursor, gancho.PrefixDelivery)
+	return gancho.PrefixEvent + rest[:min(len(rest), 10)]
+}
+
+// matchedQuery reads the ids of tenant's events queued for subID, between lo and hi.
+func (st *Store) matchedQuery(tenant, subID, lo, hi string, now time.Time) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                &st.table,
+		KeyConditionExpression:   aws.String("pk = :p AND sk BETWEEN :lo AND :hi"),
+		FilterExpression:         aws.String("expiresAt > :now AND #t <> :test AND contains(dests, :sub)"),
+		ProjectionExpression:     aws.String("sk"),
+		ExpressionAttributeNames: map[string]string{"#t": "type"},
+		ExpressionAttributeValues: map[string]av{
+			":p": s(eventsPK(tenant)), ":now": n(now.Unix()), ":test": s(gancho.TypeTest), ":sub": s(subID),
+			":lo": s(lo), ":hi": s(hi),
+		},
+	}
+}
+
+// ReadDelivered is ReadInbox for a push subscription, from the events queued for it.
+// New results (q.Unseen) are those past cursor and before the fan-out horizon, oldest
+// first.
 func (st *Store) ReadDelivered(ctx context.Context, tenant, subID, cursor string, q InboxQuery) (InboxPage, error) {
 	page := InboxPage{EventIDs: []string{}}
 	now := time.Now()
-	in := &dynamodb.QueryInput{
-		TableName:              &st.table,
-		IndexName:              aws.String("gsi1"),
-		KeyConditionExpression: aws.String("gsi1pk = :p AND gsi1sk BETWEEN :lo AND :hi"),
-		FilterExpression:       aws.String("expiresAt > :now AND eventType <> :test"),
-		ProjectionExpression:   aws.String("gsi1sk, eventId"),
-		ExpressionAttributeValues: map[string]av{
-			":p": s(subDeliveriesPK(tenant, subID)), ":now": n(now.Unix()), ":test": s(gancho.TypeTest),
-		},
-	}
-	// The floors below are cut to a delivery id's time part: every id of that
-	// millisecond or later sorts after it, so BETWEEN keeps only earlier ones.
-	floor := func(t time.Time) string {
-		return gancho.IDFloor(gancho.PrefixDelivery, t)[:len(gancho.PrefixDelivery)+10]
-	}
-	lo, hi := gancho.PrefixDelivery, gancho.PrefixDelivery+"~"
+	lo, hi := gancho.PrefixEvent, gancho.PrefixEvent+"~"
 	exclude := ""
+	forward := false
 	if q.Unseen {
 		h, err := st.fanOutHorizon(ctx, tenant, now)
 		if err != nil {
 			return page, err
 		}
 		if cursor != "" {
-			lo, exclude = cursor, cursor
+			lo = cursorEvent(cursor)
+			exclude = lo
 		}
-		hi = floor(h)
-		in.ScanIndexForward = aws.Bool(true)
+		hi, forward = gancho.IDFloor(gancho.PrefixEvent, h), true
 	} else {
 		if q.Since != nil && q.Since.UnixMilli() > 0 {
-			lo = floor(*q.Since)
+			lo = gancho.IDFloor(gancho.PrefixEvent, *q.Since)
 		}
 		if q.Until != nil {
 			if q.Until.UnixMilli() <= 0 {
 				return page, nil
 			}
-			hi = floor(*q.Until)
+			hi = gancho.IDFloor(gancho.PrefixEvent, *q.Until)
 		}
-		in.ScanIndexForward = aws.Bool(false)
 	}
 	if lo > hi {
 		return page, nil
 	}
-	in.ExpressionAttributeValues[":lo"], in.ExpressionAttributeValues[":hi"] = s(lo), s(hi)
+	in := st.matchedQuery(tenant, subID, lo, hi, now)
+	in.ScanIndexForward = aws.Bool(forward)
 	pager := dynamodb.NewQueryPaginator(st.db, in)
 	for pager.HasMorePages() {
 		res, err := pager.NextPage(ctx)
 		if err != nil {
-			return page, fmt.Errorf("read deliveries: %w", err)
+			return page, fmt.Errorf("read matched events: %w", err)
 		}
 		for _, it := range res.Items {
-			sk, _ := it["gsi1sk"].(*types.AttributeValueMemberS)
-			ev, _ := it["eventId"].(*types.AttributeValueMemberS)
-			if sk == nil || ev == nil || sk.Value == exclude {
+			sk, _ := it["sk"].(*types.AttributeValueMemberS)
+			if sk == nil || sk.Value == exclude {
 				continue
 			}
 			i := page.Total
 			page.Total++
 			if i >= q.Offset && i-q.Offset < q.Limit {
-				page.EventIDs = append(page.EventIDs, ev.Value)
+				page.EventIDs = append(page.EventIDs, sk.Value)
 			}
 		}
 	}
 	return page, nil
 }
 
-// HasDelivered is HasUnseen for a push subscription: whether a delivery past its
-// results cursor exists (past the fan-out horizon too: needView says something new
-// matched, even if new results show it only once it settles).
+// HasDelivered is HasUnseen for a push subscription: whether an event queued for it
+// lies past its results cursor (past the fan-out horizon too: needView says something
+// new matched, even if new results show it only once it settles).
 func (st *Store) HasDelivered(ctx context.Context, tenant, subID string) (bool, error) {
 	cursor, err := st.ResultsCursor(ctx, tenant, subID)
 	if err != nil {
 		return false, err
 	}
-	in := &dynamodb.QueryInput{
-		TableName:              &st.table,
-		IndexName:              aws.String("gsi1"),
-		KeyConditionExpression: aws.String("gsi1pk = :p AND gsi1sk > :c"),
-		FilterExpression:       aws.String("expiresAt > :now AND eventType <> :test"),
-		ProjectionExpression:   aws.String("gsi1sk"),
-		ExpressionAttributeValues: map[string]av{
-			":p": s(subDeliveriesPK(tenant, subID)), ":c": s(max(cursor, gancho.PrefixDelivery)), ":now": n(time.Now().Unix()),
-			":test": s(gancho.TypeTest),
-		},
-		Limit: aws.Int32(25),
+	lo := gancho.PrefixEvent
+	if cursor != "" {
+		lo = cursorEvent(cursor) + "\x00"
 	}
+	in := st.matchedQuery(tenant, subID, lo, gancho.PrefixEvent+"~", time.Now())
+	in.Limit = aws.Int32(25)
 	for {
 		res, err := st.db.Query(ctx, in)
 		if err != nil {
-			return false, fmt.Errorf("read deliveries: %w", err)
+			return false, fmt.Errorf("read matched events: %w", err)
 		}
 		if len(res.Items) > 0 {
 			return true, nil

@@ -164,11 +164,10 @@ func (st *Store) LoadEvents(ctx context.Context, refs []EventRef) (map[string]ga
 		if expired(it, now) {
 			continue
 		}
-		var ev gancho.Event
-		if err := unmarshal(it, &ev); err != nil {
+		ev, err := decodeEvent(it)
+		if err != nil {
 			return nil, err
 		}
-		ev.TenantID = tenantOf(it)
 		out[ev.ID] = ev
 	}
 	return out, nil
@@ -214,32 +213,28 @@ func (st *Store) PutEvents(ctx context.Context, evs []gancho.Event, keyed []bool
 var errWrittenAlone = errors.New("written on its own")
 
 // MarkEventsQueued is MarkEventQueued for many events: each is written again whole,
-// with queuedAt and deliveryCount and out of the outbox, 25 per BatchWriteItem. An
-// event is only ever changed to mark it queued, and the sweeper's repair marks it the
-// same way, so the rewrite loses nothing.
-func (st *Store) MarkEventsQueued(ctx context.Context, evs []gancho.Event, at time.Time, deliveries []int) []error {
+// with queuedAt, deliveryCount and its destinations and out of the outbox, 25 per
+// BatchWriteItem. An event is only ever changed to mark it queued, and the sweeper's
+// repair marks it the same way, so the rewrite loses nothing.
+func (st *Store) MarkEventsQueued(ctx context.Context, evs []gancho.Event, at time.Time, dests [][]gancho.Destination) []error {
 	items := make([]map[string]av, len(evs))
 	errs := make([]error, len(evs))
 	when := at.UTC()
 	for i, ev := range evs {
-		ev.QueuedAt, ev.DeliveryCount = &when, deliveries[i]
+		ev.QueuedAt, ev.DeliveryCount, ev.Destinations = &when, len(dests[i]), dests[i]
 		items[i], errs[i] = st.eventItem(ev)
-		if errs[i] == nil {
-			items[i]["deliveryCount"] = n(int64(deliveries[i])) // also when 0
-		}
 	}
 	return mergeErrs(errs, st.putEach(ctx, items, errs), "mark events queued")
 }
 
-// FanOutWrite is what one event's fan-out writes: its subscriptions' inbox entries
-// and its delivery records.
+// FanOutWrite is what one event's fan-out writes: its notify subscriptions' inbox
+// entries.
 type FanOutWrite struct {
-	Event      gancho.Event
-	Inbox      []string // subscription ids
-	Deliveries []gancho.Delivery
+	Event gancho.Event
+	Inbox []string // subscription ids
 }
 
-// PutFanOuts writes the inbox entries and delivery records of many events together,
+// PutFanOuts writes the inbox entries of many events together,
 // 25 items per BatchWriteItem, and returns each event's error (the error of any
 // chunk that held one of its items).
 func (st *Store) PutFanOuts(ctx context.Context, ws []FanOutWrite) []error {
@@ -253,15 +248,6 @@ func (st *Store) PutFanOuts(ctx context.Context, ws []FanOutWrite) []error {
 			items = append(items, map[string]av{"pk": pk, "sk": s(w.Event.ID), "expiresAt": exp},
 				map[string]av{"pk": pk, "sk": s(unseenPrefix + w.Event.ID), "expiresAt": exp})
 			owner = append(owner, i, i)
-		}
-		for _, d := range w.Deliveries {
-			it, err := st.deliveryItem(d)
-			if err != nil {
-				errs[i] = err
-				continue
-			}
-			items = append(items, it)
-			owner = append(owner, i)
 		}
 	}
 	for j, err := range st.putEach(ctx, items, nil) {

@@ -7,7 +7,8 @@ package dynamo
 // The scoped key (publish.ScopedKey) holds the credential, the owner and the key the
 // caller sent. Claims written before the credential was part of it (keyed by owner
 // and key, unhashed) are simply not found again; they expire within 24 h.
-//	event outbox  gsi3: OUTBOX#<shard> / <createdAt>#<tenant>#<event id>, until queued
+//	event outbox  gsi3: OUTBOX#<shard> / <createdAt>#<tenant>#<event id>, on events
+//	              stored before their deliveries were queued, until they are
 
 import (
 	"context"
@@ -106,8 +107,8 @@ type EventFilter struct {
 // ListEvents lists tenant's events, newest first. Event ids start with their creation
 // time, so since/until are a range on the sort key, not a filter.
 func (st *Store) ListEvents(ctx context.Context, tenant string, f EventFilter, p Page) ([]gancho.Event, string, error) {
-	part := "T#" + tenant + "#E"
-	start, err := decodeCursor(p.Cursor, "gsi1pk", part)
+	part := eventsPK(tenant)
+	start, err := decodeCursor(p.Cursor, "pk", part)
 	if err != nil {
 		return nil, "", err
 	}
@@ -120,8 +121,7 @@ func (st *Store) ListEvents(ctx context.Context, tenant string, f EventFilter, p
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                 &st.table,
-		IndexName:                 aws.String("gsi1"),
-		KeyConditionExpression:    aws.String("gsi1pk = :p AND gsi1sk BETWEEN :lo AND :hi"),
+		KeyConditionExpression:    aws.String("pk = :p AND sk BETWEEN :lo AND :hi"),
 		ExpressionAttributeValues: map[string]av{":p": s(part), ":lo": s(lo), ":hi": s(hi), ":now": n(time.Now().Unix())},
 		ScanIndexForward:          aws.Bool(false),
 		ExclusiveStartKey:         start,
@@ -152,11 +152,10 @@ func (st *Store) ListEvents(ctx context.Context, tenant string, f EventFilter, p
 	}
 	out := make([]gancho.Event, 0, len(items))
 	for _, it := range items {
-		var ev gancho.Event
-		if err := unmarshal(it, &ev); err != nil {
+		ev, err := decodeEvent(it)
+		if err != nil {
 			return nil, "", err
 		}
-		ev.TenantID = tenant
 		out = append(out, ev)
 	}
 	return out, next, nil

@@ -7,8 +7,14 @@
 //	api key       K#<sha256 of key>           / K ; T#<tenant>#K / <key id>
 //	subscription  T#<tenant>#S#<id>           / S ; T#<tenant>#S / <id>
 //	match entry   T#<tenant>#M#<pattern>      / 0#<sub id> (no owner) or 1#<owner>#<sub id>
-//	event         T#<tenant>#E#<id>           / E ; T#<tenant>#E / <id>
-//	delivery      T#<tenant>#D#<id>           / D ; T#<tenant>#S#<sub>#D / <id>
+//	event         T#<tenant>#E                / <id>
+//	delivery      T#<tenant>#S#<sub>#D        / <id>  (written at its first outcome)
+//
+// Events and delivery records have no index copy (an event in the outbox and a
+// delivery parked for a late retry have one in gsi3 while they wait). A delivery id
+// holds its event's id and its subscription's (gancho.ParseDeliveryID), so it locates
+// the record; an event lists its destinations, so its deliveries are found without an
+// index, the pending ones (no record yet) included.
 package dynamo
 
 import (

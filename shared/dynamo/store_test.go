@@ -521,7 +521,12 @@ func TestListDeliveriesPaging(t *testing.T) {
 	for _, sub := range subs {
 		dlvs = append(dlvs, newDelivery(ev, sub.ID))
 	}
-	if err := e.st.CreateEvent(e.ctx, ev, dlvs); err != nil {
+	if err := e.st.CreateEvent(e.ctx, testenv.Queued(ev, dlvs...)); err != nil {
+		t.Fatal(err)
+	}
+	// The event lists the three, pending or not; a subscription's list has a
+	// delivery from its first outcome.
+	if err := e.st.SetDeliveryStatus(e.ctx, dlvs[0], gancho.StatusCancelled); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -567,10 +572,11 @@ func TestCreateEventAndLoadDeliveryBatch(t *testing.T) {
 	const payload = "{ \"lead\" :  {\"id\": 1,\n \"name\": \"Jo\u00e3o \\u00e9\"},  \"tags\": [ ] }"
 	ev := newEvent(tenant, time.Now(), payload)
 	dA, dB := newDelivery(ev, subA.ID), newDelivery(ev, subB.ID)
-	if err := e.st.CreateEvent(e.ctx, ev, []gancho.Delivery{dA, dB}); err != nil {
+	ev = testenv.Queued(ev, dA, dB)
+	if err := e.st.CreateEvent(e.ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.CreateEvent(e.ctx, ev, []gancho.Delivery{dA, dB}); !errors.Is(err, gancho.ErrConflict) {
+	if err := e.st.CreateEvent(e.ctx, ev); !errors.Is(err, gancho.ErrConflict) {
 		t.Errorf("second CreateEvent: %v, want ErrConflict", err)
 	}
 
@@ -585,19 +591,9 @@ func TestCreateEventAndLoadDeliveryBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Deliveries) != 2 || len(b.Events) != 1 || len(b.Subscriptions) != 2 {
-		t.Fatalf("loaded %d deliveries, %d events, %d subscriptions; want 2, 1, 2", len(b.Deliveries), len(b.Events), len(b.Subscriptions))
-	}
-	for _, want := range []gancho.Delivery{dA, dB} {
-		got, ok := b.Deliveries[want.ID]
-		if !ok {
-			t.Errorf("delivery %s missing", want.ID)
-			continue
-		}
-		want.Attempts = []gancho.Attempt{}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("delivery\n%+v\nwant\n%+v", got, want)
-		}
+	// Before their first outcome, deliveries have no record.
+	if len(b.Deliveries) != 0 || len(b.Events) != 1 || len(b.Subscriptions) != 2 {
+		t.Fatalf("loaded %d deliveries, %d events, %d subscriptions; want 0, 1, 2", len(b.Deliveries), len(b.Events), len(b.Subscriptions))
 	}
 	gotEv := b.Events[ev.ID]
 	if string(gotEv.Payload) != payload {
@@ -650,6 +646,26 @@ func TestCreateEventAndLoadDeliveryBatch(t *testing.T) {
 		if _, err := e.st.GetDelivery(e.ctx, testenv.TenantID(), dA.ID); !errors.Is(err, gancho.ErrNotFound) {
 			t.Errorf("other tenant: %v, want ErrNotFound", err)
 		}
+		other := gancho.DeliveryID(ev.ID, gancho.NewID(gancho.PrefixSubscription, time.Now()))
+		if _, err := e.st.GetDelivery(e.ctx, tenant, other); !errors.Is(err, gancho.ErrNotFound) {
+			t.Errorf("a subscription the event did not go to: %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("the first outcome writes the record", func(t *testing.T) {
+		if err := e.st.SetDeliveryStatus(e.ctx, dA, gancho.StatusCancelled); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.SetDeliveryStatus(e.ctx, dA, gancho.StatusCancelled); !errors.Is(err, gancho.ErrConflict) {
+			t.Errorf("a second first outcome: %v, want ErrConflict", err)
+		}
+		b, err := e.st.LoadDeliveryBatch(e.ctx, refs[:2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := b.Deliveries[dA.ID]
+		if len(b.Deliveries) != 1 || !ok || got.Status != gancho.StatusCancelled || !got.Recorded || got.SubscriptionID != subA.ID {
+			t.Errorf("after dA's outcome: %+v", b.Deliveries)
+		}
 	})
 }
 
@@ -665,7 +681,7 @@ func TestLoadDeliveryBatchManyRefs(t *testing.T) {
 	for i := range 60 {
 		ev := newEvent(tenant, time.Now().Add(time.Duration(i)*time.Millisecond), fmt.Sprintf(`{"i":%d}`, i))
 		d := newDelivery(ev, sub.ID)
-		if err := e.st.CreateEvent(e.ctx, ev, []gancho.Delivery{d}); err != nil {
+		if err := e.st.CreateEvent(e.ctx, testenv.Queued(ev, d)); err != nil {
 			t.Fatal(err)
 		}
 		refs = append(refs, dynamo.DeliveryRef{TenantID: tenant, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: sub.ID})
@@ -674,8 +690,8 @@ func TestLoadDeliveryBatchManyRefs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Deliveries) != 60 || len(b.Events) != 60 || len(b.Subscriptions) != 1 {
-		t.Errorf("loaded %d deliveries, %d events, %d subscriptions; want 60, 60, 1", len(b.Deliveries), len(b.Events), len(b.Subscriptions))
+	if len(b.Deliveries) != 0 || len(b.Events) != 60 || len(b.Subscriptions) != 1 {
+		t.Errorf("loaded %d deliveries, %d events, %d subscriptions; want 0 (no outcome yet), 60, 1", len(b.Deliveries), len(b.Events), len(b.Subscriptions))
 	}
 }
 
@@ -684,8 +700,8 @@ func TestRecordAttempt(t *testing.T) {
 	e := newStoreEnv(t)
 	tenant := testenv.TenantID()
 	ev := newEvent(tenant, time.Now(), `{}`)
-	d := newDelivery(ev, "sub_x")
-	if err := e.st.CreateEvent(e.ctx, ev, []gancho.Delivery{d}); err != nil {
+	d := newDelivery(ev, gancho.NewID(gancho.PrefixSubscription, time.Now()))
+	if err := e.st.CreateEvent(e.ctx, testenv.Queued(ev, d)); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Now().UTC().Truncate(time.Millisecond)
@@ -695,6 +711,7 @@ func TestRecordAttempt(t *testing.T) {
 	if err := e.st.RecordAttempt(e.ctx, d, a1, gancho.StatusRetrying, &next, false); err != nil {
 		t.Fatalf("attempt 1: %v", err)
 	}
+	d.Recorded = true // the first outcome wrote the record
 	got, err := e.st.GetDelivery(e.ctx, tenant, d.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -752,8 +769,8 @@ func TestSetDeliveryStatus(t *testing.T) {
 	e := newStoreEnv(t)
 	tenant := testenv.TenantID()
 	ev := newEvent(tenant, time.Now(), `{}`)
-	d := newDelivery(ev, "sub_x")
-	if err := e.st.CreateEvent(e.ctx, ev, []gancho.Delivery{d}); err != nil {
+	d := newDelivery(ev, gancho.NewID(gancho.PrefixSubscription, time.Now()))
+	if err := e.st.CreateEvent(e.ctx, testenv.Queued(ev, d)); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.st.SetDeliveryStatus(e.ctx, d, gancho.StatusCancelled); err != nil {
@@ -875,8 +892,11 @@ func TestExpiredItemsAreNotFound(t *testing.T) {
 	e := newStoreEnv(t)
 	tenant := testenv.TenantID()
 	ev := newEvent(tenant, time.Now(), `{"a":1}`)
-	d := newDelivery(ev, "sub_x")
-	if err := e.st.CreateEvent(e.ctx, ev, []gancho.Delivery{d}); err != nil {
+	d := newDelivery(ev, gancho.NewID(gancho.PrefixSubscription, time.Now()))
+	if err := e.st.CreateEvent(e.ctx, testenv.Queued(ev, d)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SetDeliveryStatus(e.ctx, d, gancho.StatusCancelled); err != nil { // writes its record
 		t.Fatal(err)
 	}
 	if _, err := e.st.GetEvent(e.ctx, tenant, ev.ID); err != nil {
@@ -888,8 +908,8 @@ func TestExpiredItemsAreNotFound(t *testing.T) {
 	// Items expire after the default retention; the store has no knob for it, so move
 	// expiresAt into the past directly (keys as documented in store.go).
 	keys := map[string]map[string]types.AttributeValue{
-		"event":    {"pk": &types.AttributeValueMemberS{Value: "T#" + tenant + "#E#" + ev.ID}, "sk": &types.AttributeValueMemberS{Value: "E"}},
-		"delivery": {"pk": &types.AttributeValueMemberS{Value: "T#" + tenant + "#D#" + d.ID}, "sk": &types.AttributeValueMemberS{Value: "D"}},
+		"event":    {"pk": &types.AttributeValueMemberS{Value: "T#" + tenant + "#E"}, "sk": &types.AttributeValueMemberS{Value: ev.ID}},
+		"delivery": {"pk": &types.AttributeValueMemberS{Value: "T#" + tenant + "#S#" + d.SubscriptionID + "#D"}, "sk": &types.AttributeValueMemberS{Value: d.ID}},
 	}
 	for what, k := range keys {
 		res, err := e.db.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: &e.table, Key: k, ConsistentRead: aws.Bool(true)})

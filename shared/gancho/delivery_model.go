@@ -24,6 +24,24 @@ type Event struct {
 	// when its fan-out finished (absent while it is still under way).
 	DeliveryCount int        `json:"deliveryCount,omitempty"`
 	QueuedAt      *time.Time `json:"queuedAt,omitempty"`
+	// Destinations are where the event was queued (set with QueuedAt): the event's
+	// deliveries, before each has a record of its own.
+	Destinations []Destination `json:"-"`
+}
+
+// Destination is one delivery of an event, by the subscription it goes to (or
+// CallbackDestination) and that subscription's owner.
+type Destination struct {
+	SubscriptionID string
+	OwnerID        string
+}
+
+// PendingDelivery is the delivery of ev to dest before its first attempt, when it has
+// no record of its own yet.
+func PendingDelivery(ev Event, dest Destination) Delivery {
+	return Delivery{ID: DeliveryID(ev.ID, dest.SubscriptionID), TenantID: ev.TenantID, EventID: ev.ID,
+		SubscriptionID: dest.SubscriptionID, EventType: ev.Type, OwnerID: dest.OwnerID,
+		Status: StatusPending, Attempts: []Attempt{}, CreatedAt: ev.CreatedAt, UpdatedAt: ev.CreatedAt}
 }
 
 // Reference ties an event to a provider object (seed 002's reference_type/reference_id).
@@ -57,6 +75,9 @@ type Delivery struct {
 	NextAttemptAt  *time.Time `json:"nextAttemptAt,omitempty"`
 	CreatedAt      time.Time  `json:"createdAt"`
 	UpdatedAt      time.Time  `json:"updatedAt"`
+	// Recorded: the store holds a record of this delivery (written at its first
+	// outcome); without one it is pending.
+	Recorded bool `json:"-"`
 }
 
 // Attempt is one HTTP call made for a delivery.

@@ -146,3 +146,35 @@ func TestDeliveryID(t *testing.T) {
 		}
 	})
 }
+
+func TestParseDeliveryID(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	ev := gancho.NewID(gancho.PrefixEvent, now)
+	sub := gancho.NewID(gancho.PrefixSubscription, now)
+	for _, tc := range []struct {
+		name, event, dest string
+		ok                bool
+	}{
+		{"subscription", ev, sub, true},
+		{"callback", ev, gancho.CallbackDestination, true},
+		{"event id not made by NewID", "evt_ab", sub, false},
+		{"destination not made by NewID", ev, "sub_short", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := gancho.DeliveryID(tc.event, tc.dest)
+			e, d, ok := gancho.ParseDeliveryID(id)
+			if ok != tc.ok {
+				t.Fatalf("ParseDeliveryID(%q) ok = %v, want %v", id, ok, tc.ok)
+			}
+			if ok && (e != tc.event || d != tc.dest) {
+				t.Errorf("ParseDeliveryID(%q) = %q, %q; want %q, %q", id, e, d, tc.event, tc.dest)
+			}
+		})
+	}
+	for _, bad := range []string{"", "dlv_", "sub_" + ev[4:] + sub[4:], "dlv_" + ev[4:], "dlv_" + ev[4:] + "x", "dlv_" + ev[4:] + sub[4:] + "0", "dlv_" + strings.ToUpper(ev[4:]) + sub[4:]} {
+		if _, _, ok := gancho.ParseDeliveryID(bad); ok {
+			t.Errorf("ParseDeliveryID(%q) accepted", bad)
+		}
+	}
+}

@@ -33,7 +33,7 @@ type BatchStore interface {
 	LoadEvents(ctx context.Context, refs []dynamo.EventRef) (map[string]gancho.Event, error)
 	PutEvents(ctx context.Context, evs []gancho.Event, keyed []bool) []error
 	PutFanOuts(ctx context.Context, ws []dynamo.FanOutWrite) []error
-	MarkEventsQueued(ctx context.Context, evs []gancho.Event, at time.Time, deliveries []int) []error
+	MarkEventsQueued(ctx context.Context, evs []gancho.Event, at time.Time, dests [][]gancho.Destination) []error
 }
 
 // DefaultBatchInlineFanOut is the most deliveries one batch queues while the
@@ -47,9 +47,10 @@ const batchParallelism = 8
 // per item, in order. Each item succeeds or fails on its own: a failed item changes
 // nothing for the others. The work is shared: the idempotency keys are claimed
 // together, events with the same tenant, type, owner and context are matched once,
-// and the events, inbox entries, delivery records and queue messages are written in
-// batches. Crash safety is Publish's: every event is stored in the outbox before any
-// of its deliveries is queued, and leaves it only once they all are.
+// and the events, inbox entries and queue messages are written in batches. The write
+// plans and crash safety are Publish's: an event queued first is stored once after
+// its messages are on the queue; the others are stored in the outbox before any of
+// their deliveries is queued, and leave it only once they all are.
 //
 // Items that share an idempotency key: the first publishes, a later one with the
 // same request gets its outcome as a replay, one with another request a conflict.
@@ -184,6 +185,7 @@ type pending struct {
 	ev         gancho.Event
 	matches    []dynamo.Match
 	background bool
+	first      bool // stored before its deliveries are queued
 	err        error
 }
 
@@ -224,14 +226,14 @@ func (b *batch) publishNew(ctx context.Context) {
 		}
 		toStore = append(toStore, pd)
 	}
-	evs, keyed := make([]gancho.Event, len(toStore)), make([]bool, len(toStore))
-	for j, pd := range toStore {
-		evs[j], keyed[j] = pd.ev, b.items[pd.i].Key != ""
-	}
-	for j, err := range b.bs.PutEvents(ctx, evs, keyed) {
-		toStore[j].err = err
-	}
-	for _, pd := range ps {
+	// Stored first: the events fanned out in the background or with nothing to
+	// deliver, and those queuedFirst leaves out.
+	first := keep(toStore, func(pd *pending) bool {
+		pd.first = pd.background || pd.ev.QueuedAt != nil || !queuedFirst(pd.ev, pd.matches, b.p.inline)
+		return pd.first
+	})
+	b.store(ctx, first)
+	for _, pd := range first {
 		switch {
 		case errors.Is(pd.err, gancho.ErrConflict):
 			// A repeat took this key over while this run stalled, and stored the
@@ -242,19 +244,36 @@ func (b *batch) publishNew(ctx context.Context) {
 		}
 	}
 
-	// From here every failure leaves a stored event in the outbox, which the
-	// sweeper repairs.
+	// From here every failure of an event stored first leaves it in the outbox,
+	// which the sweeper repairs.
 	inline := keep(toStore, func(pd *pending) bool { return pd.err == nil && !pd.background && pd.ev.QueuedAt == nil })
-	b.writeFanOuts(ctx, inline, now)
-	b.send(ctx, toStore, now)
-	queued := keep(inline, func(pd *pending) bool { return pd.err == nil })
-	if len(queued) > 0 {
-		evs, counts := make([]gancho.Event, len(queued)), make([]int, len(queued))
-		for j, pd := range queued {
-			evs[j], counts[j] = pd.ev, len(pd.matches)
+	b.writeFanOuts(ctx, inline)
+	b.send(ctx, toStore)
+	if marked := keep(inline, func(pd *pending) bool { return pd.err == nil && pd.first }); len(marked) > 0 {
+		evs, dests := make([]gancho.Event, len(marked)), make([][]gancho.Destination, len(marked))
+		for j, pd := range marked {
+			evs[j], dests[j] = pd.ev, destinationsOf(pd.matches)
 		}
-		for j, err := range b.bs.MarkEventsQueued(ctx, evs, b.p.now(), counts) {
-			queued[j].err = err
+		for j, err := range b.bs.MarkEventsQueued(ctx, evs, b.p.now(), dests) {
+			marked[j].err = err
+		}
+	}
+	// The events queued first are stored now, once, marked queued.
+	last := keep(inline, func(pd *pending) bool { return !pd.first })
+	queuedAt := b.p.now().UTC()
+	for _, pd := range last {
+		if pd.err == nil {
+			pd.ev.QueuedAt, pd.ev.DeliveryCount, pd.ev.Destinations = &queuedAt, len(pd.matches), destinationsOf(pd.matches)
+		}
+	}
+	b.store(ctx, keep(last, func(pd *pending) bool { return pd.err == nil }))
+	for _, pd := range last {
+		switch {
+		case errors.Is(pd.err, gancho.ErrConflict):
+			pd.err = fmt.Errorf("%w: %w", errNotStored, stillRunning())
+		case pd.err != nil:
+			pd.ev.QueuedAt = nil
+			b.abandon(ctx, pd)
 		}
 	}
 	for _, pd := range ps {
@@ -270,6 +289,21 @@ func (b *batch) publishNew(ctx context.Context) {
 			b.out[pd.i] = BatchOutcome{Result: Result{Event: pd.ev, Deliveries: len(pd.matches)}}
 		}
 		b.state[pd.i].done = true
+	}
+}
+
+// store writes the events of ps, each under its idempotency key's condition if it
+// has one, and sets each one's error.
+func (b *batch) store(ctx context.Context, ps []*pending) {
+	if len(ps) == 0 {
+		return
+	}
+	evs, keyed := make([]gancho.Event, len(ps)), make([]bool, len(ps))
+	for j, pd := range ps {
+		evs[j], keyed[j] = pd.ev, b.items[pd.i].Key != ""
+	}
+	for j, err := range b.bs.PutEvents(ctx, evs, keyed) {
+		ps[j].err = err
 	}
 }
 
@@ -336,22 +370,23 @@ func (b *batch) match(ctx context.Context, ps []*pending) {
 	wg.Wait()
 }
 
-// writeFanOuts writes the inbox entries and delivery records of the events fanned out
-// here; notify subscriptions' notices are coalesced as in a single publish (pull).
-func (b *batch) writeFanOuts(ctx context.Context, ps []*pending, now time.Time) {
-	if len(ps) == 0 {
+// writeFanOuts writes the inbox entries of the events fanned out here (those with
+// notify subscriptions, which are stored first); notify subscriptions' notices are
+// coalesced as in a single publish (pull).
+func (b *batch) writeFanOuts(ctx context.Context, ps []*pending) {
+	inbox, hasInbox := b.p.store.(Inbox)
+	if len(ps) == 0 || !hasInbox {
 		return
 	}
-	inbox, hasInbox := b.p.store.(Inbox)
 	ws := make([]dynamo.FanOutWrite, len(ps))
 	notify := false
 	for j, pd := range ps {
 		ws[j].Event = pd.ev
-		if !hasInbox || pd.ev.CallbackURL != "" || pd.ev.TargetSubscriptionID != "" {
+		if pd.ev.CallbackURL != "" || pd.ev.TargetSubscriptionID != "" {
 			continue
 		}
 		// Inbox items only for notify subscriptions, as in a single publish (pull):
-		// a push subscription's results are read from its deliveries.
+		// a push subscription's results are read from the events.
 		for _, m := range pd.matches {
 			if m.Mode == gancho.ModeNotify {
 				ws[j].Inbox = append(ws[j].Inbox, m.SubscriptionID)
@@ -359,26 +394,14 @@ func (b *batch) writeFanOuts(ctx context.Context, ps []*pending, now time.Time) 
 			}
 		}
 	}
-	if notify {
-		// The inbox first: a receiver told that there is something new must find it.
-		for j, err := range b.bs.PutFanOuts(ctx, ws) {
-			ps[j].err = err
-		}
-		b.claimNotices(ctx, inbox, ps, now)
-		for j := range ws {
-			ws[j].Inbox = nil
-		}
+	if !notify {
+		return
 	}
-	for j, pd := range ps {
-		if pd.err == nil {
-			ws[j].Deliveries, _, _, _ = deliveriesOf(pd.ev, pd.matches, now)
-		}
-	}
+	// The inbox first: a receiver told that there is something new must find it.
 	for j, err := range b.bs.PutFanOuts(ctx, ws) {
-		if ps[j].err == nil {
-			ps[j].err = err
-		}
+		ps[j].err = err
 	}
+	b.claimNotices(ctx, inbox, ps, b.p.now().UTC())
 }
 
 // claimNotices takes the pending-notice flag of each notify subscription the batch
@@ -445,10 +468,10 @@ func (b *batch) claimNotices(ctx context.Context, inbox Inbox, ps []*pending, no
 	}
 }
 
-// send queues the first attempt of every delivery written, and the fan-out of each
-// event handed to the background: the deliveries queue's messages ten per call,
-// several calls at once; the ordered ones in publish order.
-func (b *batch) send(ctx context.Context, ps []*pending, now time.Time) {
+// send queues the first attempt of every delivery, and the fan-out of each event
+// handed to the background: the deliveries queue's messages ten per call, several
+// calls at once; the ordered ones in publish order.
+func (b *batch) send(ctx context.Context, ps []*pending) {
 	var msgs, ordered []queue.Message
 	var owners, orderedOwners []*pending
 	var groups []string
@@ -459,7 +482,7 @@ func (b *batch) send(ctx context.Context, ps []*pending, now time.Time) {
 			msgs = append(msgs, queue.Message{Kind: queue.KindFanOut, TenantID: pd.ev.TenantID, EventID: pd.ev.ID})
 			owners = append(owners, pd)
 		default:
-			_, m, o, g := deliveriesOf(pd.ev, pd.matches, now)
+			m, o, g := messagesOf(pd.ev, pd.matches)
 			msgs = append(msgs, m...)
 			for range m {
 				owners = append(owners, pd)

@@ -325,6 +325,14 @@ type failingStore struct {
 	*dynamo.Store
 	failEvents  bool
 	failFanOuts bool
+	failMarks   bool
+}
+
+func (f *failingStore) MarkEventsQueued(ctx context.Context, evs []gancho.Event, at time.Time, dests [][]gancho.Destination) []error {
+	if f.failMarks {
+		return slices.Repeat([]error{errInjected}, len(evs))
+	}
+	return f.Store.MarkEventsQueued(ctx, evs, at, dests)
 }
 
 var errInjected = errors.New("injected failure")
@@ -350,9 +358,16 @@ func TestPublishBatchCrashSafety(t *testing.T) {
 	e := newBatchEnv(t)
 	sub := e.subscribe(t, gancho.SubscriptionInput{Events: listp("order.*")})
 
-	t.Run("deliveries not written", func(t *testing.T) {
-		pub := publish.New(&failingStore{Store: e.clients.Store, failFanOuts: true}, e.clients.Queue, time.Now)
-		items := []publish.BatchItem{{Event: e.event("order.created", 1)}, {Event: e.event("order.created", 2)}}
+	t.Run("stored first, not marked queued", func(t *testing.T) {
+		// Events too large to travel in their messages are stored in the outbox
+		// before their deliveries are queued.
+		pub := publish.New(&failingStore{Store: e.clients.Store, failMarks: true}, e.clients.Queue, time.Now)
+		big := func(n int) gancho.Event {
+			ev := e.event("order.created", n)
+			ev.Payload = json.RawMessage(fmt.Sprintf(`{"n":%d,"pad":%q}`, n, strings.Repeat("x", 20*1024)))
+			return ev
+		}
+		items := []publish.BatchItem{{Event: big(1)}, {Event: big(2)}}
 		for i, o := range pub.PublishBatch(e.ctx, items) {
 			if !errors.Is(o.Err, errInjected) {
 				t.Fatalf("item %d: %v; want the injected failure", i, o.Err)

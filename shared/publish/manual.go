@@ -15,23 +15,11 @@ import (
 // and queues it. It returns the delivery id. The delivery belongs to the event's owner,
 // which for a test event is the subscription's.
 func (p *Publisher) PublishTo(ctx context.Context, ev gancho.Event, subscriptionID string) (string, error) {
-	now := p.now().UTC()
-	d := gancho.Delivery{
-		ID: gancho.DeliveryID(ev.ID, subscriptionID), TenantID: ev.TenantID, EventID: ev.ID,
-		SubscriptionID: subscriptionID, EventType: ev.Type, OwnerID: ev.OwnerID,
-		Status: gancho.StatusPending, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := p.store.CreateEvent(ctx, ev, []gancho.Delivery{d}); err != nil {
-		return "", err
-	}
-	msg := queue.Message{TenantID: ev.TenantID, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: subscriptionID, Attempt: 1}
-	if err := p.queue.Send(ctx, []queue.Message{msg}, 0); err != nil {
+	ev.TargetSubscriptionID = subscriptionID
+	if _, err := p.storeAndFanOut(ctx, ev, "", dynamo.PublishClaim{}); err != nil {
 		return "", fmt.Errorf("queue test delivery: %w", err)
 	}
-	if err := p.store.MarkEventQueued(ctx, ev, p.now(), 1); err != nil {
-		return "", err
-	}
-	return d.ID, nil
+	return gancho.DeliveryID(ev.ID, subscriptionID), nil
 }
 
 // Requeuer queues one more attempt of deliveries a user asks for.

@@ -1,5 +1,14 @@
 // Package publish stores an event, finds the subscriptions it goes to and queues one
 // delivery per destination, so that no stored event is ever left unqueued.
+//
+// Two write plans. Most events (small enough to travel in their messages, fanned out
+// inline, with no notify subscription) are queued first and then stored once, already
+// marked queued with their destinations: one item written, no outbox. If the
+// process dies in between, the deliveries go out and the event is not stored; the
+// caller got no answer and retries (under its idempotency key, the same event id and
+// delivery ids, which the consumer does not attempt twice). The others are stored
+// first in the outbox, queued, then marked queued; the sweeper finishes what a dead
+// process left.
 package publish
 
 import (
@@ -20,9 +29,8 @@ import (
 // Store is what publishing needs from storage.
 type Store interface {
 	MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]dynamo.Match, error)
-	CreateEvent(ctx context.Context, ev gancho.Event, deliveries []gancho.Delivery) error
-	PutDeliveries(ctx context.Context, deliveries []gancho.Delivery, onlyNew bool) error
-	MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time, deliveries int) error
+	CreateEvent(ctx context.Context, ev gancho.Event) error
+	MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time, dests []gancho.Destination) error
 	GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error)
 	ClaimPublishKey(ctx context.Context, tenant, key string, claim dynamo.PublishClaim) (dynamo.PublishClaim, bool, error)
 	AbandonPublishKey(ctx context.Context, tenant, key string, claim dynamo.PublishClaim) error
@@ -138,14 +146,14 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 // storeAndFanOut stores ev, whose idempotency key (if any) it holds under claim, and
 // queues its deliveries.
 func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey string, claim dynamo.PublishClaim) (Result, error) {
-	if err := p.store.CreateEvent(ctx, ev, nil); err != nil {
+	// notStored ends a run that did not store the event: a retry may take the key
+	// over at once, under the same event id (so even an event that was stored after
+	// all is not stored twice).
+	notStored := func(err error) (Result, error) {
 		if errors.Is(err, gancho.ErrConflict) && idemKey != "" {
 			return Result{}, stillRunning()
 		}
 		if idemKey != "" {
-			// This run is over: let a retry take the key over at once, under the
-			// same event id (so even an event that was stored after all is not
-			// stored twice).
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			claim.EventID = ev.ID
@@ -155,13 +163,69 @@ func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey
 		}
 		return Result{}, err
 	}
-	n, background, err := p.FanOut(ctx, ev, false, false)
+	matches, err := p.destinations(ctx, ev)
 	if err != nil {
-		// The event is stored and in the outbox: the sweeper will queue it.
-		return Result{}, fmt.Errorf("queue deliveries of %s (the sweeper will retry): %w", ev.ID, err)
+		return notStored(err)
 	}
-	ev.DeliveryCount = n
-	return Result{Event: ev, Deliveries: n, Background: background}, nil
+	if !queuedFirst(ev, matches, p.inline) {
+		if err := p.store.CreateEvent(ctx, ev); err != nil {
+			return notStored(err)
+		}
+		n, background, err := p.fanOutStored(ctx, ev, matches, false, false)
+		if err != nil {
+			// The event is stored and in the outbox: the sweeper will queue it.
+			return Result{}, fmt.Errorf("queue deliveries of %s (the sweeper will retry): %w", ev.ID, err)
+		}
+		ev.DeliveryCount = n
+		return Result{Event: ev, Deliveries: n, Background: background}, nil
+	}
+	if err := p.queueDeliveries(ctx, ev, matches); err != nil {
+		return notStored(fmt.Errorf("queue deliveries of %s: %w", ev.ID, err))
+	}
+	now := p.now().UTC()
+	ev.QueuedAt, ev.DeliveryCount, ev.Destinations = &now, len(matches), destinationsOf(matches)
+	if err := p.store.CreateEvent(ctx, ev); err != nil {
+		return notStored(fmt.Errorf("store %s after queueing its deliveries: %w", ev.ID, err))
+	}
+	return Result{Event: ev, Deliveries: len(matches)}, nil
+}
+
+// queuedFirst reports whether ev's deliveries are queued before it is stored: when
+// its messages carry it (the consumer needs no read of it), its fan-out is inline,
+// and no notify subscription's inbox must point to it first.
+func queuedFirst(ev gancho.Event, matches []dynamo.Match, inline int) bool {
+	if len(matches) > inline || !queue.Embeddable(ev) {
+		return false
+	}
+	for _, m := range matches {
+		if m.Mode == gancho.ModeNotify {
+			return false
+		}
+	}
+	return true
+}
+
+// destinations are the subscriptions ev goes to: its target or its callback, or the
+// matching subscriptions.
+func (p *Publisher) destinations(ctx context.Context, ev gancho.Event) ([]dynamo.Match, error) {
+	if ev.TargetSubscriptionID != "" {
+		// A test event goes to its one subscription, on repair too.
+		return []dynamo.Match{{SubscriptionID: ev.TargetSubscriptionID, OwnerID: ev.OwnerID}}, nil
+	}
+	if ev.CallbackURL != "" {
+		// Seed 002: the event goes to its callback instead of the subscriptions,
+		// always in publish order per reference.
+		return []dynamo.Match{{SubscriptionID: gancho.CallbackDestination, OwnerID: ev.OwnerID, Ordered: true}}, nil
+	}
+	return p.store.MatchSubscriptions(ctx, ev)
+}
+
+func destinationsOf(matches []dynamo.Match) []gancho.Destination {
+	out := make([]gancho.Destination, len(matches))
+	for i, m := range matches {
+		out[i] = gancho.Destination{SubscriptionID: m.SubscriptionID, OwnerID: m.OwnerID}
+	}
+	return out
 }
 
 func keyConflict(cause error, detail, message string) error {
@@ -181,24 +245,13 @@ func stillRunning() error {
 		"is in use by a publish that is still running")
 }
 
-// FanOut writes one delivery record per matching subscription and queues them, then
-// takes the event out of the outbox. A fan-out larger than the inline limit is handed
-// to the delivery consumer as one message, unless inBackground (the consumer or the
-// sweeper running it). With repair, existing delivery records are left as they are.
-func (p *Publisher) FanOut(ctx context.Context, ev gancho.Event, inBackground, repair bool) (int, bool, error) {
-	if ev.TargetSubscriptionID != "" {
-		// A test event goes to its one subscription, on repair too.
-		return p.queueDeliveries(ctx, ev, []dynamo.Match{{SubscriptionID: ev.TargetSubscriptionID, OwnerID: ev.OwnerID}}, repair)
-	}
-	if ev.CallbackURL != "" {
-		// Seed 002: the event goes to its callback instead of the subscriptions,
-		// always in publish order per reference.
-		return p.queueDeliveries(ctx, ev, []dynamo.Match{{SubscriptionID: gancho.CallbackDestination, OwnerID: ev.OwnerID, Ordered: true}}, repair)
-	}
-	matches, err := p.store.MatchSubscriptions(ctx, ev)
-	if err != nil {
-		return 0, false, err
-	}
+// fanOutStored queues the deliveries of ev, stored in the outbox, to matches, then
+// takes it out of the outbox with its destinations. A fan-out larger than the inline
+// limit is handed to the delivery consumer as one message, unless inBackground (the
+// consumer or the sweeper running it). With repair, inbox items already written are
+// kept; re-sent messages for deliveries already under way are dropped by the
+// consumer (their attempt number is stale).
+func (p *Publisher) fanOutStored(ctx context.Context, ev gancho.Event, matches []dynamo.Match, inBackground, repair bool) (int, bool, error) {
 	if len(matches) > p.inline && !inBackground {
 		msg := queue.Message{Kind: queue.KindFanOut, TenantID: ev.TenantID, EventID: ev.ID}
 		if err := p.queue.Send(ctx, []queue.Message{msg}, 0); err != nil {
@@ -207,54 +260,50 @@ func (p *Publisher) FanOut(ctx context.Context, ev gancho.Event, inBackground, r
 		return 0, true, nil
 	}
 	// Every match goes to its subscription's inbox; coalesced notices drop out here.
-	if matches, err = p.pull(ctx, ev, matches, repair); err != nil {
+	matches, err := p.pull(ctx, ev, matches, repair)
+	if err != nil {
 		return 0, false, err
 	}
-	return p.queueDeliveries(ctx, ev, matches, repair)
-}
-
-// queueDeliveries writes a delivery record per destination, queues them (ordered ones
-// on the FIFO queue, grouped by destination and reference) and takes the event out
-// of the outbox.
-func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matches []dynamo.Match, repair bool) (int, bool, error) {
-	now := p.now().UTC()
-	const chunk = 500
-	for start := 0; start < len(matches); start += chunk {
-		part := matches[start:min(start+chunk, len(matches))]
-		deliveries, msgs, ordered, groups := deliveriesOf(ev, part, now)
-		if err := p.store.PutDeliveries(ctx, deliveries, repair); err != nil {
-			return 0, false, err
-		}
-		// A repeated message for a delivery already under way is ignored by the
-		// consumer (its attempt number is stale), so re-sending on repair is safe.
-		if err := p.queue.Send(ctx, msgs, 0); err != nil {
-			return 0, false, err
-		}
-		if len(ordered) > 0 {
-			if err := p.queue.SendOrdered(ctx, ordered, groups); err != nil {
-				return 0, false, err
-			}
-		}
+	if err := p.queueDeliveries(ctx, ev, matches); err != nil {
+		return 0, false, err
 	}
-	if err := p.store.MarkEventQueued(ctx, ev, p.now(), len(matches)); err != nil {
+	if err := p.store.MarkEventQueued(ctx, ev, p.now(), destinationsOf(matches)); err != nil {
 		return 0, false, err
 	}
 	return len(matches), false, nil
 }
 
-// deliveriesOf makes the delivery records of ev to matches and their first messages:
-// msgs for the deliveries queue, ordered (with their message groups) for the FIFO one.
-func deliveriesOf(ev gancho.Event, matches []dynamo.Match, now time.Time) (deliveries []gancho.Delivery, msgs, ordered []queue.Message, groups []string) {
-	deliveries = make([]gancho.Delivery, 0, len(matches))
+// queueDeliveries queues the first attempt of each delivery of ev to matches (ordered
+// ones on the FIFO queue, grouped by destination and reference). No record is written:
+// a delivery's record is written at its first outcome.
+func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matches []dynamo.Match) error {
+	const chunk = 500
+	for start := 0; start < len(matches); start += chunk {
+		msgs, ordered, groups := messagesOf(ev, matches[start:min(start+chunk, len(matches))])
+		if err := p.queue.Send(ctx, msgs, 0); err != nil {
+			return err
+		}
+		if len(ordered) > 0 {
+			if err := p.queue.SendOrdered(ctx, ordered, groups); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// messagesOf makes the first messages of the deliveries of ev to matches: msgs for the
+// deliveries queue, ordered (with their message groups) for the FIFO one. They carry
+// the event when it fits.
+func messagesOf(ev gancho.Event, matches []dynamo.Match) (msgs, ordered []queue.Message, groups []string) {
+	var carried *gancho.Event
+	if queue.Embeddable(ev) {
+		carried = &ev
+	}
 	msgs = make([]queue.Message, 0, len(matches))
 	for _, m := range matches {
-		d := gancho.Delivery{
-			ID: gancho.DeliveryID(ev.ID, m.SubscriptionID), TenantID: ev.TenantID, EventID: ev.ID,
-			SubscriptionID: m.SubscriptionID, EventType: ev.Type, OwnerID: m.OwnerID,
-			Status: gancho.StatusPending, CreatedAt: now, UpdatedAt: now,
-		}
-		deliveries = append(deliveries, d)
-		msg := queue.Message{TenantID: ev.TenantID, DeliveryID: d.ID, EventID: ev.ID, SubscriptionID: m.SubscriptionID, Attempt: 1}
+		msg := queue.Message{TenantID: ev.TenantID, DeliveryID: gancho.DeliveryID(ev.ID, m.SubscriptionID), EventID: ev.ID,
+			SubscriptionID: m.SubscriptionID, Attempt: 1, Event: carried}
 		if m.Ordered && ev.Reference != nil && ev.Reference.ID != "" {
 			ordered = append(ordered, msg)
 			groups = append(groups, orderGroup(ev.TenantID, m.SubscriptionID, ev.Reference.ID))
@@ -262,7 +311,7 @@ func deliveriesOf(ev gancho.Event, matches []dynamo.Match, now time.Time) (deliv
 		}
 		msgs = append(msgs, msg)
 	}
-	return deliveries, msgs, ordered, groups
+	return msgs, ordered, groups
 }
 
 // orderGroup is the FIFO message group of a destination and reference: hashed, since
@@ -285,6 +334,10 @@ func (p *Publisher) ResumeFanOut(ctx context.Context, tenant, eventID string, re
 	if ev.QueuedAt != nil {
 		return ev.DeliveryCount, nil
 	}
-	n, _, err := p.FanOut(ctx, ev, true, repair)
+	matches, err := p.destinations(ctx, ev)
+	if err != nil {
+		return 0, err
+	}
+	n, _, err := p.fanOutStored(ctx, ev, matches, true, repair)
 	return n, err
 }

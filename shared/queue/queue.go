@@ -1,5 +1,6 @@
-// Package queue puts delivery messages on SQS. Messages carry ids only; the payload
-// stays in the store.
+// Package queue puts delivery messages on SQS. A delivery message carries ids, and the
+// event itself when it is small (EmbedLimit): the consumer then needs no read of it,
+// and publishing can queue the deliveries before it stores the event, once.
 package queue
 
 import (
@@ -35,8 +36,28 @@ type Message struct {
 	// Manual marks a one-off attempt asked for by a user (retry, recover, redrive):
 	// it runs even if the delivery had ended, and does not start a retry schedule.
 	Manual bool `json:"m,omitempty"`
+	// Event is the event itself, when it fits (Embed); its TenantID is the message's.
+	Event *gancho.Event `json:"ev,omitempty"`
 	// Receives is SQS's ApproximateReceiveCount of this copy (not sent).
 	Receives int `json:"-"`
+}
+
+// EmbedLimit is the largest encoded event a delivery message carries: ten such
+// messages stay well within one SendMessageBatch (256 KiB), and an SQS request is
+// billed per 64 KiB.
+const EmbedLimit = 16 * 1024
+
+// Embeddable reports whether ev is small enough to travel in its delivery messages,
+// from an upper bound of its encoded size (the payload is JSON already; a string can
+// grow up to six times when escaped; the field names and times take less than 512
+// bytes).
+func Embeddable(ev gancho.Event) bool {
+	strs := len(ev.ID) + len(ev.Type) + len(ev.OwnerID) + len(ev.Context) + len(ev.Subject) +
+		len(ev.TargetSubscriptionID) + len(ev.CallbackURL)
+	if ev.Reference != nil {
+		strs += len(ev.Reference.Type) + len(ev.Reference.ID)
+	}
+	return len(ev.Payload)+6*strs+512 <= EmbedLimit
 }
 
 // Decode parses a message body.
@@ -53,6 +74,12 @@ func Decode(body string) (Message, error) {
 	case KindDelivery:
 		if m.TenantID == "" || m.DeliveryID == "" || m.EventID == "" || m.SubscriptionID == "" || m.Attempt < 1 {
 			return m, errors.New("decode message: missing ids or attempt")
+		}
+		if m.Event != nil {
+			if m.Event.ID != m.EventID {
+				return m, errors.New("decode message: the event carried is not the message's")
+			}
+			m.Event.TenantID = m.TenantID
 		}
 	default:
 		return m, fmt.Errorf("decode message: unknown kind %q", m.Kind)

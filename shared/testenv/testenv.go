@@ -57,3 +57,16 @@ func Logger(t testing.TB) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(io.Discard, nil))
 }
+
+// Queued is ev as a publish that queued deliveries ds before storing ev stores it:
+// marked queued, with ds as its destinations (pending deliveries have no record until
+// their first outcome).
+func Queued(ev gancho.Event, ds ...gancho.Delivery) gancho.Event {
+	at := ev.CreatedAt
+	ev.QueuedAt, ev.DeliveryCount = &at, len(ds)
+	ev.Destinations = make([]gancho.Destination, len(ds))
+	for i, d := range ds {
+		ev.Destinations[i] = gancho.Destination{SubscriptionID: d.SubscriptionID, OwnerID: d.OwnerID}
+	}
+	return ev
+}
