@@ -25,11 +25,11 @@ import (
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/testenv"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/ingest"
 	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/signature"
+	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
 // invokeTimeout bounds one invocation, start-up included.
@@ -747,7 +747,11 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 				d.Status = gancho.StatusFailed
 				d.Attempts = []gancho.Attempt{{Number: 1, At: now, StatusCode: 503, Outcome: gancho.OutcomeFailure}}
 			}
-			fx.seedEvent(ctx, t, gancho.NewID(gancho.PrefixEvent, now), d)
+			eventID, _, ok := gancho.ParseDeliveryID(id)
+			if !ok {
+				t.Fatalf("sample delivery id %s does not hold its event's id", id)
+			}
+			fx.seedEvent(ctx, t, eventID, d)
 		case strings.HasPrefix(rt.Path, "/v1/events/{id}"):
 			fx.seedEvent(ctx, t, id, gancho.Delivery{ID: gancho.DeliveryID(id, fx.subGet), Status: gancho.StatusDelivered,
 				Attempts: []gancho.Attempt{{Number: 1, At: now, StatusCode: 204, DurationMs: 41, Outcome: gancho.OutcomeSuccess}}})
@@ -807,8 +811,17 @@ func (fx *fixture) seedEvent(ctx context.Context, t *testing.T, id string, d gan
 	now := time.Now().UTC()
 	ev := gancho.Event{ID: id, TenantID: fx.tenant, Type: fx.publishType, CreatedAt: now, Payload: json.RawMessage(`{"seeded":true}`)}
 	d.TenantID, d.EventID, d.SubscriptionID, d.EventType, d.CreatedAt, d.UpdatedAt = fx.tenant, id, fx.subGet, ev.Type, now, now
+	attempts, status := d.Attempts, d.Status
+	d.Attempts, d.Status = nil, gancho.StatusPending
 	if err := fx.store.CreateEvent(ctx, testenv.Queued(ev, d)); err != nil {
 		t.Fatalf("seed event %s with delivery %s: %v", id, d.ID, err)
+	}
+	// A delivery that has an outcome has its record.
+	for i, a := range attempts {
+		if err := fx.store.RecordAttempt(ctx, d, a, status, nil, false); err != nil {
+			t.Fatalf("seed delivery %s: %v", d.ID, err)
+		}
+		d.Attempts, d.Recorded = attempts[:i+1], true
 	}
 }
 

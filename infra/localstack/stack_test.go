@@ -103,7 +103,7 @@ func checkTable(t *testing.T, ddb *dynamodb.Client, name string) {
 		t.Errorf("billing mode = %+v", tbl.BillingModeSummary)
 	}
 	// Every index of the template, gsi1 checked in detail.
-	if len(tbl.GlobalSecondaryIndexes) != 3 {
+	if len(tbl.GlobalSecondaryIndexes) != 2 {
 		t.Fatalf("GSIs = %+v", tbl.GlobalSecondaryIndexes)
 	}
 	var gsi dtypes.GlobalSecondaryIndexDescription
