@@ -488,11 +488,172 @@ func (st *Store) ListDeliveries(ctx context.Context, tenant string, bySubscripti
 	if !bySubscription {
 		return st.listEventDeliveries(ctx, tenant, id, f, p)
 	}
-	part := subDeliveriesPK(tenant, id)
+	return st.listSubscriptionDeliveries(ctx, tenant, id, f, p)
+}
+
+// listSubscriptionDeliveries merges two sources, both in delivery id order (which is
+// event order): the subscription's delivery records, and its pending deliveries (no
+// record yet), read from the tenant's events that list it. Each source reads at most
+// a page below the cursor; the page holds what both have read down to, so a page may
+// be short (with a next cursor) when the events scanned for pending deliveries hold
+// few of this subscription's.
+func (st *Store) listSubscriptionDeliveries(ctx context.Context, tenant, subID string, f DeliveryFilter, p Page) ([]gancho.Delivery, string, error) {
+	part := subDeliveriesPK(tenant, subID)
 	start, err := decodeCursor(p.Cursor, "pk", part)
 	if err != nil {
 		return nil, "", err
 	}
+	before := ""
+	if sk, ok := start["sk"].(*types.AttributeValueMemberS); ok {
+		before = sk.Value
+	}
+	limit := max(p.Limit, 1)
+	records, more, err := st.listRecords(ctx, part, start, f, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	boundary := ""
+	if more && len(records) > 0 {
+		boundary = records[len(records)-1].ID
+	}
+	byID := make(map[string]gancho.Delivery, len(records))
+	for _, d := range records {
+		byID[d.ID] = d
+	}
+	if f.Status == "" || f.Status == gancho.StatusPending {
+		pending, scannedTo, err := st.pendingDeliveries(ctx, tenant, subID, before, f, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, d := range pending {
+			if _, ok := byID[d.ID]; !ok {
+				byID[d.ID] = d
+			}
+		}
+		boundary = max(boundary, scannedTo)
+	}
+	out := make([]gancho.Delivery, 0, len(byID))
+	for _, d := range byID {
+		if d.ID >= boundary {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	next := boundary
+	if len(out) > limit {
+		out, next = out[:limit], out[limit-1].ID
+	}
+	if next == "" {
+		return out, "", nil
+	}
+	cursor, err := encodeCursor(map[string]av{"pk": s(part), "sk": s(next)})
+	return out, cursor, err
+}
+
+// pendingScanCalls bounds the queries one page of a subscription's deliveries makes
+// for its pending ones.
+const pendingScanCalls = 4
+
+// pendingDeliveries returns up to limit of subID's deliveries that have no record yet,
+// below delivery id before (all when empty), newest first: from the tenant's events
+// whose dests hold it. scannedTo is, when the events were not all read, the delivery
+// id of the last event read: everything above it was seen.
+func (st *Store) pendingDeliveries(ctx context.Context, tenant, subID, before string, f DeliveryFilter, limit int) ([]gancho.Delivery, string, error) {
+	lo, hi := gancho.PrefixEvent, gancho.PrefixEvent+"~"
+	if before != "" {
+		ev, _, ok := gancho.ParseDeliveryID(before)
+		if !ok {
+			return nil, "", nil
+		}
+		hi = ev
+	}
+	if f.Since != nil {
+		lo = gancho.IDFloor(gancho.PrefixEvent, *f.Since)
+	}
+	if f.Until != nil {
+		hi = min(hi, gancho.IDFloor(gancho.PrefixEvent, *f.Until))
+	}
+	if lo >= hi {
+		return nil, "", nil
+	}
+	in := &dynamodb.QueryInput{
+		TableName:              &st.table,
+		KeyConditionExpression: aws.String("pk = :p AND sk BETWEEN :lo AND :hi"),
+		FilterExpression:       aws.String("expiresAt > :now AND contains(dests, :sub)"),
+		ExpressionAttributeValues: map[string]av{":p": s(eventsPK(tenant)), ":lo": s(lo), ":hi": s(hi),
+			":now": n(time.Now().Unix()), ":sub": s(subID)},
+		ScanIndexForward: aws.Bool(false),
+	}
+	var evs []gancho.Event
+	scannedTo := ""
+	for calls := 0; ; calls++ {
+		in.Limit = aws.Int32(int32(max(limit-len(evs), 1) * 4))
+		res, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", fmt.Errorf("list pending deliveries: %w", err)
+		}
+		for _, it := range res.Items {
+			ev, err := decodeEvent(it)
+			if err != nil {
+				return nil, "", err
+			}
+			if ev.ID != hi { // BETWEEN includes hi: the cursor's own event is done
+				evs = append(evs, ev)
+			}
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			break
+		}
+		if len(evs) >= limit || calls+1 == pendingScanCalls {
+			sk, _ := res.LastEvaluatedKey["sk"].(*types.AttributeValueMemberS)
+			if sk != nil {
+				scannedTo = gancho.DeliveryID(sk.Value, subID)
+			}
+			if len(evs) > limit {
+				evs = evs[:limit]
+				scannedTo = gancho.DeliveryID(evs[limit-1].ID, subID)
+			}
+			break
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+	var out []gancho.Delivery
+	keys := make([]map[string]av, 0, len(evs))
+	for _, ev := range evs {
+		for _, dest := range ev.Destinations {
+			if dest.SubscriptionID != subID {
+				continue
+			}
+			d := gancho.PendingDelivery(ev, dest)
+			if f.OwnerID == "" || d.OwnerID == f.OwnerID {
+				out = append(out, d)
+				keys = append(keys, deliveryKey(tenant, subID, d.ID))
+			}
+		}
+	}
+	// Those with a record are the other source's.
+	items, err := st.batchGet(ctx, keys)
+	if err != nil {
+		return nil, "", fmt.Errorf("list pending deliveries: %w", err)
+	}
+	recorded := map[string]bool{}
+	for _, it := range items {
+		if sk, ok := it["sk"].(*types.AttributeValueMemberS); ok {
+			recorded[sk.Value] = true
+		}
+	}
+	pending := out[:0]
+	for _, d := range out {
+		if !recorded[d.ID] {
+			pending = append(pending, d)
+		}
+	}
+	return pending, scannedTo, nil
+}
+
+// listRecords reads up to limit of a subscription's delivery records from start,
+// newest first; more says whether others follow.
+func (st *Store) listRecords(ctx context.Context, part string, start map[string]av, f DeliveryFilter, limit int) ([]gancho.Delivery, bool, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 &st.table,
 		KeyConditionExpression:    aws.String("pk = :p"),
@@ -523,19 +684,19 @@ func (st *Store) ListDeliveries(ctx context.Context, tenant string, bySubscripti
 	if len(names) > 0 {
 		in.ExpressionAttributeNames = names
 	}
-	items, next, err := st.queryPage(ctx, in, p.Limit)
+	items, next, err := st.queryPage(ctx, in, limit)
 	if err != nil {
-		return nil, "", fmt.Errorf("list deliveries: %w", err)
+		return nil, false, fmt.Errorf("list deliveries: %w", err)
 	}
 	out := make([]gancho.Delivery, 0, len(items))
 	for _, it := range items {
 		d, err := decodeDelivery(it)
 		if err != nil {
-			return nil, "", err
+			return nil, false, err
 		}
 		out = append(out, d)
 	}
-	return out, next, nil
+	return out, next != "", nil
 }
 
 // listEventDeliveries lists an event's deliveries from its destinations: each one's

@@ -966,3 +966,90 @@ func TestOutcomeFolding(t *testing.T) {
 		t.Fatalf("outcome = %+v", o)
 	}
 }
+
+// A subscription's deliveries merge its records with its pending deliveries (no
+// record yet, listed by their events), newest first, across pages and filters.
+func TestListSubscriptionDeliveriesMergesPending(t *testing.T) {
+	t.Parallel()
+	e := newStoreEnv(t)
+	tenant := testenv.TenantID()
+	clock := newSubClock()
+	sub, other := newSub(t, tenant, clock, gancho.SubscriptionInput{}), newSub(t, tenant, clock, gancho.SubscriptionInput{})
+	e.create(t, sub, other)
+	base := time.Now().Add(-time.Minute)
+	var ids []string // newest first
+	recorded := map[string]bool{}
+	for i := range 7 {
+		ev := newEvent(tenant, base.Add(time.Duration(i)*time.Second), `{}`)
+		d, o := newDelivery(ev, sub.ID), newDelivery(ev, other.ID)
+		if err := e.st.CreateEvent(e.ctx, testenv.Queued(ev, d, o)); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 { // events 0, 3, 6 have an outcome
+			if err := e.st.SetDeliveryStatus(e.ctx, d, gancho.StatusCancelled); err != nil {
+				t.Fatal(err)
+			}
+			recorded[d.ID] = true
+		}
+		ids = append([]string{d.ID}, ids...)
+	}
+	// An event that did not go to sub is not listed.
+	if err := e.st.CreateEvent(e.ctx, testenv.Queued(newEvent(tenant, base.Add(3500*time.Millisecond), `{}`))); err != nil {
+		t.Fatal(err)
+	}
+	list := func(f dynamo.DeliveryFilter, limit int) []gancho.Delivery {
+		t.Helper()
+		var all []gancho.Delivery
+		cursor := ""
+		for page := 0; page < 20; page++ {
+			got, next, err := e.st.ListDeliveries(e.ctx, tenant, true, sub.ID, f, dynamo.Page{Limit: limit, Cursor: cursor})
+			if err != nil {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			if len(got) > limit {
+				t.Fatalf("page %d has %d deliveries, limit %d", page, len(got), limit)
+			}
+			all = append(all, got...)
+			if next == "" {
+				return all
+			}
+			cursor = next
+		}
+		t.Fatal("more than 20 pages")
+		return nil
+	}
+	idsOf := func(ds []gancho.Delivery) []string {
+		out := make([]string, len(ds))
+		for i, d := range ds {
+			out[i] = d.ID
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		status string
+		want   func(id string) bool
+	}{
+		{"all", "", func(string) bool { return true }},
+		{"pending", gancho.StatusPending, func(id string) bool { return !recorded[id] }},
+		{"cancelled", gancho.StatusCancelled, func(id string) bool { return recorded[id] }},
+	} {
+		var want []string
+		for _, id := range ids {
+			if tc.want(id) {
+				want = append(want, id)
+			}
+		}
+		for _, limit := range []int{1, 2, 3, 100} {
+			got := list(dynamo.DeliveryFilter{Status: tc.status}, limit)
+			if !slices.Equal(idsOf(got), want) {
+				t.Errorf("%s, limit %d: %v\nwant %v", tc.name, limit, idsOf(got), want)
+			}
+			for _, d := range got {
+				if d.Recorded != recorded[d.ID] || (d.Status == gancho.StatusPending) == recorded[d.ID] {
+					t.Errorf("%s: %s recorded=%v status %s", tc.name, d.ID, d.Recorded, d.Status)
+				}
+			}
+		}
+	}
+}

@@ -38,6 +38,8 @@ import (
 type options struct {
 	subs         []int
 	quietSubs    []int
+	batchSubs    []int
+	batch        int
 	quietEvents  int
 	deliveries   int
 	minEvents    int
@@ -86,6 +88,8 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("cost", flag.ContinueOnError)
 	subs := fs.String("subs", "1,10,1000", "subscriptions per event, one run each")
 	quiet := fs.String("quiet-subs", "1", "subscriptions per event of the quiet-queue runs (empty: none)")
+	batched := fs.String("batch-subs", "1,10", "subscriptions per event of the runs that publish through POST /v1/events/batch (empty: none)")
+	fs.IntVar(&o.batch, "batch", 100, "events per POST /v1/events/batch request of the batch runs")
 	fs.IntVar(&o.quietEvents, "quiet-events", 20, "events per quiet-queue run")
 	fs.IntVar(&o.deliveries, "deliveries", 1000, "deliveries to aim for per run (events = deliveries / subs, within -min-events and -max-events)")
 	fs.IntVar(&o.minEvents, "min-events", 3, "fewest events per run")
@@ -114,6 +118,12 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.quietSubs, err = counts("-quiet-subs", *quiet); err != nil {
 		return o, err
+	}
+	if o.batchSubs, err = counts("-batch-subs", *batched); err != nil {
+		return o, err
+	}
+	if o.batch < 1 || o.batch > 100 {
+		return o, fmt.Errorf("-batch: %d is not within 1..100", o.batch)
 	}
 	if o.payloadBytes < 0 || o.payloadBytes > 1024 {
 		return o, fmt.Errorf("-payload-bytes: %d is not within 0..1024", o.payloadBytes)
@@ -180,6 +190,9 @@ func measure(ctx context.Context, o options, log *slog.Logger, stdout io.Writer,
 	var scenarios []scenario
 	for _, n := range o.subs {
 		scenarios = append(scenarios, scenario{Subs: n, Events: o.events(n), PayloadBytes: o.payloadBytes, Concurrency: o.concurrency, Timeout: o.timeout})
+	}
+	for _, n := range o.batchSubs {
+		scenarios = append(scenarios, scenario{Subs: n, Events: o.events(n), PayloadBytes: o.payloadBytes, Concurrency: o.concurrency, Timeout: o.timeout, Batch: o.batch})
 	}
 	for _, n := range o.quietSubs {
 		scenarios = append(scenarios, scenario{Subs: n, Events: o.quietEvents, PayloadBytes: o.payloadBytes, Concurrency: 1, Timeout: o.timeout, Quiet: true})

@@ -41,8 +41,9 @@ func TestSmoke(t *testing.T) {
 	for _, sc := range []scenario{
 		{Subs: 1, Events: 3, PayloadBytes: 512, Concurrency: 2, Timeout: 2 * time.Minute},
 		{Subs: 1, Events: 2, PayloadBytes: 512, Concurrency: 1, Timeout: 2 * time.Minute, Quiet: true},
+		{Subs: 2, Events: 3, PayloadBytes: 512, Concurrency: 2, Timeout: 2 * time.Minute, Batch: 2},
 	} {
-		t.Run(fmt.Sprintf("quiet=%v", sc.Quiet), func(t *testing.T) {
+		t.Run(fmt.Sprintf("quiet=%v,batch=%d", sc.Quiet, sc.Batch), func(t *testing.T) {
 			r, err := run(context.Background(), st, sc)
 			if err != nil {
 				t.Fatal(err)
@@ -60,12 +61,16 @@ func TestSmoke(t *testing.T) {
 					t.Errorf("publish side %+v, consumer side %+v: want both sides counted", pub, con)
 				}
 			}
-			if p, c := r.invocations(); p != int64(sc.Events) || c < 1 || c > int64(sc.Events) {
-				t.Errorf("invocations: %d publish, %d consumer; want %d and 1..%d", p, c, sc.Events, sc.Events)
+			requests := sc.Events
+			if sc.Batch > 0 {
+				requests = (sc.Events + sc.Batch - 1) / sc.Batch
+			}
+			if p, c := r.invocations(); p != int64(requests) || c < 1 || c > int64(r.Deliveries) {
+				t.Errorf("invocations: %d publish, %d consumer; want %d and 1..%d", p, c, requests, r.Deliveries)
 			}
 			var out bytes.Buffer
 			render(&out, machine{Date: time.Now()}, []result{r}, lambdaModel{PublishMB: 256, DeliverMB: 512, PublishMs: 40, DeliverMs: 200}, 512)
-			for _, want := range []string{"## Cost", "| 1 subscription/event", "EventBridge", "### Prices used"} {
+			for _, want := range []string{"## Cost", "| " + r.label() + " |", "EventBridge", "### Prices used"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("report lacks %q:\n%s", want, out.String())
 				}

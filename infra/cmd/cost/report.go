@@ -57,7 +57,15 @@ func (b bill) eventBridge() float64 { return b.EBEvents + b.EBDeliveries }
 func (r result) invocations() (publish, consumer int64) {
 	all := r.all()
 	rcv := all.SQS["ReceiveMessage"]
-	return int64(r.Events), rcv.Calls - rcv.Empty
+	return int64(r.publishRequests()), rcv.Calls - rcv.Empty
+}
+
+// publishRequests is the HTTP API requests (and publish invocations) of the run.
+func (r result) publishRequests() int {
+	if r.Requests > 0 {
+		return r.Requests
+	}
+	return r.Events
 }
 
 // all is both sides together.
@@ -85,7 +93,7 @@ func (r result) price(l lambdaModel) bill {
 		SQS:            float64(sqsBilled(all)) * priceSQS.dollar * per,
 		LambdaRequests: float64(pub+con) * priceLambdaReq.dollar * per,
 		LambdaDuration: gbs * priceLambdaGBs.dollar * per,
-		APIGateway:     float64(r.Events) * priceHTTPAPI.dollar * per,
+		APIGateway:     float64(r.publishRequests()) * priceHTTPAPI.dollar * per,
 		// The same traffic on EventBridge: each event put once on a custom bus (one
 		// 64 KB chunk), one API destination invocation per subscription it matches.
 		EBEvents:     float64(r.Events) * priceEBEvent.dollar * per,
@@ -128,7 +136,7 @@ func render(w io.Writer, m machine, all []result, l lambdaModel, payloadBytes in
 	header := func(first string) {
 		p("| %s |", first)
 		for _, r := range rs {
-			p(" %s |", subsLabel(r.Subs))
+			p(" %s |", r.label())
 		}
 		p("\n|---|")
 		for range rs {
@@ -149,6 +157,7 @@ func render(w io.Writer, m machine, all []result, l lambdaModel, payloadBytes in
 	p("### Per publish and per first-try delivery\n\n")
 	header("")
 	row("events published / deliveries", func(r result) string { return fmt.Sprintf("%d / %d", r.Events, r.Deliveries) })
+	row("publish requests (HTTP API)", func(r result) string { return fmt.Sprint(r.publishRequests()) })
 	row("retries (expected 0)", func(r result) string { return fmt.Sprint(r.Retries) })
 	row("DynamoDB calls per publish (publish side)", func(r result) string { return f2(perPub(r, float64(r.Publish.DynamoTotal().Calls))) })
 	row("of which strongly consistent reads", func(r result) string {
@@ -314,6 +323,14 @@ func (pr price) String() string {
 		v += "0"
 	}
 	return fmt.Sprintf("$%s per million %ss", v, pr.unit)
+}
+
+// label names a result's column: its subscriptions per event, and its batch size.
+func (r result) label() string {
+	if r.Batch > 0 {
+		return fmt.Sprintf("%s, batches of %d", subsLabel(r.Subs), r.Batch)
+	}
+	return subsLabel(r.Subs)
 }
 
 func subsLabel(n int) string {

@@ -39,6 +39,9 @@ type scenario struct {
 	// last one's deliveries landed: the consumer gets small batches, as on a quiet
 	// queue. Publish and consumer sides are then counted together (as Consumer).
 	Quiet bool
+	// Batch, when over 0, publishes the events in POST /v1/events/batch requests of
+	// up to Batch events each instead of one POST /v1/events each.
+	Batch int
 }
 
 // result is what one scenario counted. The publish side is everything from the
@@ -55,6 +58,9 @@ type result struct {
 	Elapsed time.Duration
 	// Quiet says the run was a quiet-queue one (see scenario.Quiet).
 	Quiet bool
+	// Batch is scenario.Batch; Requests the publish requests made (one per event, or
+	// one per batch).
+	Batch, Requests int
 }
 
 // run brings Gancho up on st with its own tables and queues, creates the
@@ -105,6 +111,14 @@ func run(ctx context.Context, st stack, sc scenario) (res result, err error) {
 		return api.do(ctx, "POST", "/v1/events", map[string]any{"type": "order.created", "payload": payload}, 202)
 	}
 
+	publishBatch := func(first int) error {
+		var evs []map[string]any
+		for i := first; i < min(first+sc.Batch, sc.Events); i++ {
+			evs = append(evs, map[string]any{"type": "order.created", "payload": map[string]any{"orderId": i, "note": payload["note"]}})
+		}
+		return api.do(ctx, "POST", "/v1/events/batch", map[string]any{"events": evs}, 202)
+	}
+
 	// Warm up: tenant, key, catalog and subscription caches, SDK connections.
 	consumer := startConsumer(ctx, d.Worker, st.Log)
 	start := st.Meter.Snapshot()
@@ -123,9 +137,14 @@ func run(ctx context.Context, st stack, sc scenario) (res result, err error) {
 	landed := rcv.count.Load()
 	t0 := time.Now()
 	var latency atomic.Int64
-	if err := parallel(ctx, sc.Events, sc.Concurrency, func(i int) error {
+	requests, send := sc.Events, publish
+	if sc.Batch > 0 {
+		requests = (sc.Events + sc.Batch - 1) / sc.Batch
+		send = func(i int) error { return publishBatch(i * sc.Batch) }
+	}
+	if err := parallel(ctx, requests, sc.Concurrency, func(i int) error {
 		s := time.Now()
-		err := publish(i)
+		err := send(i)
 		latency.Add(int64(time.Since(s)))
 		return err
 	}); err != nil {
@@ -148,8 +167,9 @@ func run(ctx context.Context, st stack, sc scenario) (res result, err error) {
 		Publish:        mid.Sub(before),
 		Consumer:       st.Meter.Snapshot().Sub(mid),
 		Retries:        rcv.retries.Load(),
-		PublishLatency: time.Duration(latency.Load() / int64(max(sc.Events, 1))),
+		PublishLatency: time.Duration(latency.Load() / int64(max(requests, 1))),
 		Elapsed:        time.Since(t0),
+		Batch:          sc.Batch, Requests: requests,
 	}
 	return res, nil
 }
@@ -173,7 +193,7 @@ func runQuiet(ctx context.Context, st stack, sc scenario, rcv *receiver, c *cons
 		}
 	}
 	return result{
-		Subs: sc.Subs, Events: sc.Events, Deliveries: sc.Subs * sc.Events, Quiet: true,
+		Subs: sc.Subs, Events: sc.Events, Deliveries: sc.Subs * sc.Events, Quiet: true, Requests: sc.Events,
 		Publish:        costmeter.Usage{},
 		Consumer:       st.Meter.Snapshot().Sub(before),
 		Retries:        rcv.retries.Load(),
