@@ -48,8 +48,8 @@ func TestSmoke(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Deliveries != sc.Events || r.Retries != 0 {
-				t.Errorf("%d deliveries, %d retries; want %d first-try deliveries", r.Deliveries, r.Retries, sc.Events)
+			if r.Deliveries != sc.Subs*sc.Events || r.Retries != 0 {
+				t.Errorf("%d deliveries, %d retries; want %d first-try deliveries", r.Deliveries, r.Retries, sc.Subs*sc.Events)
 			}
 			all := r.all().DynamoTotal()
 			if all.Calls == 0 || all.WriteUnits == 0 || sqsBilled(r.all()) == 0 {
@@ -70,7 +70,7 @@ func TestSmoke(t *testing.T) {
 			}
 			var out bytes.Buffer
 			render(&out, machine{Date: time.Now()}, []result{r}, lambdaModel{PublishMB: 256, DeliverMB: 512, PublishMs: 40, DeliverMs: 200}, 512)
-			for _, want := range []string{"## Cost", "| " + r.label() + " |", "EventBridge", "### Prices used"} {
+			for _, want := range []string{"## Cost", "| " + r.label(), "EventBridge", "### Prices used"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("report lacks %q:\n%s", want, out.String())
 				}
