@@ -40,6 +40,7 @@ const batchSize = 10
 type sample struct {
 	Deliveries int
 	Batches    int
+	Again      int // messages received more than once (a receive whose answer was lost)
 	Elapsed    time.Duration
 	CPU        time.Duration // of this process: sender and receiver; not the emulators
 }
@@ -370,6 +371,7 @@ type emulatedConsumer struct {
 	queueURL string
 	worker   *devstack.Worker
 	batches  atomic.Int64
+	again    atomic.Int64
 }
 
 func newEmulatedConsumer(ctx context.Context, recv *receiver) (*emulatedConsumer, error) {
@@ -411,9 +413,17 @@ func newEmulatedConsumer(ctx context.Context, recv *receiver) (*emulatedConsumer
 	q := queue.New(clients.SQS, c.queueURL, cfg.DLQURL, cfg.OrderedURL)
 	h := deliver.NewHandler(clients.Store, q, outbound.NewClient(outbound.Options{AllowPrivate: true}), quietLogger())
 	c.worker = &devstack.Worker{SQS: clients.SQS, QueueURL: c.queueURL, QueueARN: "arn:aws:sqs:us-east-1:123456789012:" + name,
-		Log: quietLogger(), Timeout: time.Minute,
+		// A receive whose answer is lost (the emulator drops a connection now and then)
+		// leaves its messages hidden until the visibility timeout: keep it short, as
+		// a batch takes a fraction of a second here.
+		Log: quietLogger(), Timeout: time.Minute, Visibility: visibility,
 		Handle: func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			c.batches.Add(1)
+			for _, rec := range ev.Records {
+				if n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]); n > 1 {
+					c.again.Add(1)
+				}
+			}
 			return h.Handle(ctx, ev)
 		}}
 	return c, nil
@@ -461,9 +471,15 @@ func (c *emulatedConsumer) seed(ctx context.Context, n int) ([]queue.Message, er
 	return msgs, nil
 }
 
+// visibility hides received messages from other receives; stall is how long drain
+// waits for a delivery before it gives up, longer than visibility.
+const (
+	visibility = 10 * time.Second
+	stall      = 4 * visibility
+)
+
 // drain polls until the receiver got want more requests than from.
 func (c *emulatedConsumer) drain(ctx context.Context, from int64, want int) error {
-	const stall = time.Minute
 	last, progress := c.recv.hits.Load(), time.Now()
 	for c.recv.hits.Load()-from < int64(want) {
 		if err := c.worker.PollOnce(ctx, 1); err != nil {
@@ -495,12 +511,13 @@ func (c *emulatedConsumer) run(ctx context.Context, n int) (sample, error) {
 	if err := q.Send(ctx, msgs[batchSize:], 0); err != nil {
 		return sample{}, err
 	}
-	from, batches := c.recv.hits.Load(), c.batches.Load()
+	from, batches, again := c.recv.hits.Load(), c.batches.Load(), c.again.Load()
 	cpu0, t0 := processCPU(), time.Now()
 	if err := c.drain(ctx, from, n); err != nil {
 		return sample{}, err
 	}
-	return sample{Deliveries: n, Batches: int(c.batches.Load() - batches), Elapsed: time.Since(t0), CPU: processCPU() - cpu0}, nil
+	return sample{Deliveries: n, Batches: int(c.batches.Load() - batches), Again: int(c.again.Load() - again),
+		Elapsed: time.Since(t0), CPU: processCPU() - cpu0}, nil
 }
 
 func randomHex(n int) string {

@@ -15,6 +15,7 @@ type figures struct {
 	CPU                    time.Duration // per delivery; 0: not measured here
 	PerBatch               float64       // messages per handler invocation
 	Deliveries             int           // per round
+	Again                  int           // messages received again, all rounds
 }
 
 func summarize(ss []sample) figures {
@@ -25,6 +26,7 @@ func summarize(ss []sample) figures {
 	for _, s := range ss {
 		rates, cpus = append(rates, s.rate()), append(cpus, s.cpuPerDelivery())
 		msgs, batches = msgs+s.Deliveries, batches+s.Batches
+		f.Again += s.Again
 		f.Deliveries = s.Deliveries
 	}
 	if len(ss) == 0 {
@@ -78,6 +80,10 @@ func render(m bench.Machine, o options, r report) string {
 	row("bare net/http loop", bare)
 	row("consumer, in-memory store", mem)
 	row("consumer through DynamoDB Local and the SQS emulator", emu)
+	if emu.Again > 0 {
+		p("\n%d message(s) came back to the consumer after a receive whose answer was lost (the SQS emulator dropped a\n", emu.Again)
+		p("connection): their round includes the wait of the visibility timeout, %s.\n", visibility)
+	}
 	return b.String()
 }
 
