@@ -81,8 +81,8 @@ func render(m bench.Machine, o options, r report) string {
 	row("consumer, in-memory store", mem)
 	row("consumer through DynamoDB Local and the SQS emulator", emu)
 	if emu.Again > 0 {
-		p("\n%d message(s) came back to the consumer after a receive whose answer was lost (the SQS emulator dropped a\n", emu.Again)
-		p("connection): their round includes the wait of the visibility timeout, %s.\n", visibility)
+		p("\n%d message(s) were received a second time: their first receive never reached the consumer (an answer of the\n", emu.Again)
+		p("SQS emulator lost, see `infra/devstack`'s worker), so their round includes a visibility timeout, %s.\n", visibility)
 	}
 	return b.String()
 }
