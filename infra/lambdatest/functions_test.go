@@ -79,7 +79,7 @@ func TestFunctionWithoutConfigurationFailsInit(t *testing.T) {
 		t.Fatal("no functions/health to run")
 	}
 	start := time.Now()
-	res, logs, err := invoke(t, bin, "health", []byte(`{}`), lambdaEnv("health", filepath.Dir(bin)))
+	res, logs, err := invoke(t, bin, "health", []byte(`{}`), LambdaEnv("health", filepath.Dir(bin)))
 	if err == nil {
 		t.Fatalf("the function answered %s %s without configuration; want it to exit during init", res.Outcome, res.Body)
 	}
@@ -830,7 +830,7 @@ func (fx *fixture) seedEvent(ctx context.Context, t *testing.T, id string, d gan
 // not move and whose consumers must not see this run's messages.
 func (fx *fixture) createQueues(ctx context.Context, t *testing.T, client *sqs.Client) {
 	t.Helper()
-	prefix := stackName() + "-lambdatest-" + newRequestID()[:8]
+	prefix := StackName() + "-lambdatest-" + newRequestID()[:8]
 	for _, q := range []struct {
 		name string
 		url  *string
@@ -926,7 +926,7 @@ func requireStack(t *testing.T) {
 // everything it wrote. The process is killed when the test ends.
 func invoke(t *testing.T, bin, name string, event []byte, env []string) (Result, string, error) {
 	t.Helper()
-	api, err := NewRuntimeAPI(functionARN(name), invokeTimeout)
+	api, err := NewRuntimeAPI(FunctionARN(name), invokeTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -973,55 +973,7 @@ func (fx *fixture) functionEnv(name string) []string {
 	if name == "ingest" {
 		set["GANCHO_INGEST_DLQ_URL"] = fx.ingestDLQURL
 	}
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if (strings.HasPrefix(k, "GANCHO_") || strings.HasPrefix(k, "AWS_")) &&
-			!strings.HasPrefix(k, "AWS_LAMBDA_") && !localOnly[k] && set[k] == "" {
-			env = append(env, kv)
-		}
-	}
-	for k, v := range set {
-		env = append(env, k+"="+v)
-	}
-	return append(env, lambdaEnv(name, "")...)
-}
-
-// localOnly are AWS variables that point at files of the machine, which a Lambda has not.
-var localOnly = map[string]bool{
-	"AWS_PROFILE": true, "AWS_DEFAULT_PROFILE": true, "AWS_CONFIG_FILE": true, "AWS_SHARED_CREDENTIALS_FILE": true,
-}
-
-// lambdaEnv are the variables Lambda sets for a provided runtime.
-func lambdaEnv(name, taskRoot string) []string {
-	fn := stackName() + "-" + name
-	return []string{
-		"AWS_LAMBDA_FUNCTION_NAME=" + fn,
-		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
-		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + fn,
-		"AWS_LAMBDA_LOG_STREAM_NAME=" + time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + newRequestID()[:8],
-		"_HANDLER=bootstrap",
-		"LAMBDA_TASK_ROOT=" + taskRoot,
-		"TZ=:UTC",
-		"LANG=en_US.UTF-8",
-		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-	}
-}
-
-func stackName() string {
-	if s := os.Getenv("GANCHO_STACK_NAME"); s != "" {
-		return s
-	}
-	return "gancho-test"
-}
-
-func functionARN(name string) string {
-	region := os.Getenv("AWS_REGION")
-	if region == "" {
-		region = "us-east-1"
-	}
-	return "arn:aws:lambda:" + region + ":123456789012:function:" + stackName() + "-" + name
+	return FunctionEnv(name, set)
 }
 
 type lockedBuffer struct {
@@ -1072,15 +1024,15 @@ func buildFunctions(t *testing.T, root string) map[string]string {
 			return
 		}
 		var names []string
-		if names, build.err = functionFolders(root); build.err != nil {
+		if names, build.err = FunctionFolders(root); build.err != nil {
 			return
 		}
 		linux := filepath.Join(build.dir, "linux-"+runtime.GOARCH)
-		if build.bins, build.err = goBuild(root, "linux", linux, names); build.err != nil {
+		if build.bins, build.err = Build(root, "linux", runtime.GOARCH, linux, names); build.err != nil {
 			return
 		}
 		if runtime.GOOS != "linux" {
-			build.bins, build.err = goBuild(root, runtime.GOOS, filepath.Join(build.dir, runtime.GOOS+"-"+runtime.GOARCH), names)
+			build.bins, build.err = Build(root, runtime.GOOS, runtime.GOARCH, filepath.Join(build.dir, runtime.GOOS+"-"+runtime.GOARCH), names)
 		}
 		t.Logf("built %d functions (GOOS=linux GOARCH=%s) in %s", len(names), runtime.GOARCH, time.Since(start).Round(time.Millisecond))
 	})
@@ -1088,54 +1040,6 @@ func buildFunctions(t *testing.T, root string) map[string]string {
 		t.Fatal(build.err)
 	}
 	return build.bins
-}
-
-func goBuild(root, goos, dir string, names []string) (map[string]string, error) {
-	out := filepath.Join(dir, "out") + string(filepath.Separator)
-	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out}
-	for _, n := range names {
-		args = append(args, "./functions/"+n)
-	}
-	cmd := exec.Command("go", args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+runtime.GOARCH)
-	if output, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("GOOS=%s GOARCH=%s go %s: %v\n%s", goos, runtime.GOARCH, strings.Join(args, " "), err, output)
-	}
-	bins := map[string]string{}
-	for _, n := range names {
-		exe := n
-		if goos == "windows" {
-			exe += ".exe"
-		}
-		bootstrap := filepath.Join(dir, n, "bootstrap")
-		if err := os.MkdirAll(filepath.Dir(bootstrap), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(filepath.Join(out, exe), bootstrap); err != nil {
-			return nil, fmt.Errorf("go build made no binary for functions/%s: %w", n, err)
-		}
-		bins[n] = bootstrap
-	}
-	return bins, nil
-}
-
-// functionFolders are the folders under functions/ that hold a main.go.
-func functionFolders(root string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(root, "functions"))
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(root, "functions", e.Name(), "main.go")); e.IsDir() && err == nil {
-			names = append(names, e.Name())
-		}
-	}
-	if len(names) == 0 {
-		return nil, errors.New("no functions/*/main.go")
-	}
-	return names, nil
 }
 
 func repoRoot(t *testing.T) string {

@@ -64,8 +64,9 @@ type RuntimeAPI struct {
 	closed  chan struct{}
 	once    sync.Once
 
-	mu      sync.Mutex
-	pending map[string]*invocation // handed out, not yet answered
+	mu        sync.Mutex
+	pending   map[string]*invocation // handed out, not yet answered
+	firstPoll time.Time              // of the first GET .../invocation/next
 }
 
 type invocation struct {
@@ -128,6 +129,14 @@ func (r *RuntimeAPI) Invoke(ctx context.Context, event []byte) (Result, error) {
 	}
 }
 
+// FirstPoll is when the function first asked for an invocation (the end of its
+// init), or zero before it has.
+func (r *RuntimeAPI) FirstPoll() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.firstPoll
+}
+
 // Close stops the server. Stop the function first: a long poll on next ends when its
 // connection does.
 func (r *RuntimeAPI) Close() error {
@@ -139,6 +148,11 @@ func (r *RuntimeAPI) Close() error {
 
 // next long-polls for an invocation, as the real API does between invocations.
 func (r *RuntimeAPI) next(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	if r.firstPoll.IsZero() {
+		r.firstPoll = time.Now()
+	}
+	r.mu.Unlock()
 	var inv *invocation
 	select {
 	case inv = <-r.queue:

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/infra/bench"
 	"github.com/gancho-dev/gancho/infra/costmeter"
 	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/shared/testenv"
@@ -69,7 +70,7 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("invocations: %d publish, %d consumer; want %d and 1..%d", p, c, requests, r.Deliveries)
 			}
 			var out bytes.Buffer
-			render(&out, machine{Date: time.Now()}, []result{r}, lambdaModel{PublishMB: 256, DeliverMB: 512, PublishMs: 40, DeliverMs: 200}, 512)
+			render(&out, bench.Machine{Date: time.Now()}, []result{r}, lambdaModel{PublishMB: 256, DeliverMB: 512, PublishMs: 40, DeliverMs: 200}, 512)
 			for _, want := range []string{"## Cost", "| " + r.label(), "EventBridge", "### Prices used"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("report lacks %q:\n%s", want, out.String())
@@ -118,25 +119,6 @@ func TestPrice(t *testing.T) {
 					t.Errorf("price = %+v, want %+v", got, tc.want)
 					break
 				}
-			}
-		})
-	}
-}
-
-// TestUpdateSection replaces the Cost section and nothing else.
-func TestUpdateSection(t *testing.T) {
-	const section = "## Cost\n\nnew\n"
-	tests := []struct{ name, old, want string }{
-		{"no file", "", "# Benchmarks\n\n## Cost\n\nnew\n"},
-		{"no section", "# Benchmarks\n\n## Throughput\n\nx\n", "# Benchmarks\n\n## Throughput\n\nx\n\n## Cost\n\nnew\n"},
-		{"last section", "# B\n\n## Cost\n\nold\nold\n", "# B\n\n## Cost\n\nnew\n"},
-		{"middle section", "# B\n\n## Cost\n\nold\n\n## Throughput\n\nx\n", "# B\n\n## Cost\n\nnew\n\n## Throughput\n\nx\n"},
-		{"subsections go with it", "# B\n\n## Cost\n\n### Prices\n\nold\n## Z\n", "# B\n\n## Cost\n\nnew\n\n## Z\n"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := updateSection(tc.old, section); got != tc.want {
-				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
 			}
 		})
 	}

@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/gancho-dev/gancho/infra/bench"
 	"github.com/gancho-dev/gancho/infra/costmeter"
 )
 
@@ -101,18 +101,8 @@ func (r result) price(l lambdaModel) bill {
 	}
 }
 
-// machine describes where the figures were taken.
-type machine struct {
-	Date    time.Time
-	CPUs    int
-	Memory  string
-	CPU     string
-	Command string
-	Commit  string
-}
-
 // render writes the Cost section as Markdown.
-func render(w io.Writer, m machine, all []result, l lambdaModel, payloadBytes int) {
+func render(w io.Writer, m bench.Machine, all []result, l lambdaModel, payloadBytes int) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	var rs, quiet []result
 	for _, r := range all {
@@ -126,7 +116,7 @@ func render(w io.Writer, m machine, all []result, l lambdaModel, payloadBytes in
 	p("What one publish and one first-try delivery ask of AWS, counted at the wire by a proxy in front of\n")
 	p("DynamoDB Local and the SQS emulator (`infra/costmeter`), and what that costs per million deliveries at\n")
 	p("AWS's public on-demand prices, us-east-1, arm64, next to EventBridge API destinations for the same traffic.\n")
-	p("Taken %s on %d CPUs (%s), %s memory, commit %s, with `%s`.\n\n", m.Date.Format("2006-01-02"), m.CPUs, m.CPU, m.Memory, m.Commit, m.Command)
+	p("%s\n\n", m.Taken())
 	p("Each run: N subscriptions matching every event, one receiver answering 200, payloads of %d bytes,\n", payloadBytes)
 	p("one warm-up event (caches and connections warm, as on a busy function), then the events published with the\n")
 	p("consumer stopped (the publish side), then the consumer started until every delivery landed (the consumer side:\n")
@@ -362,45 +352,4 @@ func trimFloat(v float64) string {
 	s := fmt.Sprintf("%.10f", v)
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
-}
-
-// updateSection replaces the "## Cost" section of the Markdown in old (up to the
-// next "## " heading) with section, or appends it; a missing file starts with a title.
-func updateSection(old, section string) string {
-	if old == "" {
-		return "# Benchmarks\n\n" + section
-	}
-	lines := strings.SplitAfter(old, "\n")
-	start, end := -1, len(lines)
-	for i, ln := range lines {
-		h := strings.TrimRight(ln, "\r\n")
-		if start < 0 && h == "## Cost" {
-			start = i
-			continue
-		}
-		if start >= 0 && strings.HasPrefix(h, "## ") {
-			end = i
-			break
-		}
-	}
-	if start < 0 {
-		if !strings.HasSuffix(old, "\n") {
-			old += "\n"
-		}
-		return old + "\n" + section
-	}
-	tail := strings.Join(lines[end:], "")
-	if tail != "" && !strings.HasSuffix(section, "\n\n") {
-		section += "\n"
-	}
-	return strings.Join(lines[:start], "") + section + tail
-}
-
-// writeSection updates path's Cost section.
-func writeSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return os.WriteFile(path, []byte(updateSection(string(old), section)), 0o644)
 }
