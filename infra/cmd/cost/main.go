@@ -13,7 +13,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -22,15 +21,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/gancho-dev/gancho/infra/benchdoc"
 	"github.com/gancho-dev/gancho/infra/costmeter"
 	"github.com/gancho-dev/gancho/infra/localstack"
 )
@@ -196,7 +194,7 @@ func measure(ctx context.Context, o options, log *slog.Logger, stdout io.Writer,
 		results = append(results, r)
 	}
 	var buf bytes.Buffer
-	render(&buf, describeMachine(root, command), results, o.lambda, o.payloadBytes)
+	render(&buf, benchdoc.Describe(root, command), results, o.lambda, o.payloadBytes)
 	if _, err := stdout.Write(buf.Bytes()); err != nil {
 		return err
 	}
@@ -205,39 +203,10 @@ func measure(ctx context.Context, o options, log *slog.Logger, stdout io.Writer,
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(root, path)
 		}
-		if err := writeSection(path, buf.String()); err != nil {
+		if err := benchdoc.Write(path, "## Cost", buf.String()); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "cost: wrote the Cost section of %s\n", path)
 	}
 	return nil
-}
-
-func describeMachine(root, command string) machine {
-	m := machine{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), Memory: "unknown", CPU: runtime.GOARCH, Command: command, Commit: "unknown"}
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-				if kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB")); err == nil {
-					m.Memory = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
-				}
-			}
-		}
-		f.Close()
-	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.Commit = strings.TrimSpace(string(out))
-	}
-	return m
 }

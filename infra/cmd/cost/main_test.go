@@ -118,25 +118,6 @@ func TestPrice(t *testing.T) {
 	}
 }
 
-// TestUpdateSection replaces the Cost section and nothing else.
-func TestUpdateSection(t *testing.T) {
-	const section = "## Cost\n\nnew\n"
-	tests := []struct{ name, old, want string }{
-		{"no file", "", "# Benchmarks\n\n## Cost\n\nnew\n"},
-		{"no section", "# Benchmarks\n\n## Throughput\n\nx\n", "# Benchmarks\n\n## Throughput\n\nx\n\n## Cost\n\nnew\n"},
-		{"last section", "# B\n\n## Cost\n\nold\nold\n", "# B\n\n## Cost\n\nnew\n"},
-		{"middle section", "# B\n\n## Cost\n\nold\n\n## Throughput\n\nx\n", "# B\n\n## Cost\n\nnew\n\n## Throughput\n\nx\n"},
-		{"subsections go with it", "# B\n\n## Cost\n\n### Prices\n\nold\n## Z\n", "# B\n\n## Cost\n\nnew\n\n## Z\n"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := updateSection(tc.old, section); got != tc.want {
-				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
-			}
-		})
-	}
-}
-
 // TestEvents aims each run at -deliveries within the event bounds.
 func TestEvents(t *testing.T) {
 	o := options{deliveries: 1000, minEvents: 3, maxEvents: 100}

@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/gancho-dev/gancho/infra/benchdoc"
 	"github.com/gancho-dev/gancho/infra/costmeter"
 )
 
@@ -94,14 +94,7 @@ func (r result) price(l lambdaModel) bill {
 }
 
 // machine describes where the figures were taken.
-type machine struct {
-	Date    time.Time
-	CPUs    int
-	Memory  string
-	CPU     string
-	Command string
-	Commit  string
-}
+type machine = benchdoc.Machine
 
 // render writes the Cost section as Markdown.
 func render(w io.Writer, m machine, all []result, l lambdaModel, payloadBytes int) {
@@ -345,45 +338,4 @@ func trimFloat(v float64) string {
 	s := fmt.Sprintf("%.10f", v)
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
-}
-
-// updateSection replaces the "## Cost" section of the Markdown in old (up to the
-// next "## " heading) with section, or appends it; a missing file starts with a title.
-func updateSection(old, section string) string {
-	if old == "" {
-		return "# Benchmarks\n\n" + section
-	}
-	lines := strings.SplitAfter(old, "\n")
-	start, end := -1, len(lines)
-	for i, ln := range lines {
-		h := strings.TrimRight(ln, "\r\n")
-		if start < 0 && h == "## Cost" {
-			start = i
-			continue
-		}
-		if start >= 0 && strings.HasPrefix(h, "## ") {
-			end = i
-			break
-		}
-	}
-	if start < 0 {
-		if !strings.HasSuffix(old, "\n") {
-			old += "\n"
-		}
-		return old + "\n" + section
-	}
-	tail := strings.Join(lines[end:], "")
-	if tail != "" && !strings.HasSuffix(section, "\n\n") {
-		section += "\n"
-	}
-	return strings.Join(lines[:start], "") + section + tail
-}
-
-// writeSection updates path's Cost section.
-func writeSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return os.WriteFile(path, []byte(updateSection(string(old), section)), 0o644)
 }
