@@ -72,7 +72,7 @@ func SmokeConfig(root string) Config {
 	return Config{
 		RepoRoot: root, Warmup: time.Second, WarmupRate: 5,
 		LatencyRates: []float64{5, 10}, LatencyFor: 2 * time.Second,
-		Ladder:  []float64{5, 10}, HoldFor: 3 * time.Second, OverloadFor: 2 * time.Second,
+		Ladder: []float64{5, 10}, HoldFor: 3 * time.Second, OverloadFor: 2 * time.Second,
 		DrainWait: 20 * time.Second, SettleWait: 10 * time.Second, MaxInFlight: 64, Out: os.Stderr,
 	}
 }

@@ -35,7 +35,7 @@ type sent struct {
 
 // window is what one run of the publisher offered and got back.
 type window struct {
-	start, end                      time.Time
+	start, end                       time.Time
 	offered, refused, failed, unsent int
 
 	mu     sync.Mutex

@@ -117,4 +117,3 @@ func ms(v float64) string {
 	}
 	return fmt.Sprintf("%.2f", v)
 }
-

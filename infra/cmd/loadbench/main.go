@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/infra/benchdoc"
-	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/infra/loadbench"
+	"github.com/gancho-dev/gancho/infra/localstack"
 )
 
 func main() {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/infra/loadbench"
+	"github.com/gancho-dev/gancho/infra/localstack"
 )
 
 // TestSmokeWritesEverySection runs the benchmark's smoke mode against real emulators
