@@ -50,7 +50,15 @@ type Options struct {
 	NoWorker bool
 	// SweepEvery is how often the sweeper runs (the deployed schedule: every minute).
 	SweepEvery time.Duration
+	// MaxRequests bounds the API requests worked on at once (0: GANCHO_LOCAL_MAX_REQUESTS,
+	// else DefaultMaxRequests); one beyond it waits up to a second, then gets 503.
+	MaxRequests int
 }
+
+// DefaultMaxRequests is how many API requests the local server works on at once: enough
+// for a few hundred publishes a second on DynamoDB Local, few enough that the delivery
+// worker's calls are not queued behind thousands of publishes.
+const DefaultMaxRequests = 32
 
 // Dev is a running local Gancho.
 type Dev struct {
@@ -176,12 +184,24 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		return fail(err)
 	}
 
+	maxRequests := o.MaxRequests
+	if v := getenv("GANCHO_LOCAL_MAX_REQUESTS"); maxRequests == 0 && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100000 {
+			return fail(fmt.Errorf("GANCHO_LOCAL_MAX_REQUESTS: want 1-100000 requests, got %q", v))
+		}
+		maxRequests = n
+	}
+	if maxRequests == 0 {
+		maxRequests = DefaultMaxRequests
+	}
+
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen: %w", err))
 	}
 	d.URL = "http://" + ln.Addr().String()
-	srv := &http.Server{Handler: d.App.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: httpapi.Admit(d.App.API.Handler(), maxRequests, time.Second), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			o.Log.Error("api server", "err", err)

@@ -6,6 +6,7 @@ package devstack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -31,10 +32,20 @@ type Worker struct {
 	Pollers int
 	// Timeout is each invocation's deadline, as a Lambda function timeout; 0: 60 s.
 	Timeout time.Duration
-	// Visibility is how long received messages stay hidden: a failed one, or one
-	// whose receive response was lost, comes back after it; 0: 1.5 × Timeout.
+	// Visibility is how long received messages stay hidden: a failed one comes back
+	// after it; 0: 1.5 × Timeout.
 	Visibility time.Duration
+	// ReceiveVisibility is how long a batch stays hidden between its receive and the
+	// worker's extending it to Visibility, which it does before invoking the handler: a
+	// receive whose response is lost (a connection reset or an unexpected EOF from the
+	// emulator) comes back after this instead of after Visibility. 0: 5 s. Negative:
+	// receive with Visibility at once, as Lambda's event source mapping does (one SQS
+	// call fewer per batch; infra/cmd/cost counts what AWS would be asked).
+	ReceiveVisibility time.Duration
 }
+
+// defaultReceiveVisibility is ReceiveVisibility's default.
+const defaultReceiveVisibility = 5 * time.Second
 
 // Run polls until ctx ends.
 func (w *Worker) Run(ctx context.Context) {
@@ -62,16 +73,20 @@ func (w *Worker) Run(ctx context.Context) {
 // handler and deletes the messages it did not report as failed. Failed ones come back
 // after Visibility (Lambda: the queue's visibility timeout).
 func (w *Worker) PollOnce(ctx context.Context, waitSeconds int32) error {
+	// A receive whose response is lost leaves its messages in flight with nobody
+	// handling them: they come back when the visibility given here runs out, so it is
+	// short, and extended to the invocation's once the messages are in hand. On AWS
+	// the event source mapping receives, and the queue's visibility timeout (360 s)
+	// bounds the same loss.
+	visibility, extend := w.visibility(), false
+	if rv := w.receiveVisibility(); rv > 0 && rv < visibility {
+		visibility, extend = rv, true
+	}
 	res, err := w.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:            &w.QueueURL,
-		MaxNumberOfMessages: 10,
-		WaitTimeSeconds:     waitSeconds,
-		// A receive whose response is lost (a connection reset or an unexpected EOF
-		// from the emulator) leaves its messages in flight with nobody handling them:
-		// they come back when this runs out (by default one and a half invocations
-		// from now) rather than after the queue's 6 minutes. On AWS the event source mapping
-		// receives, and the queue's visibility timeout (360 s) bounds the same loss.
-		VisibilityTimeout:           int32(max(1, w.visibility().Round(time.Second)/time.Second)),
+		QueueUrl:                    &w.QueueURL,
+		MaxNumberOfMessages:         10,
+		WaitTimeSeconds:             waitSeconds,
+		VisibilityTimeout:           seconds(visibility),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 		MessageAttributeNames:       []string{"All"},
 	})
@@ -80,6 +95,20 @@ func (w *Worker) PollOnce(ctx context.Context, waitSeconds int32) error {
 	}
 	if len(res.Messages) == 0 {
 		return nil
+	}
+	if extend {
+		// A message not extended is not handled: it comes back after the short
+		// visibility rather than reappearing while this invocation sends it.
+		kept, err := w.extend(ctx, res.Messages)
+		if err != nil {
+			return fmt.Errorf("extend the visibility of %d received messages: %w", len(res.Messages), err)
+		}
+		if len(kept) < len(res.Messages) {
+			w.Log.Warn("extend visibility", "queue", w.QueueURL, "failed", len(res.Messages)-len(kept))
+		}
+		if res.Messages = kept; len(kept) == 0 {
+			return nil
+		}
 	}
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(res.Messages))}
 	for _, m := range res.Messages {
@@ -123,6 +152,42 @@ func (w *Worker) PollOnce(ctx context.Context, waitSeconds int32) error {
 		w.Log.Warn("delete messages", "failed", len(out.Failed))
 	}
 	return nil
+}
+
+// extend hides received messages for the invocation's whole visibility and returns
+// those it hid. One the queue no longer knows by this receipt was received by someone
+// else meanwhile.
+func (w *Worker) extend(ctx context.Context, msgs []types.Message) ([]types.Message, error) {
+	entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)),
+			ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: seconds(w.visibility())}
+	}
+	out, err := w.SQS.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx),
+		&sqs.ChangeMessageVisibilityBatchInput{QueueUrl: &w.QueueURL, Entries: entries})
+	if err != nil {
+		return nil, err
+	}
+	failed := map[string]bool{}
+	for _, f := range out.Failed {
+		failed[aws.ToString(f.Id)] = true
+	}
+	kept := msgs[:0:0]
+	for i, m := range msgs {
+		if !failed[strconv.Itoa(i)] {
+			kept = append(kept, m)
+		}
+	}
+	return kept, nil
+}
+
+func seconds(d time.Duration) int32 { return int32(max(1, d.Round(time.Second)/time.Second)) }
+
+func (w *Worker) receiveVisibility() time.Duration {
+	if w.ReceiveVisibility == 0 {
+		return defaultReceiveVisibility
+	}
+	return w.ReceiveVisibility
 }
 
 // timeout is each invocation's deadline.

@@ -1,7 +1,10 @@
 package localstack
 
 import (
+	"net/http"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -28,6 +31,20 @@ func StaticConfig(region, accessKeyID, secretAccessKey, sessionToken string) aws
 	}
 }
 
+// idleConns is how many idle connections a local client keeps to its emulator. The
+// SDK's default of 10 suits a Lambda; one process running the API and the delivery
+// worker has more calls in flight than that, and each call beyond it would open (and
+// leave in TIME_WAIT) a new connection.
+const idleConns = 128
+
+func httpClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = 2 * idleConns
+		tr.MaxIdleConnsPerHost = idleConns
+		tr.Proxy = nil // loopback only, whatever the environment says
+	})
+}
+
 // NewDynamoDBClient returns a DynamoDB client for the given endpoint.
 // Response checksums are not validated: DynamoDB Local sends none that the
 // SDK accepts.
@@ -35,6 +52,7 @@ func NewDynamoDBClient(cfg aws.Config, endpoint string) *dynamodb.Client {
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.DisableValidateResponseChecksum = true
+		o.HTTPClient = httpClient()
 	})
 }
 
@@ -42,5 +60,6 @@ func NewDynamoDBClient(cfg aws.Config, endpoint string) *dynamodb.Client {
 func NewSQSClient(cfg aws.Config, endpoint string) *sqs.Client {
 	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
+		o.HTTPClient = httpClient()
 	})
 }

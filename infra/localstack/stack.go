@@ -126,6 +126,18 @@ func (s *Stack) Stop() error {
 	return s.stopErr
 }
 
+// Pids returns each running emulator's process id by name ("dynamodb",
+// "sqs"), for whoever measures what they cost.
+func (s *Stack) Pids() map[string]int {
+	out := map[string]int{}
+	for _, p := range s.procs {
+		if !p.hasExited() && p.cmd.Process != nil {
+			out[p.name] = p.cmd.Process.Pid
+		}
+	}
+	return out
+}
+
 // DynamoDB returns a client for the stack's DynamoDB endpoint.
 func (s *Stack) DynamoDB() *dynamodb.Client {
 	return NewDynamoDBClient(LocalConfig(), s.DynamoEndpoint)

@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// server is the Gancho process (infra/cmd/gancho-local): API, delivery worker and
+// Server is the Gancho process (infra/cmd/gancho-local): API, delivery worker and
 // sweeper, pointed at emulators that outlive it.
-type server struct {
+type Server struct {
 	bin  string // built gancho-local
 	dir  string // repository root: gancho-local finds template.yaml from its working directory
 	env  []string
@@ -28,8 +28,8 @@ type server struct {
 	done chan struct{}
 }
 
-// buildServer compiles gancho-local once into dir.
-func buildServer(ctx context.Context, root, dir string) (string, error) {
+// BuildServer compiles gancho-local once into dir.
+func BuildServer(ctx context.Context, root, dir string) (string, error) {
 	bin := filepath.Join(dir, "gancho-local")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./infra/cmd/gancho-local")
 	cmd.Dir = root
@@ -39,8 +39,9 @@ func buildServer(ctx context.Context, root, dir string) (string, error) {
 	return bin, nil
 }
 
-// newServer prepares a server on a free loopback port it keeps across restarts.
-func newServer(bin, root string, vars map[string]string, logPath string) (*server, error) {
+// NewServer prepares a server on a free loopback port it keeps across restarts, run
+// with this process's environment plus vars; its output goes to logPath.
+func NewServer(bin, root string, vars map[string]string, logPath string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -50,12 +51,12 @@ func newServer(bin, root string, vars map[string]string, logPath string) (*serve
 		return nil, err
 	}
 	vars["PORT"] = strconv.Itoa(port)
-	return &server{bin: bin, dir: root, env: mergeEnv(os.Environ(), vars), log: log, port: port,
+	return &Server{bin: bin, dir: root, env: mergeEnv(os.Environ(), vars), log: log, port: port,
 		URL: "http://127.0.0.1:" + strconv.Itoa(port)}, nil
 }
 
-// start runs the process and waits until /v1/health answers.
-func (s *server) start(ctx context.Context) error {
+// Start runs the process and waits until /v1/health answers.
+func (s *Server) Start(ctx context.Context) error {
 	cmd := exec.Command(s.bin)
 	cmd.Dir = s.dir
 	cmd.Env = s.env
@@ -70,7 +71,7 @@ func (s *server) start(ctx context.Context) error {
 	return s.waitHealthy(ctx)
 }
 
-func (s *server) waitHealthy(ctx context.Context) error {
+func (s *Server) waitHealthy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
@@ -92,8 +93,8 @@ func (s *server) waitHealthy(ctx context.Context) error {
 	}
 }
 
-// kill sends SIGKILL (kill -9) and waits for the process to be gone.
-func (s *server) kill() error {
+// Kill sends SIGKILL (kill -9) and waits for the process to be gone.
+func (s *Server) Kill() error {
 	if s.cmd == nil {
 		return nil
 	}
@@ -106,19 +107,30 @@ func (s *server) kill() error {
 	return nil
 }
 
-// stop ends the process gracefully (SIGINT, as Ctrl-C), SIGKILL after a grace period.
-func (s *server) stop() {
+// Stop ends the process gracefully (SIGINT, as Ctrl-C), SIGKILL after a grace period.
+func (s *Server) Stop() {
 	if s.cmd != nil {
 		_ = s.cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-s.done:
 		case <-time.After(10 * time.Second):
-			_ = s.kill()
+			_ = s.Kill()
 		}
 		s.cmd = nil
 	}
 	_ = s.log.Close()
 }
+
+// Pid is the running process's id (0 when it is not running).
+func (s *Server) Pid() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// LogPath is the file holding the process's output.
+func (s *Server) LogPath() string { return s.log.Name() }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			_ = os.RemoveAll(dir)
 		}
 	}()
-	bin, err := buildServer(ctx, cfg.RepoRoot, dir)
+	bin, err := BuildServer(ctx, cfg.RepoRoot, dir)
 	if err != nil {
 		return Result{}, err
 	}
@@ -180,7 +180,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer gt.close()
 
 	apiKey := httpapi.NewAPIKey()
-	srv, err := newServer(bin, cfg.RepoRoot, map[string]string{
+	srv, err := NewServer(bin, cfg.RepoRoot, map[string]string{
 		"AWS_ENDPOINT_URL":          "",
 		"AWS_ENDPOINT_URL_DYNAMODB": emu.DynamoEndpoint,
 		"AWS_ENDPOINT_URL_SQS":      gt.URL,
@@ -200,10 +200,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	defer srv.stop()
-	result.LogPath = srv.log.Name()
+	defer srv.Stop()
+	result.LogPath = srv.LogPath()
 	start := func() error {
-		if err := srv.start(ctx); err != nil {
+		if err := srv.Start(ctx); err != nil {
 			return err
 		}
 		// gancho-local sets the template's attributes again on every start.
@@ -214,7 +214,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := start(); err != nil {
 		return result, err
 	}
-	logf("gancho-local up at %s (log %s)", srv.URL, srv.log.Name())
+	logf("gancho-local up at %s (log %s)", srv.URL, srv.LogPath())
 
 	a := newAPI(srv.URL, apiKey, cfg.Publishers+8)
 	ledger := NewLedger()
@@ -256,7 +256,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		wg.Wait()
 		k := Kill{When: when, Published: int(ld.accepted.Load()), Received: ledger.Received()}
-		err := srv.kill()
+		err := srv.Kill()
 		gt.drop()
 		if err != nil {
 			return fmt.Errorf("kill: %w", err)

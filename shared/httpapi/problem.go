@@ -44,7 +44,7 @@ func statusOf(k gancho.Kind) int {
 var slugs = map[int]string{
 	400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
 	409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 422: "validation-failed",
-	429: "too-many-requests", 500: "internal",
+	429: "too-many-requests", 500: "internal", 503: "service-unavailable",
 }
 
 // writeError writes err as problem+json. Internal errors are logged and shown only as

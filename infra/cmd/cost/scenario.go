@@ -248,6 +248,9 @@ type consumer struct {
 const consumerPollers = 4
 
 func startConsumer(ctx context.Context, w *devstack.Worker, log *slog.Logger) *consumer {
+	// Received as Lambda's event source mapping receives: with the queue's whole
+	// visibility at once, without the local worker's extending call.
+	w.ReceiveVisibility = -1
 	c := &consumer{}
 	for range consumerPollers {
 		c.done.Add(1)

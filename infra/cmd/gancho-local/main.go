@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +49,13 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if addr := getenv("GANCHO_PPROF_ADDR"); addr != "" {
+		stopProfiling, err := serveProfiles(addr, log)
+		if err != nil {
+			return err
+		}
+		defer stopProfiling()
+	}
 	started := time.Now()
 	dev, err := devstack.Start(ctx, devstack.Options{
 		RepoRoot: root,
@@ -122,4 +133,31 @@ func portOf(endpoint string) string {
 		return u.Port()
 	}
 	return endpoint
+}
+
+// serveProfiles serves Go's runtime profiles (net/http/pprof: CPU, goroutines, and
+// mutex and block contention, which it turns on) on addr, a loopback address, for
+// finding where a loaded process spends its time (infra/cmd/loadbench -pprof).
+func serveProfiles(addr string, log *slog.Logger) (func(), error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("GANCHO_PPROF_ADDR: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("GANCHO_PPROF_ADDR: want a loopback address such as 127.0.0.1:6060, got %q", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("GANCHO_PPROF_ADDR: %w", err)
+	}
+	runtime.SetMutexProfileFraction(5)
+	runtime.SetBlockProfileRate(int(time.Millisecond))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return func() { _ = srv.Close() }, nil
 }
