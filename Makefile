@@ -39,7 +39,7 @@ help:
 	@echo "make test   - lint, unit and integration tests against the emulators"
 	@echo "make fuzz   - every fuzz target for FUZZTIME each (default $(FUZZTIME))"
 	@echo "make build  - every function as bootstrap for Lambda (ARCH=$(ARCH))"
-	@echo "make bench  - delivery throughput benchmarks"
+	@echo "make bench  - hot path, cold start and end-to-end benchmarks (updates BENCHMARKS.md)"
 	@echo "make soak   - no-loss soak: SOAK_EVENTS events (2,000), two SIGKILLs of Gancho"
 	@echo "make cost   - AWS calls, units and \$$ per million deliveries (updates BENCHMARKS.md)"
 	@echo "make deploy - sam build + sam deploy (needs the SAM CLI and AWS credentials)"
@@ -100,13 +100,15 @@ soak: deps
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) infra/fuzz.sh
 
-# Delivery throughput of the consumer next to a bare net/http loop (in-memory store),
-# the same through DynamoDB Local, and publish latency / fan-out time for 1, 100 and
-# 1,000 subscriptions.
+# Benchmarks; each writes its section of BENCHMARKS.md and reports figures (nothing
+# passes or fails on them; `make test` runs a smoke of each): the consumer's hot path
+# next to a bare net/http loop, the size and cold start of every function, and the
+# whole local stack end to end (latency at 50 and 200 events/s, the highest rate held
+# for 60 s, twice that rate, CPU per event, peak RSS). `make cost` is the AWS bill.
 bench: deps
-	$(ISOLATE) $(GO) run ./infra/cmd/withstack -- bash -c '\
-	  $(GO) test -run XXX -bench . -benchtime 3s ./shared/deliver/ && \
-	  $(GO) test -run XXX -bench PublishFanOut -benchtime 5x ./infra/devstack/'
+	$(ISOLATE) $(GO) run ./infra/cmd/hotpath -write BENCHMARKS.md
+	$(ISOLATE) $(GO) run ./infra/cmd/coldstart -write BENCHMARKS.md
+	$(ISOLATE) $(GO) run ./infra/cmd/loadbench -write BENCHMARKS.md
 
 # Calls, read and write units per publish and per delivery counted at the wire, for 1,
 # 10 and 1,000 subscriptions per event, in $ per million deliveries next to EventBridge
