@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/gancho-dev/gancho/infra/lambdatest"
+	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
@@ -149,6 +150,18 @@ func seed(ctx context.Context, root string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Tables and queues of its own: the sample key is fixed, and another user of the
+	// stack (the functions' tests) seeds it for a tenant of its own at the same time.
+	res, err := localstack.Provision(cctx, clients.DynamoDB, clients.SQS, filepath.Join(root, "template.yaml"),
+		fmt.Sprintf("coldstart-%d", time.Now().UnixNano()%1e9))
+	if err != nil {
+		return nil, fmt.Errorf("provision the run's tables and queues: %w", err)
+	}
+	cfg.TableName, cfg.QueueURL, cfg.DLQURL = res.Tables["GanchoTable"], res.Queues["DeliveriesQueue"].URL, res.Queues["DeliveriesDLQ"].URL
+	cfg.OrderedURL, cfg.IngestDLQURL = res.Queues["OrderedQueue"].URL, res.Queues["IngestDLQ"].URL
+	if clients, err = cfg.NewClients(cctx); err != nil {
+		return nil, err
+	}
 	tenantKey, adminKey, err := sampleKeys(root)
 	if err != nil {
 		return nil, err
@@ -164,7 +177,9 @@ func seed(ctx context.Context, root string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store the sample key: %w", err)
 	}
-	set := map[string]string{"GANCHO_ALLOW_INSECURE_TARGETS": "true"}
+	set := map[string]string{"GANCHO_ALLOW_INSECURE_TARGETS": "true", "GANCHO_TABLE_NAME": cfg.TableName,
+		"GANCHO_DELIVERIES_QUEUE_URL": cfg.QueueURL, "GANCHO_DELIVERIES_DLQ_URL": cfg.DLQURL,
+		"GANCHO_ORDERED_QUEUE_URL": cfg.OrderedURL, "GANCHO_INGEST_DLQ_URL": cfg.IngestDLQURL}
 	if adminKey != "" {
 		set["GANCHO_ADMIN_KEY_SHA256"] = httpapi.HashKey(adminKey)
 	}
