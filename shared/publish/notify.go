@@ -2,9 +2,10 @@ package publish
 
 // The pull side of publishing (seed 000). A matched notify subscription gets the event
 // in its inbox, which POST /v1/subscriptions/{id}/results reads. A push subscription
-// gets no inbox items: its delivery record already says the event matched it, and its
-// results are read from its deliveries (httpapi/results.go). A notify subscription gets a thin notice instead of the event: an ordinary delivery
-// (its id is the one a push delivery of this event would have), whose body the
+// gets no inbox items: the event lists it among its destinations, and its results are
+// read from there (dynamo.ReadDelivered, httpapi/results.go). A notify subscription
+// gets a thin notice instead of the event: an ordinary delivery (its id is the one a
+// push delivery of this event would have), whose body the
 // consumer builds from the subscription (deliver.Body). Notices are coalesced: the
 // first event claims the subscription's pending-notice flag and queues a notice; while
 // that notice is queued or retried, later events only set needView. The consumer
