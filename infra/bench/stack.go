@@ -1,10 +1,16 @@
 package bench
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/gancho-dev/gancho/infra/localstack"
 )
 
 // underStackEnv marks a run that RunUnderStack started, so it never starts another.
@@ -38,4 +44,38 @@ func RunUnderStack(root string, args []string) (int, error) {
 		return 0, fmt.Errorf("go run ./infra/cmd/withstack: %w", err)
 	}
 	return 0, nil
+}
+
+// Main is the body of a benchmark command named name: it parses args (parse returns
+// flag.ErrHelp for -h), runs itself again under the emulated stack when it is not
+// under one, and otherwise calls run with the repository root and the command line
+// the figures are credited to. It returns the exit code.
+func Main(name string, args []string, parse func([]string) error, run func(ctx context.Context, root, command string) error) int {
+	if err := parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 2
+	}
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 1
+	}
+	if !HasStack() {
+		code, err := RunUnderStack(root, args)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, name+":", err)
+			return 1
+		}
+		return code
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := run(ctx, root, Command(name, "bench", args)); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 1
+	}
+	return 0
 }

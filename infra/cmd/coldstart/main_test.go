@@ -3,11 +3,10 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gancho-dev/gancho/infra/bench/benchtest"
 	"github.com/gancho-dev/gancho/infra/lambdatest"
 	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/shared/testenv"
@@ -30,26 +29,10 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.write = filepath.Join(t.TempDir(), "BENCHMARKS.md")
-	const other = "# Benchmarks\n\n## Cost\n\nkept\n"
-	if err := os.WriteFile(o.write, []byte(other), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := run(context.Background(), o, root, "go run ./infra/cmd/coldstart -smoke", io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(o.write)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(data)
-	if !strings.HasPrefix(doc, other) {
-		t.Errorf("the document no longer starts with its other section:\n%s", doc)
-	}
-	_, section, ok := strings.Cut(doc, "\n"+heading+"\n")
-	if !ok {
-		t.Fatalf("no %q section:\n%s", heading, doc)
-	}
+	section := benchtest.Section(t, heading, func(path string) error {
+		o.write = path
+		return run(context.Background(), o, root, "go run ./infra/cmd/coldstart -smoke", io.Discard)
+	})
 	for _, want := range []string{"`go run ./infra/cmd/coldstart -smoke`", "Build: one `go build`", "| **all "} {
 		if !strings.Contains(section, want) {
 			t.Errorf("the section lacks %q:\n%s", want, section)

@@ -18,17 +18,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/gancho-dev/gancho/infra/bench"
-	"github.com/gancho-dev/gancho/infra/localstack"
 )
 
 // heading is the section of BENCHMARKS.md this command owns.
@@ -47,34 +43,14 @@ func main() {
 }
 
 func mainErr(args []string, stdout io.Writer) int {
-	o, err := parseFlags(args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(os.Stderr, "hotpath:", err)
-		return 2
+	var o options
+	parse := func(args []string) (err error) {
+		o, err = parseFlags(args)
+		return err
 	}
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "hotpath:", err)
-		return 1
-	}
-	if !bench.HasStack() {
-		code, err := bench.RunUnderStack(root, args)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "hotpath:", err)
-			return 1
-		}
-		return code
-	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	if err := run(ctx, o, root, bench.Command("hotpath", "bench", args), stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "hotpath:", err)
-		return 1
-	}
-	return 0
+	return bench.Main("hotpath", args, parse, func(ctx context.Context, root, command string) error {
+		return run(ctx, o, root, command, stdout)
+	})
 }
 
 func parseFlags(args []string) (options, error) {
