@@ -74,6 +74,8 @@ $(INDEXDB):
 lint: $(STATICCHECK) $(GOVULNCHECK) $(INDEXDB)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) mod tidy -diff
+	@if command -v cfn-lint >/dev/null; then echo "cfn-lint template.yaml"; cfn-lint template.yaml; \
+	  else echo "cfn-lint not installed: template.yaml not linted (pip install cfn-lint)"; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	GO=$(GO) GOVULNCHECK=$(GOVULNCHECK) INDEXDB=$(INDEXDB) VULNDB_VERSION=$(VULNDB_VERSION) \

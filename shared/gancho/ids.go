@@ -1,7 +1,6 @@
 package gancho
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -102,21 +101,6 @@ func RandomToken(n int) []byte {
 		panic("crypto/rand failed: " + err.Error())
 	}
 	return b
-}
-
-// Version is Gancho's release, sent as User-Agent: Gancho/<version>.
-const Version = "0.1.0"
-
-// Sleep waits for d or until ctx ends.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // IDFloor is the smallest id with prefix that NewID could make at t: ids made at or
