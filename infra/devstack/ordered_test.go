@@ -12,7 +12,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
-// seed002 is a legal-data request's lifecycle (seed 002): a cached response, a fresh
+// seed002 is a legal-data request's lifecycle: a cached response, a fresh
 // one, then the completion, which must come last.
 var seed002 = []string{"request.response_cached", "request.response_fresh", "request.completed"}
 
@@ -94,7 +94,7 @@ func equal(a, b []string) bool {
 	return true
 }
 
-// Seed 002's lifecycle, published in a burst to an ordered subscription whose
+// That lifecycle, published in a burst to an ordered subscription whose
 // receiver fails the first attempt of the second message, arrives in publish order;
 // another reference is not held back.
 func TestOrderedSubscriptionKeepsPublishOrder(t *testing.T) {
@@ -129,7 +129,7 @@ func TestOrderedSubscriptionKeepsPublishOrder(t *testing.T) {
 	}
 }
 
-// Seed 002's callbackUrl: the events go to that URL, not to the subscriptions, in
+// A per-request callbackUrl: the events go to that URL, not to the subscriptions, in
 // publish order, signed with the tenant's default secret.
 func TestCallbackURLDeliveredInOrderWithTenantSecret(t *testing.T) {
 	d := startDev(t)

@@ -88,7 +88,7 @@ func (p pulled) ids() []string {
 	return out
 }
 
-// Seed 000's flow: a thin notice for a burst of events, then the receiver pulls.
+// Pull results: a thin notice for a burst of events, then the receiver pulls.
 func TestPullResultsAfterThinNotice(t *testing.T) {
 	d := startDev(t)
 	c := client{t: t, base: d.URL, key: d.APIKey}

@@ -120,7 +120,7 @@ func firstDeliveryOf(t *testing.T, c client, subID string) string {
 	return gancho.DeliveryID(pub.ID, subID)
 }
 
-// Seed 003's signature header and seed 001's token auth, end to end.
+// A single-header signature and token auth, end to end.
 func TestSignatureHeaderAndTokenAuth(t *testing.T) {
 	d := startDev(t)
 	c := client{t: t, base: d.URL, key: d.APIKey}

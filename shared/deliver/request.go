@@ -154,7 +154,7 @@ func (r request) build(ctx context.Context, now time.Time) (*http.Request, error
 	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	h.Set("webhook-signature", signature.Header(keys, r.delivery.ID, ts, body))
 	if name := r.tenant.SignatureHeader; name != "" {
-		// Seed 003 style: one header, HMAC of the body with the current secret.
+		// A single-header scheme: one header, HMAC of the body with the current secret.
 		h.Set(name, keys[0].SignBody(body))
 	}
 	h.Set("X-Gancho-Event", r.event.ID)
@@ -305,7 +305,7 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// notice is what a mode: notify subscription receives (seed 000): where to pull from.
+// notice is what a mode: notify subscription receives: where to pull results from.
 type notice struct {
 	WebhookID    string     `json:"webhookId"`
 	OwnerID      string     `json:"ownerId,omitempty"`

@@ -1,6 +1,6 @@
 package dynamo
 
-// The inbox of a subscription: what pull results (seed 000) read. Every (subscription,
+// The inbox of a subscription: what pull results read. Every (subscription,
 // matched event) pair gets two items, kept as long as the event:
 //
 //	inbox entry   T#<tenant>#S#<sub>#R  / <event id>     (expiresAt)

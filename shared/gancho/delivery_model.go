@@ -17,7 +17,8 @@ type Event struct {
 	Reference *Reference `json:"reference,omitempty"`
 	// TargetSubscriptionID, when set, is the only destination (the test event).
 	TargetSubscriptionID string `json:"targetSubscriptionId,omitempty"`
-	// CallbackURL, when set, receives the event instead of the subscriptions (seed 002).
+	// CallbackURL, when set, receives the event instead of the subscriptions
+	// (a per-request callback).
 	CallbackURL string          `json:"callbackUrl,omitempty"`
 	Payload     json.RawMessage `json:"data"`
 	// DeliveryCount is how many deliveries the event was queued for; QueuedAt is
@@ -44,7 +45,7 @@ func PendingDelivery(ev Event, dest Destination) Delivery {
 		Status: StatusPending, Attempts: []Attempt{}, CreatedAt: ev.CreatedAt, UpdatedAt: ev.CreatedAt}
 }
 
-// Reference ties an event to a provider object (seed 002's reference_type/reference_id).
+// Reference ties an event to a provider object (type and id, e.g. the request it answers).
 type Reference struct {
 	Type string `json:"type,omitempty"`
 	ID   string `json:"id"`

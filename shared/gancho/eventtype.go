@@ -29,7 +29,7 @@ const (
 	MaxSchemaErrors = 20
 )
 
-// EventType is one entry of a tenant's catalog (seed 003's GET /webhooks/events).
+// EventType is one entry of a tenant's event catalog.
 type EventType struct {
 	TenantID    string          `json:"-"`
 	Name        string          `json:"name"`

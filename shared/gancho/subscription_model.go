@@ -36,7 +36,7 @@ type Subscription struct {
 	Status
 }
 
-// Status is the per-subscription status block (seed 000).
+// Status is the per-subscription status block: the last attempt's outcome, failures.
 type Status struct {
 	LastStatusCode      int        `json:"lastStatusCode,omitempty"`
 	LastResponse        string     `json:"lastResponse,omitempty"`
@@ -50,7 +50,8 @@ type Status struct {
 	DisabledReason      string     `json:"disabledReason,omitempty"`
 }
 
-// Auth is how a delivery authenticates to the receiver (seed 001).
+// Auth is how a delivery authenticates to the receiver: a static header, or a token
+// fetched from the receiver's login endpoint.
 type Auth struct {
 	Type string `json:"type"` // none | static | token
 	// static and token: the header that carries the credential.

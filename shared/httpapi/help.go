@@ -2,7 +2,7 @@ package httpapi
 
 import "net/http"
 
-// HelpEntry describes one route in GET /v1/help (seed 000's shape).
+// HelpEntry describes one route in GET /v1/help (the pull-results API's shape).
 type HelpEntry struct {
 	Method      string `json:"method"`
 	Endpoint    string `json:"endpoint"`

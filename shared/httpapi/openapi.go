@@ -81,8 +81,8 @@ payload of 256 KiB plus its envelope). Internal errors say only that they were l
 **Responses.** Times are RFC 3339 UTC with fractional seconds when they have them. Publishing
 answers 202 with ` + "`Location: /v1/events/{id}`" + `. Deletes answer 204 with no body. Fields
 that have no value are left out of responses rather than sent as null, except where a schema
-says null. ` + "`GET /v1/help`" + ` lists endpoints with ` + "`{name}`" + ` path templates, not seed 000's
-` + "`:id`" + `. ` + "`GET /v1/health`" + `, ` + "`GET /v1/help`" + ` and this document need no credentials.
+says null. ` + "`GET /v1/help`" + ` lists endpoints with ` + "`{name}`" + ` path templates, not
+` + "`:id`" + ` ones. ` + "`GET /v1/health`" + `, ` + "`GET /v1/help`" + ` and this document need no credentials.
 
 **Propagation bounds.** Changes to tenant settings (` + "`signatureHeader`" + `, ` + "`publicBaseUrl`" + `, JWT
 settings) and to the catalog reach every route and the consumer within 60 s; a revoked key
@@ -228,7 +228,7 @@ var routeDocs = map[string]routeDoc{
 		"version": {"type": "string", "description": "Gancho's release"},
 	}, "status", "version"))},
 	"GET /v1/help": {
-		Description: "Every route of this API (seed 000's /help shape), straight from the route table.",
+		Description: "Every route of this API (the /help shape of the pull-results API), straight from the route table.",
 		Success:     []int{200}, Response: arrayOf(out[HelpEntry]())},
 	"GET /v1/openapi.json": {Success: []int{200}, Response: handWritten("OpenAPIDocument",
 		map[string]any{"type": "object", "description": "this document"})},
@@ -322,12 +322,12 @@ var routeDocs = map[string]routeDoc{
 			"requeued": {"type": "integer", "minimum": 0},
 		}, "requeued"))},
 	"GET /v1/subscriptions/{id}/callback": {
-		Description: "Whether there are matched events not yet seen through results (seed 000).",
+		Description: "Whether there are matched events not yet seen through results.",
 		Success:     []int{200}, Params: idParam, Response: handWritten("Callback", obj(props{
 			"needView": {"type": "boolean"},
 		}, "needView"))},
 	"POST /v1/subscriptions/{id}/results": {
-		Description: "Without all=true: the events matched since the subscription was last viewed, which marks them viewed. With all=true: all of them within retention, filtered by date (seed 000). Numbers may be sent as strings. For a push subscription (read from its deliveries) an event shows among the new ones once every earlier event's fan-out has finished and at least 10 s after it was published; needView and all=true show it at once.",
+		Description: "Without all=true: the events matched since the subscription was last viewed, which marks them viewed. With all=true: all of them within retention, filtered by date. Numbers may be sent as strings. For a push subscription (read from the events queued for it) an event shows among the new ones once every earlier event's fan-out has finished and at least 10 s after it was published; needView and all=true show it at once.",
 		Request:     resultsInput, BodyOptional: true,
 		Query:   []queryParam{q("all", "all events within retention instead of the unseen ones", boolSchema)},
 		Success: []int{200}, Params: idParam, Response: handWritten("Results", obj(props{
@@ -1034,7 +1034,7 @@ func (g *generator) webhooks() map[string]any {
 		}},
 		"notice": map[string]any{"post": map[string]any{
 			"operationId": "receive-notice",
-			"summary":     "a notice to a mode: notify subscription (seed 000)",
+			"summary":     "a notice to a mode: notify subscription",
 			"description": "Coalesced: while one is queued or retried, new events only set needView. The receiver then calls the results endpoint.",
 			"parameters":  params,
 			"requestBody": map[string]any{"content": map[string]any{mediaJSON: map[string]any{"schema": notice}}},

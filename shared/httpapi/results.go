@@ -1,6 +1,6 @@
 package httpapi
 
-// Pull results (seed 000): GET /v1/subscriptions/{id}/callback says whether there is
+// Pull results: GET /v1/subscriptions/{id}/callback says whether there is
 // something new, POST /v1/subscriptions/{id}/results returns it. A notify
 // subscription's events come from its inbox (dynamo/inbox.go), written at fan-out; a
 // push subscription has no inbox (its events are not written twice): its events come
@@ -12,7 +12,7 @@ package httpapi
 //     (default 20); total counts every event that was unseen before the call, so a
 //     client calls again while len(data) < total (needView stays true until then).
 //     Events returned are marked seen: the response is the acknowledgement, as in
-//     seed 000. Send an Idempotency-Key to be able to fetch the same page again.
+//     the pull-results API. Send an Idempotency-Key to be able to fetch the same page again.
 //   - Two concurrent readers never get the same unseen event: marking is all or
 //     nothing per page, and the loser reads again.
 //   - from, year, month and day apply only with ?all=true (422 otherwise; from 0 is

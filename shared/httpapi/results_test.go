@@ -143,7 +143,7 @@ func TestResultsValidation(t *testing.T) {
 		t.Fatalf("a refused request recorded a view: %+v", got.Status)
 	}
 
-	// Accepted: numbers as strings, seed 000's defaults with nulls, no body at all.
+	// Accepted: numbers as strings, the defaults sent as nulls, no body at all.
 	for _, ok := range []struct{ query, body string }{
 		{"?all=true", `{"from":"0","size":"20","calendarInterval":"year","year":"2026","month":"1","day":"1"}`},
 		{"?all=true", `{"from":0,"size":100,"timeZone":"America/Sao_Paulo"}`},

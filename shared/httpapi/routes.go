@@ -61,8 +61,8 @@ func Routes() []Route {
 		{"test-subscription", http.MethodPost, "/v1/subscriptions/{id}/test", gancho.ScopeSubscriptionsWrite, "send a webhook.test event to this subscription only", (*API).testSubscription},
 		{"list-subscription-deliveries", http.MethodGet, "/v1/subscriptions/{id}/deliveries", gancho.ScopeDeliveriesRead, "the subscription's deliveries, newest first; filters status, since, until", (*API).listSubscriptionDeliveries},
 		{"recover-subscription", http.MethodPost, "/v1/subscriptions/{id}/recover", gancho.ScopeDeliveriesWrite, "re-queue the subscription's failed and cancelled deliveries since a time", (*API).recoverSubscription},
-		{"subscription-callback", http.MethodGet, "/v1/subscriptions/{id}/callback", gancho.ScopeEventsRead, "whether the subscription has matched events not yet read through results (seed 000)", (*API).subscriptionCallback},
-		{"subscription-results", http.MethodPost, "/v1/subscriptions/{id}/results", gancho.ScopeEventsRead, "the events matched since the last read, marked read; with ?all=true every event within retention, by date (seed 000)", (*API).subscriptionResults},
+		{"subscription-callback", http.MethodGet, "/v1/subscriptions/{id}/callback", gancho.ScopeEventsRead, "whether the subscription has matched events not yet read through results", (*API).subscriptionCallback},
+		{"subscription-results", http.MethodPost, "/v1/subscriptions/{id}/results", gancho.ScopeEventsRead, "the events matched since the last read, marked read; with ?all=true every event within retention, by date", (*API).subscriptionResults},
 
 		{"publish-event", http.MethodPost, "/v1/events", gancho.ScopeEventsWrite, "publish an event to every matching subscription", (*API).publishEvent},
 		{"publish-events-batch", http.MethodPost, "/v1/events/batch", gancho.ScopeEventsWrite, "publish up to 100 events at once; one result or problem per event, in order", (*API).publishEventsBatch},

@@ -1,6 +1,6 @@
 package publish
 
-// The pull side of publishing (seed 000). A matched notify subscription gets the event
+// The pull side of publishing (pull results). A matched notify subscription gets the event
 // in its inbox, which POST /v1/subscriptions/{id}/results reads. A push subscription
 // gets no inbox items: the event lists it among its destinations, and its results are
 // read from there (dynamo.ReadDelivered, httpapi/results.go). A notify subscription

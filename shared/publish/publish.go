@@ -213,7 +213,7 @@ func (p *Publisher) destinations(ctx context.Context, ev gancho.Event) ([]dynamo
 		return []dynamo.Match{{SubscriptionID: ev.TargetSubscriptionID, OwnerID: ev.OwnerID}}, nil
 	}
 	if ev.CallbackURL != "" {
-		// Seed 002: the event goes to its callback instead of the subscriptions,
+		// A per-request callback: the event goes to it instead of the subscriptions,
 		// always in publish order per reference.
 		return []dynamo.Match{{SubscriptionID: gancho.CallbackDestination, OwnerID: ev.OwnerID, Ordered: true}}, nil
 	}
