@@ -56,7 +56,7 @@ func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
 	}
 }
 
-// The exfiltration scenario of API.md v1.1 "Write-only values follow the origin": a
+// The exfiltration scenario of the API contract, "Write-only values follow the origin": a
 // key holder PATCHes only the url of a subscription to a host of theirs, then asks
 // for a test or a retry. The new host must never get the credentials stored for the
 // old one.
@@ -144,7 +144,7 @@ func TestStoredCredentialsNeverReachAMovedURL(t *testing.T) {
 }
 
 // A test of a URL with ":id" and no subject fills it with "test"; a failing test
-// never counts towards the subscription's failures (API.md v1.1 "Smaller rules").
+// never counts towards the subscription's failures (the API contract, "Smaller rules").
 func TestSubscriptionTestNeverCounts(t *testing.T) {
 	d := startDev(t)
 	c := client{t: t, base: d.URL, key: d.APIKey}

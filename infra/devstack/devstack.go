@@ -70,7 +70,7 @@ type Dev struct {
 	App       *app.App
 	Emulators *localstack.Stack // nil when AWS_ENDPOINT_URL pointed elsewhere
 	Worker    *Worker           // feeds the deliveries queue to the consumer
-	// IngestQueueURL takes events published without HTTP (API.md v1.1); those that
+	// IngestQueueURL takes events published without HTTP (the API contract); those that
 	// fail validation land in IngestDLQURL with a "problem" attribute.
 	IngestQueueURL, IngestDLQURL string
 	// KeySource says where the sealing key came from: GANCHO_ENCRYPTION_KEYS or

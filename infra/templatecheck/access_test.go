@@ -589,7 +589,7 @@ func (w *accessWalk) run() {
 		switch d.Status {
 		case gancho.StatusPending:
 			w.call("retry-delivery", "POST", "/v1/deliveries/"+d.ID+"/retry", w.key, "", 409)
-		case gancho.StatusRetrying: // 202 once retrying deliveries take a retry now (API.md v1.1)
+		case gancho.StatusRetrying: // 202 once retrying deliveries take a retry now (the API contract)
 			w.call("retry-delivery", "POST", "/v1/deliveries/"+d.ID+"/retry", w.key, "", 202, 409)
 		default:
 			w.call("retry-delivery", "POST", "/v1/deliveries/"+d.ID+"/retry", w.key, "", 202)

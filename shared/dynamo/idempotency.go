@@ -1,11 +1,11 @@
 package dynamo
 
-// Idempotency records (API.md "Conventions", Idempotency-Key):
+// Idempotency records (the API contract, "Conventions", Idempotency-Key):
 //
 //	tenant key space   T#<tenant>#I#<sha256 of credential, owner and key>  / I
 //	operator's space   A#I#<sha256 of credential, owner and key>           / I
 //
-// A key is the credential's own (API.md v1.1 "Idempotency is per credential"): another
+// A key is the credential's own (the API contract, "Idempotency is per credential"): another
 // key or token of the same tenant that sends the same value makes an independent
 // request and never sees the first one's stored response. Records written before the
 // credential was part of the key are simply not found again; they expire within 24 h.

@@ -129,7 +129,7 @@ func Accepts(patterns []string, eventType string) bool {
 	return false
 }
 
-// Matches reports whether sub receives ev (API.md "Matching"): an owner-less (or
+// Matches reports whether sub receives ev (the API contract, "Matching"): an owner-less (or
 // context-less) subscription gets every event of its types; one with an owner gets that
 // owner's events and broadcasts.
 func Matches(sub Subscription, ev Event) bool {

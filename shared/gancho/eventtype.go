@@ -137,7 +137,7 @@ func NewEventType(name string, in EventTypeInput) (EventType, *Schema, error) {
 	return et, sch, nil
 }
 
-// Schema-check bounds (API.md: compiling a schema and checking a payload each have
+// Schema-check bounds (the API contract: compiling a schema and checking a payload each have
 // a CPU budget of about 50 ms). What a check costs is what the schema library makes
 // of its input: it compares numbers exactly, as big rationals, so 1e999999 becomes a
 // million-digit integer, and its compile time grows steeply with nesting. Numbers and

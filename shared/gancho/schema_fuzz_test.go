@@ -16,7 +16,7 @@ import (
 // schemaSlowLimit is how long compiling one schema and checking one payload may take
 // before the input is reported as slow. Slow inputs are written to the folder named
 // by GANCHO_FUZZ_SLOW (when set) and logged, and do not fail the target: the schema
-// CPU budget (API.md v1.1, "Schema checks are bounded") is what refuses them. Once
+// CPU budget (the API contract, "Schema checks are bounded") is what refuses them. Once
 // that budget is enforced, this target should instead assert that every input either
 // finishes within the budget or is refused by it with a 422 naming "schema" or
 // "payload", and fail on any input that does neither.

@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 )
 
-// Subscription defaults and limits (API.md "A subscription").
+// Subscription defaults and limits (the API contract, "A subscription").
 const (
 	DefaultTimeoutSeconds = 15
 	MaxTimeoutSeconds     = 30

@@ -119,7 +119,7 @@ func TestKeepWriteOnly(t *testing.T) {
 	}
 }
 
-// API.md v1.1 "Write-only values follow the origin".
+// the API contract, "Write-only values follow the origin".
 func TestKeepWriteOnlyFollowsOrigin(t *testing.T) {
 	t.Parallel()
 	static := gancho.Subscription{

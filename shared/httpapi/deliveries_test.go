@@ -11,7 +11,7 @@ import (
 )
 
 // POST /v1/subscriptions/{id}/test takes an optional subject; without one, ":id" in
-// the URL is filled with "test" (API.md v1.1 "Smaller rules").
+// the URL is filled with "test" (the API contract, "Smaller rules").
 func TestSubscriptionTestSubject(t *testing.T) {
 	e := newEnv(t)
 	sub := e.createSub(e.keyA, `{"url":"http://127.0.0.1:9000/hooks/:id"}`)

@@ -13,7 +13,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/publish"
 )
 
-// Batch publishing (API.md v1.1 "Publishing in bulk, and without HTTP").
+// Batch publishing (the API contract, "Publishing in bulk, and without HTTP").
 const (
 	// MaxBatchEvents is the most events one POST /v1/events/batch takes.
 	MaxBatchEvents = 100
@@ -188,7 +188,7 @@ func ProblemOf(err error, root string) Problem {
 	return prob
 }
 
-// Idempotency credentials of the ingest queue (API.md v1.1): IAM is the credential, so
+// Idempotency credentials of the ingest queue (the API contract): IAM is the credential, so
 // every publisher's keys share one space per tenant, apart from every API key's.
 const (
 	// IngestCredential scopes the idempotencyKey of an ingested event.

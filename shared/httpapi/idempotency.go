@@ -22,7 +22,7 @@ type IdempotencyStore interface {
 	ReleaseIdempotent(ctx context.Context, rec dynamo.IdempotencyRecord) error
 }
 
-// Idempotency-Key handling (API.md "Conventions").
+// Idempotency-Key handling (the API contract, "Conventions").
 const (
 	// HeaderIdempotencyKey names the request header that makes a POST repeatable.
 	HeaderIdempotencyKey = "Idempotency-Key"
@@ -54,7 +54,7 @@ var ownIdempotency = map[string]bool{"publish-event": true}
 // idempotent runs a POST route under its Idempotency-Key, if the request has one:
 // the first request with a key runs and its response is stored; a repeat with the
 // same request within IdempotencyWindow gets that response again without running.
-// A key is the credential's own (API.md v1.1): a request by another credential with
+// A key is the credential's own (the API contract): a request by another credential with
 // the same key runs as a new request and never sees the stored response.
 func (a *API) idempotent(rt Route, w http.ResponseWriter, r *http.Request) {
 	values, ok := r.Header[HeaderIdempotencyKey]

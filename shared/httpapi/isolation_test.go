@@ -23,7 +23,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
-// The isolation walk (API.md "Who calls it": one tenant, or owner, can never see,
+// The isolation walk (the API contract, "Who calls it": one tenant, or owner, can never see,
 // change or learn of another's objects; a foreign id is 404).
 //
 // Tenant A first makes, through the API, one of everything: a subscription with a

@@ -31,7 +31,7 @@ const (
 	mediaMergePatch = "application/merge-patch+json"
 )
 
-// decisions are what the API does where API.md is silent; they head the document.
+// decisions are what the API does where the API contract is silent; they head the document.
 const decisions = `Gancho is a multi-tenant webhooks engine: tenants publish events, Gancho signs
 them (Standard Webhooks) and delivers them to their customers' subscriptions, with retries,
 an attempt log and recovery.
@@ -217,8 +217,8 @@ var (
 )
 
 // routeDocs is keyed by "METHOD path" as in Routes(); it also covers the routes of
-// API.md whose handlers have not landed yet.
-// originRule is API.md v1.1 "Write-only values follow the origin", said on PUT and PATCH.
+// the API contract whose handlers have not landed yet.
+// originRule is the API contract, "Write-only values follow the origin", said on PUT and PATCH.
 const originRule = "unless url or auth.url moves to another origin (scheme, host, port): then every stored write-only value " +
 	"(auth.value, sensitive headers, token request headers and body fields) must be sent again, or 422 names each missing one."
 
@@ -539,7 +539,7 @@ func (a arraySchema) schema(g *generator) map[string]any {
 	return map[string]any{"type": "array", "items": a.item.schema(g)}
 }
 
-// listSchema is API.md's list shape, {data, nextCursor}, reflected from listResponse.
+// listSchema is the API contract's list shape, {data, nextCursor}, reflected from listResponse.
 type listSchema struct{ item schemaSource }
 
 func listOf(item schemaSource) listSchema { return listSchema{item} }
@@ -994,7 +994,7 @@ func (g *generator) checkNotes() {
 	}
 }
 
-// webhooks documents what receivers get (API.md "What a receiver gets").
+// webhooks documents what receivers get (the API contract, "What a receiver gets").
 func (g *generator) webhooks() map[string]any {
 	header := func(name, description string, required bool) map[string]any {
 		return map[string]any{"name": name, "in": "header", "required": required, "description": description, "schema": strSchema}

@@ -425,7 +425,7 @@ func TestOpenAPIOperationIDs(t *testing.T) {
 	}
 }
 
-// info.description states the documented propagation bounds, as API.md and the
+// info.description states the documented propagation bounds, as the API contract and the
 // README state them, and they are the caches' real bounds.
 func TestOpenAPIStatesPropagationBounds(t *testing.T) {
 	_, body := servedDocument(t)

@@ -7,7 +7,7 @@ package httpapi
 // from its deliveries, and what is new from a cursor past the last one read, new
 // results stopping at the fan-out horizon (dynamo.FanOutSettle).
 //
-// Decisions where API.md is silent:
+// Decisions where the API contract is silent:
 //   - Without ?all=true the page is the oldest unseen events first, at most size
 //     (default 20); total counts every event that was unseen before the call, so a
 //     client calls again while len(data) < total (needView stays true until then).

@@ -244,7 +244,7 @@ func TestOwnerBoundKeyCannotMoveSubscription(t *testing.T) {
 	}
 }
 
-// API.md v1.1 "Write-only values follow the origin".
+// the API contract, "Write-only values follow the origin".
 func TestWriteOnlyValuesFollowOrigin(t *testing.T) {
 	e := newEnv(t)
 	problemFields := func(r response) []string {

@@ -1,4 +1,4 @@
-// Package ingest publishes events sent to the ingest queue (API.md v1.1 "Publishing in
+// Package ingest publishes events sent to the ingest queue (the API contract, "Publishing in
 // bulk, and without HTTP"): a message {"tenantId": "...", "event": {...}} is published
 // exactly as POST /v1/events would publish the event for that tenant. Whoever may send
 // to the queue (IAM) may publish for any tenant, with any ownerId.

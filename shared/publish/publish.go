@@ -93,7 +93,7 @@ var (
 const FieldIdempotencyKey = "idempotencyKey"
 
 // ScopedKey is the idempotency key of a publish by credential (the caller's
-// gancho.Principal.KeyID) for owner: keys are per credential (API.md v1.1), so
+// gancho.Principal.KeyID) for owner: keys are per credential (the API contract), so
 // another credential of the tenant that sends the same value publishes its own event.
 // The parts are length-prefixed, so no choice of them can pass for another.
 func ScopedKey(credential, owner, key string) string {
