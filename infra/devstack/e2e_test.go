@@ -307,7 +307,7 @@ func TestEndToEndExhaustedGoesToDeadLetterQueue(t *testing.T) {
 	if dl.Status != gancho.StatusFailed || len(dl.Attempts) != 3 {
 		t.Fatalf("delivery %s after %d attempts, want failed after 3", dl.Status, len(dl.Attempts))
 	}
-	time.Sleep(1500 * time.Millisecond)
+	waitQuiet(t, d, 20*time.Second)
 	if n := len(rcv.wait(t, 0, 0)); n != 3 {
 		t.Errorf("receiver got %d requests after the delivery failed, want 3", n)
 	}

@@ -163,7 +163,7 @@ func TestCallbackURLDeliveredInOrderWithTenantSecret(t *testing.T) {
 			t.Errorf("callback %d does not verify with the tenant secret: %v", i, err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitQuiet(t, d, 20*time.Second)
 	if n := len(other.wait(t, 0, 0)); n != 0 {
 		t.Fatalf("a subscription received %d callback events", n)
 	}

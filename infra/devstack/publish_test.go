@@ -58,7 +58,7 @@ func TestIdempotentPublishUnderConcurrentRepeats(t *testing.T) {
 		t.Fatalf("replay after the burst: %d %+v (first %s)", code, again, first)
 	}
 	rcv.wait(t, 3, 20*time.Second)
-	time.Sleep(time.Second) // anything duplicated would arrive by now
+	waitQuiet(t, d, 20*time.Second) // anything duplicated has arrived by now
 	if n := len(rcv.wait(t, 0, 0)); n != 3 {
 		t.Fatalf("receivers got %d webhooks, want 3 (one set)", n)
 	}
@@ -132,7 +132,11 @@ func TestSweeperRepairsUnqueuedEvent(t *testing.T) {
 	if got.header.Get("X-Gancho-Event") != ev.ID || !strings.Contains(string(got.body), `"crashed":true`) {
 		t.Fatalf("repaired delivery = %s %s", got.header.Get("X-Gancho-Event"), got.body)
 	}
-	time.Sleep(600 * time.Millisecond) // more sweeps must not deliver it again
+	// Another sweep must not deliver it again.
+	if _, err := d.App.Sweeper.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitQuiet(t, d, 20*time.Second)
 	if n := len(rcv.wait(t, 0, 0)); n != 1 {
 		t.Fatalf("receiver got %d webhooks, want 1", n)
 	}

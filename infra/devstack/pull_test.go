@@ -123,7 +123,7 @@ func TestPullResultsAfterThinNotice(t *testing.T) {
 	}
 	close(notices.release)
 	pushRcv.wait(t, 3, 20*time.Second)
-	time.Sleep(1500 * time.Millisecond) // a second notice would have arrived by now
+	waitQuiet(t, d, 20*time.Second) // a second notice would have arrived by now
 	got := notices.requests()
 	if len(got) != 1 {
 		t.Fatalf("receiver got %d notices for a burst, want 1 (coalesced)", len(got))

@@ -108,7 +108,7 @@ func TestEndToEndRateLimit(t *testing.T) {
 			t.Errorf("delivery %s: %s with %d attempts", id, dl.Status, len(dl.Attempts))
 		}
 	}
-	time.Sleep(2 * time.Second)
+	waitQuiet(t, d, 20*time.Second)
 	if n := len(rcv.wait(t, 0, 0)); n != events {
 		t.Errorf("receiver got %d requests in the end, want %d: a delayed message was sent twice", n, events)
 	}
