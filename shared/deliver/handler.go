@@ -456,22 +456,16 @@ func pendingDelivery(m queue.Message, b dynamo.DeliveryBatch) (gancho.Delivery, 
 	return d, true
 }
 
-// outcome decides the delivery's status after attempt a, and when to try again.
+// outcome decides the delivery's status after attempt a, and when to try again, by
+// the subscription's retry schedule (gancho.RetryPolicy).
 func (h *Handler) outcome(sub gancho.Subscription, a gancho.Attempt, now time.Time) (string, *time.Time, time.Duration) {
-	if a.Outcome == gancho.OutcomeSuccess {
-		return gancho.StatusDelivered, nil, 0
-	}
-	if a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone || a.Number > len(sub.RetrySchedule) {
-		return gancho.StatusFailed, nil, 0
-	}
-	step := time.Duration(sub.RetrySchedule[a.Number-1]) * time.Second
-	delay := h.jitter(step)
-	if a.RetryAfterSeconds > 0 {
-		// The receiver asked for a pause: honour it within [step, 2 x step].
-		delay = min(max(time.Duration(a.RetryAfterSeconds)*time.Second, step), 2*step)
+	permanent := a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone
+	status, delay := gancho.RetryPolicy{Schedule: sub.RetrySchedule, Jitter: h.jitter}.Next(a, permanent)
+	if status != gancho.StatusRetrying {
+		return status, nil, 0
 	}
 	next := now.Add(delay)
-	return gancho.StatusRetrying, &next, delay
+	return status, &next, delay
 }
 
 // requeue re-sends the next attempt of a delivery whose record says it is due.
