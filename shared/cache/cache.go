@@ -241,6 +241,16 @@ func (c *Cache[K, V]) DeleteFunc(drop func(K, V) bool) {
 	}
 }
 
+// Waiters is how many callers wait for a running load of k (0 when none runs).
+func (c *Cache[K, V]) Waiters(k K) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.flights[k]; ok {
+		return f.refs
+	}
+	return 0
+}
+
 // Len is the number of entries held, expired ones included until they are seen.
 func (c *Cache[K, V]) Len() int {
 	c.mu.Lock()

@@ -48,7 +48,7 @@ func TestConcurrentGetsShareOneLoad(t *testing.T) {
 			got[i], _ = c.Get(context.Background(), "k", load)
 		}()
 	}
-	waitUntil(t, func() bool { return c.waiters("k") == n })
+	waitUntil(t, func() bool { return c.Waiters("k") == n })
 	close(release)
 	wg.Wait()
 	if loads.Load() != 1 {
@@ -59,16 +59,6 @@ func TestConcurrentGetsShareOneLoad(t *testing.T) {
 			t.Fatalf("caller %d got %q", i, v)
 		}
 	}
-}
-
-// waiters counts the callers waiting for k's running load.
-func (c *Cache[K, V]) waiters(k K) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if f, ok := c.flights[k]; ok {
-		return f.refs
-	}
-	return 0
 }
 
 func waitUntil(t *testing.T, cond func() bool) {
@@ -224,7 +214,7 @@ func TestWaiterContext(t *testing.T) {
 	<-started
 	res2 := make(chan string, 1)
 	go func() { v, _ := c.Get(context.Background(), "k", load); res2 <- v }()
-	waitUntil(t, func() bool { return c.waiters("k") == 2 })
+	waitUntil(t, func() bool { return c.Waiters("k") == 2 })
 
 	cancel1()
 	if err := <-res1; !errors.Is(err, context.Canceled) {
@@ -250,7 +240,7 @@ func TestLoadCancelledWhenNobodyWaits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := c.Get(ctx, "k", load); done <- err }()
-	waitUntil(t, func() bool { return c.waiters("k") == 1 })
+	waitUntil(t, func() bool { return c.Waiters("k") == 1 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
@@ -259,7 +249,7 @@ func TestLoadCancelledWhenNobodyWaits(t *testing.T) {
 		t.Fatalf("load ended with %v", err)
 	}
 	// The failed load is not cached: the next Get loads again.
-	waitUntil(t, func() bool { return c.waiters("k") == 0 })
+	waitUntil(t, func() bool { return c.Waiters("k") == 0 })
 	if v, err := c.Get(context.Background(), "k", value("v")); err != nil || v != "v" {
 		t.Fatalf("got %q, %v", v, err)
 	}
