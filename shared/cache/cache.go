@@ -100,7 +100,7 @@ func (c *Cache[K, V]) GetTTL(ctx context.Context, k K, load func(context.Context
 		}
 		f = &flight[V]{done: make(chan struct{}), cancel: cancel}
 		c.flights[k] = f
-		go c.run(lctx, k, f, load)
+		go c.run(lctx, k, f, c.o.Now(), load)
 	}
 	f.refs++
 	c.mu.Unlock()
@@ -120,7 +120,9 @@ func (c *Cache[K, V]) GetTTL(ctx context.Context, k K, load func(context.Context
 	}
 }
 
-func (c *Cache[K, V]) run(ctx context.Context, k K, f *flight[V], load func(context.Context) (V, time.Duration, error)) {
+// run runs a load; its result's TTL counts from start, so that what a cache holds
+// is never older than its TTL, however long the load took.
+func (c *Cache[K, V]) run(ctx context.Context, k K, f *flight[V], start time.Time, load func(context.Context) (V, time.Duration, error)) {
 	defer f.cancel()
 	var (
 		v   V
@@ -149,7 +151,7 @@ func (c *Cache[K, V]) run(ctx context.Context, k K, f *flight[V], load func(cont
 		ttl = c.o.TTL
 	}
 	if keep && ttl > 0 {
-		c.put(k, v, err, ttl)
+		c.put(k, v, err, start.Add(ttl))
 	}
 	close(f.done)
 }
@@ -191,15 +193,15 @@ func (c *Cache[K, V]) Set(k K, v V, ttl time.Duration) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.put(k, v, nil, ttl)
+	c.put(k, v, nil, c.o.Now().Add(ttl))
 }
 
 // put stores an entry and evicts the least recently used beyond the bounds. c.mu is held.
-func (c *Cache[K, V]) put(k K, v V, err error, ttl time.Duration) {
+func (c *Cache[K, V]) put(k K, v V, err error, expires time.Time) {
 	if el, ok := c.items[k]; ok {
 		c.remove(el)
 	}
-	e := &entry[K, V]{key: k, val: v, err: err, expires: c.o.Now().Add(ttl)}
+	e := &entry[K, V]{key: k, val: v, err: err, expires: expires}
 	if c.o.Cost != nil && c.o.MaxCost > 0 && err == nil {
 		e.cost = c.o.Cost(v)
 		if e.cost > c.o.MaxCost {

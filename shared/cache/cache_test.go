@@ -276,3 +276,17 @@ func TestDeleteFunc(t *testing.T) {
 		t.Fatal("t2/a dropped")
 	}
 }
+
+// A value is never kept longer than the TTL after its load began.
+func TestTTLCountsFromTheLoadStart(t *testing.T) {
+	clk := newClock()
+	c := New[string, string](Options[string]{TTL: time.Minute, Now: clk.now})
+	c.Get(context.Background(), "k", func(context.Context) (string, error) {
+		clk.add(20 * time.Second) // a slow read
+		return "old", nil
+	})
+	clk.add(40 * time.Second)
+	if v, _ := c.Get(context.Background(), "k", value("new")); v != "new" {
+		t.Fatalf("got %q a minute after the read began", v)
+	}
+}
