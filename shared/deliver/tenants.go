@@ -2,9 +2,10 @@ package deliver
 
 import (
 	"context"
-	"sync"
+	"errors"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/cache"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -13,45 +14,29 @@ type TenantStore interface {
 	GetTenant(ctx context.Context, id string) (gancho.Tenant, error)
 }
 
-// tenantTTL bounds how long a consumer uses a tenant's settings after a change.
+// tenantTTL bounds how long a consumer uses a tenant's settings after a change
+// (the documented 60 s for tenant settings).
 const tenantTTL = 60 * time.Second
 
-// tenantCache keeps tenants for tenantTTL, so a batch costs no tenant reads when warm.
+const maxCachedTenants = 10000
+
+// tenantCache keeps tenants, and "no such tenant", for tenantTTL, so a batch costs
+// no tenant reads when warm and concurrent deliveries of a tenant share one read.
 type tenantCache struct {
 	store TenantStore
-	now   func() time.Time
-
-	mu    sync.Mutex
-	items map[string]cachedTenant
-}
-
-type cachedTenant struct {
-	t       gancho.Tenant
-	expires time.Time
+	cache *cache.Cache[string, gancho.Tenant]
 }
 
 func newTenantCache(store TenantStore, now func() time.Time) *tenantCache {
-	return &tenantCache{store: store, now: now, items: map[string]cachedTenant{}}
+	return &tenantCache{store: store, cache: cache.New[string, gancho.Tenant](cache.Options[gancho.Tenant]{
+		TTL: tenantTTL, MaxEntries: maxCachedTenants, Now: now,
+		Negative: func(err error) (time.Duration, bool) { return tenantTTL, errors.Is(err, gancho.ErrNotFound) },
+	})}
 }
 
 // get returns the tenant, from the cache when fresh.
 func (c *tenantCache) get(ctx context.Context, id string) (gancho.Tenant, error) {
-	now := c.now()
-	c.mu.Lock()
-	it, ok := c.items[id]
-	c.mu.Unlock()
-	if ok && now.Before(it.expires) {
-		return it.t, nil
-	}
-	t, err := c.store.GetTenant(ctx, id)
-	if err != nil {
-		return t, err
-	}
-	c.mu.Lock()
-	if len(c.items) >= 10000 {
-		clear(c.items)
-	}
-	c.items[id] = cachedTenant{t: t, expires: now.Add(tenantTTL)}
-	c.mu.Unlock()
-	return t, nil
+	return c.cache.Get(ctx, id, func(ctx context.Context) (gancho.Tenant, error) {
+		return c.store.GetTenant(ctx, id)
+	})
 }

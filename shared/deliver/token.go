@@ -12,9 +12,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/cache"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -27,50 +27,40 @@ const (
 )
 
 // Tokens fetches and caches the access tokens of subscriptions with token auth
-// (seed 001: a login call made at dispatch time).
+// (a login call made at dispatch time). Concurrent deliveries that need the same
+// token wait for one fetch instead of each calling the customer's login endpoint.
 type Tokens struct {
 	client *http.Client
-	now    func() time.Time
-
-	mu    sync.Mutex
-	cache map[[32]byte]cachedToken
-}
-
-type cachedToken struct {
-	value   string
-	expires time.Time
+	cache  *cache.Cache[[32]byte, string]
 }
 
 // NewTokens returns a token cache that fetches with client (the guarded client).
 func NewTokens(client *http.Client, now func() time.Time) *Tokens {
-	return &Tokens{client: client, now: now, cache: map[[32]byte]cachedToken{}}
+	return &Tokens{client: client, cache: cache.New[[32]byte, string](cache.Options[string]{
+		TTL: defaultTokenTTL, MaxEntries: maxCachedTokens, Now: now,
+	})}
 }
 
 // errToken marks failures of the token endpoint, so the attempt log says so.
 var errToken = errors.New("token endpoint")
 
-// Get returns a token for a, from the cache unless refresh is set.
+// Get returns a token for a, from the cache unless refresh is set (the receiver
+// refused the cached one). A token is kept until shortly before its expires_in.
 func (t *Tokens) Get(ctx context.Context, a gancho.Auth, refresh bool) (string, error) {
 	k := cacheKey(a)
-	now := t.now()
-	if !refresh {
-		t.mu.Lock()
-		c, ok := t.cache[k]
-		t.mu.Unlock()
-		if ok && now.Before(c.expires) {
-			return c.value, nil
-		}
+	if refresh {
+		t.cache.Delete(k)
 	}
-	value, ttl, err := t.fetch(ctx, a)
+	value, err := t.cache.GetTTL(ctx, k, func(ctx context.Context) (string, time.Duration, error) {
+		value, ttl, err := t.fetch(ctx, a)
+		return value, max(ttl-tokenMargin, ttl/2), err
+	})
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return "", fmt.Errorf("%w: %s", errToken, describe(err))
+		}
 		return "", fmt.Errorf("%w: %v", errToken, err)
 	}
-	t.mu.Lock()
-	if len(t.cache) >= maxCachedTokens {
-		clear(t.cache)
-	}
-	t.cache[k] = cachedToken{value: value, expires: now.Add(max(ttl-tokenMargin, ttl/2))}
-	t.mu.Unlock()
 	return value, nil
 }
 

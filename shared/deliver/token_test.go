@@ -171,3 +171,48 @@ func TestStaticAuthHeader(t *testing.T) {
 		t.Fatalf("static auth: %+v (saw %v)", a, seen)
 	}
 }
+
+// A cold consumer that gets a burst of deliveries for one token subscription asks
+// the customer's login endpoint once, not once per delivery.
+func TestConcurrentDeliveriesShareOneTokenRequest(t *testing.T) {
+	const n = 10
+	client := outbound.NewClient(outbound.Options{AllowPrivate: true})
+	var arrived atomic.Int32
+	tokens := NewTokens(client, time.Now)
+	var r request
+	login := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		arrived.Add(1)
+		// Answer once every delivery asks: either all n came here, or they wait for this one.
+		waitUntil(t, func() bool { return arrived.Load() == n || tokens.cache.Waiters(cacheKey(r.sub.Auth)) == n })
+		_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"access_token": "tok"}, "expires_in": 300})
+	}))
+	t.Cleanup(login.Close)
+	var seen []string
+	url := tokenReceiver(t, func(h string) bool { return h == "Bearer tok" }, &seen)
+	r = tokenRequest(url, login.URL, "json", tokens)
+
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if a := send(context.Background(), client, r, time.Now()); a.Outcome != gancho.OutcomeSuccess {
+				t.Errorf("attempt = %+v", a)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := arrived.Load(); got != 1 {
+		t.Fatalf("%d token requests for %d concurrent deliveries, want 1", got, n)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("condition not met in 5 s")
+			return
+		}
+	}
+}

@@ -1,17 +1,20 @@
 package dynamo
 
 import (
+	"context"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/gancho-dev/gancho/shared/cache"
 )
 
 // MatchCacheTTL is how long a publishing process reuses the match entries it read for
-// one (tenant, pattern, owner) query. Subscription changes made through the same Store
-// drop the tenant's entries at once; a change made by another process (another
-// route's Lambda) reaches publishing within this time, plus the replication delay of
-// an eventually consistent read (usually under a second): MatchCacheBound, the bound
-// README and OpenAPI state.
+// one (tenant, pattern, owner) query. A subscription change made by another process
+// (another route's Lambda) reaches publishing within this time, plus the replication
+// delay of an eventually consistent read (usually under a second): MatchCacheBound,
+// the bound README and OpenAPI state. Changes made through the same Store also drop
+// the tenant's entries at once, which is cheap, but only a convenience: the bound is
+// the guarantee.
 const MatchCacheTTL = 4 * time.Second
 
 // MatchCacheBound is the documented staleness bound: a subscription created, changed
@@ -20,8 +23,7 @@ const MatchCacheTTL = 4 * time.Second
 // cancelled; the consumer reads the subscription itself.
 const MatchCacheBound = 5 * time.Second
 
-// matchCacheSize bounds the entries kept; when full, expired entries go, and if none
-// had expired, all of them.
+// matchCacheSize bounds the entries kept; beyond it the least recently used go.
 const matchCacheSize = 4096
 
 // matchEntry is one stored match entry, before the event's context filters it.
@@ -30,15 +32,20 @@ type matchEntry struct {
 	Ordered                  bool
 }
 
+// matchCache holds match entries by matchCacheKey; concurrent publishes that need
+// the same entries share one read. A nil matchCache, or one with no TTL, reads
+// every time.
 type matchCache struct {
-	mu      sync.Mutex
-	ttl     time.Duration
-	entries map[string]cachedMatches
+	c *cache.Cache[string, []matchEntry]
 }
 
-type cachedMatches struct {
-	at      time.Time
-	entries []matchEntry
+func newMatchCache(ttl time.Duration, now func() time.Time) *matchCache {
+	if ttl <= 0 {
+		return nil
+	}
+	return &matchCache{c: cache.New[string, []matchEntry](cache.Options[[]matchEntry]{
+		TTL: ttl, MaxEntries: matchCacheSize, Now: now,
+	})}
 }
 
 // matchCacheKey: the tenant first, so a tenant's entries share a prefix.
@@ -46,51 +53,18 @@ func matchCacheKey(tenant, pattern, prefix string) string {
 	return tenant + "\x00" + pattern + "\x00" + prefix
 }
 
-func (c *matchCache) get(key string, now time.Time) ([]matchEntry, bool) {
-	if c == nil || c.ttl <= 0 {
-		return nil, false
+// get returns the entries of key, reading them with read unless fresh ones are held.
+func (c *matchCache) get(ctx context.Context, key string, read func(context.Context) ([]matchEntry, error)) ([]matchEntry, error) {
+	if c == nil {
+		return read(ctx)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
-	if !ok || now.Sub(e.at) >= c.ttl || now.Before(e.at) {
-		return nil, false
-	}
-	return e.entries, true
+	return c.c.Get(ctx, key, read)
 }
 
-func (c *matchCache) put(key string, entries []matchEntry, at time.Time) {
-	if c == nil || c.ttl <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]cachedMatches{}
-	}
-	if len(c.entries) >= matchCacheSize {
-		for k, e := range c.entries {
-			if at.Sub(e.at) >= c.ttl {
-				delete(c.entries, k)
-			}
-		}
-		if len(c.entries) >= matchCacheSize {
-			clear(c.entries)
-		}
-	}
-	c.entries[key] = cachedMatches{at: at, entries: entries}
-}
-
-// forget drops the tenant's entries (its subscriptions changed).
+// forget drops the tenant's entries (its subscriptions changed through this Store).
 func (c *matchCache) forget(tenant string) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.entries {
-		if strings.HasPrefix(k, tenant+"\x00") {
-			delete(c.entries, k)
-		}
-	}
+	c.c.DeleteFunc(func(k string, _ []matchEntry) bool { return strings.HasPrefix(k, tenant+"\x00") })
 }

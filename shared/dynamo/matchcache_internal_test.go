@@ -1,30 +1,46 @@
 package dynamo
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 )
 
-func TestMatchCacheIsBounded(t *testing.T) {
-	c := &matchCache{ttl: time.Minute}
-	now := time.Now()
-	for i := range 3 * matchCacheSize {
-		c.put(matchCacheKey(fmt.Sprint("t", i), "p", ""), nil, now)
-		if len(c.entries) > matchCacheSize {
-			t.Fatalf("%d entries after %d puts", len(c.entries), i+1)
+func TestMatchCache(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := newMatchCache(MatchCacheTTL, func() time.Time { return now })
+	ctx := context.Background()
+	reads := 0
+	read := func(context.Context) ([]matchEntry, error) { reads++; return []matchEntry{{SubID: "s"}}, nil }
+	get := func(tenant string) { c.get(ctx, matchCacheKey(tenant, "p", ""), read) }
+
+	// Bounded: the least recently used entries go, never all of them.
+	n := 2*matchCacheSize + matchCacheSize/2
+	for i := range n {
+		get(fmt.Sprint("t", i))
+		if c.c.Len() > matchCacheSize {
+			t.Fatalf("%d entries after %d reads", c.c.Len(), i+1)
 		}
 	}
-	c.put(matchCacheKey("a", "p", ""), []matchEntry{{SubID: "s"}}, now)
-	c.put(matchCacheKey("ab", "p", ""), []matchEntry{{SubID: "s"}}, now)
-	if _, ok := c.get(matchCacheKey("a", "p", ""), now.Add(time.Minute)); ok {
-		t.Fatal("an entry outlived its time")
+	reads = 0
+	get(fmt.Sprint("t", n-matchCacheSize)) // the oldest that fits
+	get(fmt.Sprint("t", n-1))
+	if reads != 0 {
+		t.Fatal("a full cache dropped more than its least recently used entries")
 	}
+	get("a")
+	get("ab")
+	reads = 0
 	c.forget("a")
-	if _, ok := c.get(matchCacheKey("a", "p", ""), now); ok {
-		t.Fatal("forget kept the tenant's entry")
+	get("a")
+	get("ab")
+	if reads != 1 {
+		t.Fatalf("forget(a): %d reads, want 1 (a's entry only)", reads)
 	}
-	if _, ok := c.get(matchCacheKey("ab", "p", ""), now); !ok {
-		t.Fatal("forget dropped another tenant's entry")
+	now = now.Add(MatchCacheTTL)
+	get("ab")
+	if reads != 2 {
+		t.Fatal("an entry outlived its TTL")
 	}
 }

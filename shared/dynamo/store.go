@@ -51,12 +51,12 @@ const DefaultRetention = 30 * 24 * time.Hour
 // New returns a store on table; sealer encrypts secrets at rest.
 func New(db *dynamodb.Client, table string, sealer *seal.Sealer) *Store {
 	return &Store{db: db, table: table, retention: DefaultRetention, sealer: sealer, settle: FanOutSettle,
-		matches: &matchCache{ttl: MatchCacheTTL}}
+		matches: newMatchCache(MatchCacheTTL, time.Now)}
 }
 
 // WithMatchCache sets how long match entries are reused (0: read them every time).
 func (st *Store) WithMatchCache(ttl time.Duration) *Store {
-	st.matches = &matchCache{ttl: ttl}
+	st.matches = newMatchCache(ttl, time.Now)
 	return st
 }
 

@@ -370,11 +370,12 @@ func (st *Store) MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]Mat
 // prefix, or reuses those read less than MatchCacheTTL ago. The event's context is
 // left to the caller, so one read serves events of every context.
 func (st *Store) matchEntries(ctx context.Context, tenant, pattern, prefix string) ([]matchEntry, error) {
-	ck := matchCacheKey(tenant, pattern, prefix)
-	if entries, ok := st.matches.get(ck, time.Now()); ok {
-		return entries, nil
-	}
-	at := time.Now()
+	return st.matches.get(ctx, matchCacheKey(tenant, pattern, prefix), func(ctx context.Context) ([]matchEntry, error) {
+		return st.readMatchEntries(ctx, tenant, pattern, prefix)
+	})
+}
+
+func (st *Store) readMatchEntries(ctx context.Context, tenant, pattern, prefix string) ([]matchEntry, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 &st.table,
 		KeyConditionExpression:    aws.String("pk = :p AND begins_with(sk, :o)"),
@@ -412,6 +413,5 @@ func (st *Store) matchEntries(ctx context.Context, tenant, pattern, prefix strin
 			out = append(out, matchEntry{SK: m.SK, SubID: m.SubID, Mode: m.Mode, Context: m.Context, Ordered: m.Ordered})
 		}
 	}
-	st.matches.put(ck, out, at)
 	return out, nil
 }

@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/cache"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -36,8 +36,13 @@ func HashKey(raw string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// KeyCacheTTL bounds how long a revoked key keeps working (in other processes).
+// KeyCacheTTL bounds how long a revoked key keeps working, and how long a change to
+// a tenant's JWT settings takes to apply: each process (each route's Lambda) keeps
+// what it read for at most this long, and nothing one process drops reaches another.
 const KeyCacheTTL = 60 * time.Second
+
+// unknownKeyTTL is how long a key or issuer that was not found stays unknown.
+const unknownKeyTTL = 5 * time.Second
 
 // AdminKeyID is the KeyID of the platform operator's principal.
 const AdminKeyID = "admin"
@@ -61,16 +66,13 @@ type Authenticator struct {
 	adminHash string
 	now       func() time.Time
 	jwt       *jwtVerifier
-
-	mu      sync.Mutex
-	cache   map[string]cachedKey
-	revoked map[string]time.Time // tenant + "/" + key id → until when a stale lookup must not revive it
+	keyCache  *cache.Cache[string, gancho.APIKey] // by key hash
 }
 
-type cachedKey struct {
-	key     gancho.APIKey
-	found   bool
-	expires time.Time
+// notFoundFor remembers "not found" briefly, so a client retrying an unknown
+// credential costs one lookup per unknownKeyTTL.
+func notFoundFor(err error) (time.Duration, bool) {
+	return unknownKeyTTL, errors.Is(err, gancho.ErrNotFound)
 }
 
 // NewAuthenticator returns an Authenticator.
@@ -84,8 +86,9 @@ func NewAuthenticator(c AuthConfig) *Authenticator {
 		adminHash: strings.ToLower(strings.TrimSpace(c.AdminKeyHash)),
 		now:       now,
 		jwt:       newJWTVerifier(c.Issuers, c.Client, now),
-		cache:     map[string]cachedKey{},
-		revoked:   map[string]time.Time{},
+		keyCache: cache.New[string, gancho.APIKey](cache.Options[gancho.APIKey]{
+			TTL: KeyCacheTTL, MaxEntries: maxCachedKeys, Negative: notFoundFor, Now: now,
+		}),
 	}
 }
 
@@ -149,62 +152,25 @@ func Authorize(p gancho.Principal, scope string) error {
 }
 
 func (a *Authenticator) lookup(ctx context.Context, hash string) (gancho.APIKey, error) {
-	now := a.now()
-	a.mu.Lock()
-	c, ok := a.cache[hash]
-	a.mu.Unlock()
-	if !ok || now.After(c.expires) {
-		k, err := a.keys.LookupAPIKey(ctx, hash)
-		found := err == nil
-		if err != nil && !errors.Is(err, gancho.ErrNotFound) {
-			return gancho.APIKey{}, fmt.Errorf("authenticate: %w", err)
-		}
-		ttl := KeyCacheTTL
-		if !found {
-			ttl = 5 * time.Second // unknown keys are looked up again soon
-		}
-		c = cachedKey{key: k, found: found, expires: now.Add(ttl)}
-		a.mu.Lock()
-		if len(a.cache) >= maxCachedKeys {
-			clear(a.cache)
-		}
-		a.cache[hash] = c
-		a.mu.Unlock()
-	}
-	if !c.found || c.key.Revoked || a.isRevoked(c.key.TenantID, c.key.ID, now) {
+	k, err := a.keyCache.Get(ctx, hash, func(ctx context.Context) (gancho.APIKey, error) {
+		return a.keys.LookupAPIKey(ctx, hash)
+	})
+	switch {
+	case errors.Is(err, gancho.ErrNotFound):
+		return gancho.APIKey{}, errBadCredentials
+	case err != nil:
+		return gancho.APIKey{}, fmt.Errorf("authenticate: %w", err)
+	case k.Revoked:
 		return gancho.APIKey{}, errBadCredentials
 	}
-	return c.key, nil
+	return k, nil
 }
 
-func (a *Authenticator) isRevoked(tenant, id string, now time.Time) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	until, ok := a.revoked[tenant+"/"+id]
-	if ok && now.After(until) {
-		delete(a.revoked, tenant+"/"+id)
-		return false
-	}
-	return ok
-}
-
-// Revoked makes tenant's key id fail authentication in this process at once, even
-// when a lookup that started before the revocation caches it afterwards.
+// Revoked drops tenant's key id from this process's cache, so its next request here
+// reads the revocation. It is a convenience for a single process (make run); other
+// processes see it within KeyCacheTTL, the documented bound.
 func (a *Authenticator) Revoked(tenant, id string) {
-	now := a.now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for hash, c := range a.cache {
-		if c.key.TenantID == tenant && c.key.ID == id {
-			delete(a.cache, hash)
-		}
-	}
-	for k, until := range a.revoked {
-		if now.After(until) {
-			delete(a.revoked, k)
-		}
-	}
-	a.revoked[tenant+"/"+id] = now.Add(2 * KeyCacheTTL)
+	a.keyCache.DeleteFunc(func(_ string, k gancho.APIKey) bool { return k.TenantID == tenant && k.ID == id })
 }
 
 // TenantChanged drops what this process cached about a tenant's JWT issuers, so

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,9 +29,13 @@ type fakeKeys struct {
 	mu      sync.Mutex
 	keys    map[string]gancho.APIKey
 	lookups int
+	before  func() // if set, runs (unlocked) before each lookup
 }
 
 func (f *fakeKeys) LookupAPIKey(_ context.Context, hash string) (gancho.APIKey, error) {
+	if f.before != nil {
+		f.before()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lookups++
@@ -227,13 +232,43 @@ func TestKeyCacheAndRevocation(t *testing.T) {
 	}
 }
 
+// A cold route Lambda that gets a burst of requests with one key looks it up once.
+func TestConcurrentRequestsShareOneKeyLookup(t *testing.T) {
+	const n = 10
+	a, keys, _, _, raw := newTestAuth(t)
+	var arrived atomic.Int32
+	keys.before = func() {
+		arrived.Add(1)
+		waitUntil(t, func() bool { return arrived.Load() == n || a.keyCache.Waiters(HashKey(raw)) == n })
+	}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.Authenticate(request("X-API-Key", raw)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if keys.lookups != 1 {
+		t.Fatalf("%d key lookups for %d concurrent requests, want 1", keys.lookups, n)
+	}
+}
+
 func TestRevokedInThisProcess(t *testing.T) {
-	a, _, _, clock, raw := newTestAuth(t)
+	a, keys, _, clock, raw := newTestAuth(t)
 	if _, err := a.Authenticate(request("X-API-Key", raw)); err != nil {
 		t.Fatal(err)
 	}
-	// The store still has the key (as a lookup racing the revocation would see it),
-	// yet this process refuses it at once and for as long as any cache could hold it.
+	// The store marks the key revoked; this process drops its cached copy, so its
+	// next request here reads the revocation (other processes within KeyCacheTTL).
+	keys.mu.Lock()
+	k := keys.keys[HashKey(raw)]
+	k.Revoked = true
+	keys.keys[HashKey(raw)] = k
+	keys.mu.Unlock()
 	a.Revoked("ten_a", "key_1")
 	for _, d := range []time.Duration{0, KeyCacheTTL / 2, KeyCacheTTL + time.Second} {
 		clock.Advance(d)
@@ -351,7 +386,7 @@ func TestJWKSFetchLimits(t *testing.T) {
 			srv := httptest.NewServer(tc.handler)
 			defer srv.Close()
 			clock := &fakeClock{now: time.Now()}
-			c := &jwksCache{client: srv.Client(), now: clock.Now, sets: map[string]*keySet{}}
+			c := newJWKSCache(srv.Client(), clock.Now)
 			c.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 			// The same failure is reported until a retry (not before jwksRetry) succeeds.
 			for _, wait := range []time.Duration{0, time.Second, jwksRetry} {
@@ -362,5 +397,15 @@ func TestJWKSFetchLimits(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("condition not met in 5 s")
+			return
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/cache"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -114,9 +115,9 @@ func (a *API) putEventType(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	a.catalog.forget(p.TenantID, name)
+	a.forgetCatalog(p.TenantID)
 	if sch != nil {
-		a.catalog.putSchema(p.TenantID, name, stored.Rev, sch, len(stored.Schema), a.now())
+		a.catalog.ready(a.now).schemas.Set(schemaKey{p.TenantID, name, stored.Rev}, cachedSchema{schema: sch, size: len(stored.Schema)}, 0)
 	}
 	if !created {
 		writeJSON(w, http.StatusOK, stored)
@@ -163,7 +164,7 @@ func (a *API) deleteEventType(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	a.catalog.forget(p.TenantID, name)
+	a.forgetCatalog(p.TenantID)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -212,11 +213,13 @@ func (a *API) checkPublishType(ctx context.Context, ev gancho.Event) error {
 
 // Catalog caching. A publish or a new subscription checks the tenant's catalog, so
 // each process keeps the catalogs and compiled schemas it read for at most
-// CatalogCacheTTL: a type archived, or a schema changed, by another process takes
-// effect there within that time, and at once in the process that changed it. A check
-// that fails against a cached catalog older than catalogRecheckAfter reads it again
-// before refusing, so a type just added elsewhere is usable immediately, while a
-// client repeating a refused request costs at most one read per second.
+// CatalogCacheTTL: a type archived, or a schema changed, in another process (another
+// route's Lambda) takes effect there within that time, the bound README and OpenAPI
+// state. (The process that made the change also drops its copy of the catalog; that
+// is cheap, but only a convenience.) A check that fails against a cached catalog
+// older than catalogRecheckAfter reads it again before refusing, so a type just
+// added elsewhere is usable immediately, while a client repeating a refused request
+// costs at most one read per second.
 const (
 	CatalogCacheTTL       = 30 * time.Second
 	catalogRecheckAfter   = time.Second
@@ -225,31 +228,18 @@ const (
 	maxCachedSchemaValues = 5000
 )
 
+// schemaLoadTimeout bounds a shared schema load.
+const schemaLoadTimeout = 10 * time.Second
+
 // catalogCache is usable as its zero value.
 type catalogCache struct {
-	mu          sync.Mutex
-	catalogs    map[string]cachedCatalog
-	schemas     map[schemaKey]cachedSchema
-	schemaBytes int
-	// loads are the schemas being read and compiled: concurrent publishes of a
-	// type share one compile of its revision instead of each compiling it.
-	loads map[loadKey]*schemaLoad
+	once     sync.Once
+	catalogs *cache.Cache[string, cachedCatalog]
+	// schemas are keyed by revision: a changed schema is a new key, and concurrent
+	// publishes of a type share one read and compile of its revision.
+	schemas *cache.Cache[schemaKey, cachedSchema]
 	// compile compiles a stored schema; nil is gancho.CompileStoredSchema.
 	compile func(json.RawMessage) (*gancho.Schema, error)
-}
-
-type loadKey struct {
-	schemaKey
-	rev int64
-}
-
-// schemaLoad is one read and compile of a schema revision, shared by the callers
-// that want it while it runs; sch and err are set before done is closed.
-type schemaLoad struct {
-	done    chan struct{}
-	sch     *gancho.Schema
-	err     error
-	sharers int // callers waiting for it besides the one running it
 }
 
 type cachedCatalog struct {
@@ -257,175 +247,101 @@ type cachedCatalog struct {
 	loaded time.Time
 }
 
-type schemaKey struct{ tenant, name string }
+type schemaKey struct {
+	tenant, name string
+	rev          int64
+}
 
 type cachedSchema struct {
-	rev    int64
 	schema *gancho.Schema
 	cost   *gancho.SchemaCostError // the schema is refused as too costly to check
 	size   int
-	loaded time.Time
 }
 
-func (c *catalogCache) getCatalog(tenant string, now time.Time) (cachedCatalog, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cc, ok := c.catalogs[tenant]
-	if !ok || now.Sub(cc.loaded) >= CatalogCacheTTL || now.Before(cc.loaded) {
-		return cachedCatalog{}, false
-	}
-	return cc, true
+func (c *catalogCache) ready(now func() time.Time) *catalogCache {
+	c.once.Do(func() {
+		c.catalogs = cache.New[string, cachedCatalog](cache.Options[cachedCatalog]{
+			TTL: CatalogCacheTTL, MaxEntries: maxCachedCatalogs, Now: now,
+		})
+		c.schemas = cache.New[schemaKey, cachedSchema](cache.Options[cachedSchema]{
+			TTL: CatalogCacheTTL, MaxEntries: maxCachedSchemaValues, Now: now,
+			MaxCost: maxCachedSchemaBytes, Cost: func(cs cachedSchema) int { return cs.size },
+			LoadTimeout: schemaLoadTimeout,
+		})
+	})
+	return c
 }
 
-func (c *catalogCache) putCatalog(tenant string, cat *gancho.Catalog, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.catalogs == nil || len(c.catalogs) >= maxCachedCatalogs {
-		c.catalogs = map[string]cachedCatalog{}
-	}
-	c.catalogs[tenant] = cachedCatalog{cat: cat, loaded: now}
-}
-
-// schemaOrLoad returns the cached revision rev of a schema if it is fresh, or else
-// the load that reads and compiles it; run is true when the caller must run that
-// load, and false when another caller runs it.
-func (c *catalogCache) schemaOrLoad(tenant, name string, rev int64, now time.Time) (cached *cachedSchema, load *schemaLoad, run bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cs, ok := c.schemas[schemaKey{tenant, name}]
-	if ok && cs.rev == rev && now.Sub(cs.loaded) < CatalogCacheTTL && !now.Before(cs.loaded) {
-		return &cs, nil, false
-	}
-	k := loadKey{schemaKey{tenant, name}, rev}
-	if l, ok := c.loads[k]; ok {
-		l.sharers++
-		return nil, l, false
-	}
-	if c.loads == nil {
-		c.loads = map[loadKey]*schemaLoad{}
-	}
-	l := &schemaLoad{done: make(chan struct{})}
-	c.loads[k] = l
-	return nil, l, true
-}
-
-// endLoad publishes a load's result to the callers sharing it.
-func (c *catalogCache) endLoad(tenant, name string, rev int64, l *schemaLoad) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.loads, loadKey{schemaKey{tenant, name}, rev})
-	close(l.done)
-}
-
-// sharers counts the callers waiting for a running load of a schema revision.
-func (c *catalogCache) sharers(tenant, name string, rev int64) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if l, ok := c.loads[loadKey{schemaKey{tenant, name}, rev}]; ok {
-		return l.sharers
-	}
-	return 0
-}
-
-func (c *catalogCache) putSchema(tenant, name string, rev int64, sch *gancho.Schema, size int, now time.Time) {
-	c.putCached(tenant, name, cachedSchema{rev: rev, schema: sch, size: size, loaded: now})
-}
-
-func (c *catalogCache) putCached(tenant, name string, cs cachedSchema) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k := schemaKey{tenant, name}
-	if old, ok := c.schemas[k]; ok {
-		c.schemaBytes -= old.size
-		delete(c.schemas, k)
-	}
-	if c.schemas == nil || len(c.schemas) >= maxCachedSchemaValues || c.schemaBytes+cs.size > maxCachedSchemaBytes {
-		c.schemas, c.schemaBytes = map[schemaKey]cachedSchema{}, 0
-	}
-	c.schemas[k] = cs
-	c.schemaBytes += cs.size
-}
-
-// forget drops what this process cached of tenant's catalog and of one type's schema.
-func (c *catalogCache) forget(tenant, name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.catalogs, tenant)
-	k := schemaKey{tenant, name}
-	if old, ok := c.schemas[k]; ok {
-		c.schemaBytes -= old.size
-		delete(c.schemas, k)
-	}
+// forgetCatalog drops what this process cached of tenant's catalog.
+func (a *API) forgetCatalog(tenant string) {
+	a.catalog.ready(a.now).catalogs.Delete(tenant)
 }
 
 // catalogFor returns tenant's catalog, cached when fresh. When ok refuses a cached
 // catalog that is older than catalogRecheckAfter, the catalog is read again.
 func (a *API) catalogFor(ctx context.Context, tenant string, ok func(*gancho.Catalog) bool) (*gancho.Catalog, error) {
-	if cc, hit := a.catalog.getCatalog(tenant, a.now()); hit {
-		if ok(cc.cat) || a.now().Sub(cc.loaded) < catalogRecheckAfter {
-			return cc.cat, nil
+	c := a.catalog.ready(a.now).catalogs
+	load := func(ctx context.Context) (cachedCatalog, error) {
+		loaded := a.now()
+		ets, err := a.store.EventTypeCatalog(ctx, tenant)
+		if err != nil {
+			return cachedCatalog{}, fmt.Errorf("read event-type catalog: %w", err)
 		}
+		t, err := a.store.GetTenant(ctx, tenant)
+		if err != nil && !errors.Is(err, gancho.ErrNotFound) {
+			return cachedCatalog{}, fmt.Errorf("read tenant settings: %w", err)
+		}
+		// A tenant that turned allowedEventTypesOnly off may use types outside the catalog.
+		return cachedCatalog{cat: gancho.NewCatalog(ets).Opened(err == nil && !t.AllowedEventTypesOnly), loaded: loaded}, nil
 	}
-	ets, err := a.store.EventTypeCatalog(ctx, tenant)
-	if err != nil {
-		return nil, fmt.Errorf("read event-type catalog: %w", err)
+	cc, err := c.Get(ctx, tenant, load)
+	if err != nil || ok(cc.cat) || a.now().Sub(cc.loaded) < catalogRecheckAfter {
+		return cc.cat, err
 	}
-	t, err := a.store.GetTenant(ctx, tenant)
-	if err != nil && !errors.Is(err, gancho.ErrNotFound) {
-		return nil, fmt.Errorf("read tenant settings: %w", err)
-	}
-	// A tenant that turned allowedEventTypesOnly off may use types outside the catalog.
-	cat := gancho.NewCatalog(ets).Opened(err == nil && !t.AllowedEventTypesOnly)
-	a.catalog.putCatalog(tenant, cat, a.now())
-	return cat, nil
+	c.Delete(tenant)
+	cc, err = c.Get(ctx, tenant, load)
+	return cc.cat, err
 }
-
-// schemaLoadTimeout bounds a shared schema load, which no single caller's
-// cancellation stops.
-const schemaLoadTimeout = 10 * time.Second
 
 // schemaFor returns the compiled schema of et, a catalog entry, reading and
 // compiling it when the cache has no copy of et's revision; concurrent callers
 // share one read and compile. It returns nil when the stored type turns out to
 // have no schema any more.
 func (a *API) schemaFor(ctx context.Context, et gancho.EventType) (*gancho.Schema, error) {
-	cached, l, run := a.catalog.schemaOrLoad(et.TenantID, et.Name, et.Rev, a.now())
+	k := schemaKey{et.TenantID, et.Name, et.Rev}
+	cs, err := a.catalog.ready(a.now).schemas.GetTTL(ctx, k, func(ctx context.Context) (cachedSchema, time.Duration, error) {
+		return a.loadSchema(ctx, et)
+	})
 	switch {
-	case cached != nil && cached.cost != nil:
-		return nil, cached.cost
-	case cached != nil:
-		return cached.schema, nil
+	case err != nil:
+		return nil, err
+	case cs.cost != nil:
+		return nil, cs.cost
 	}
-	if run {
-		func() {
-			defer a.catalog.endLoad(et.TenantID, et.Name, et.Rev, l)
-			// The load serves every caller sharing it, so one caller's cancellation
-			// must not fail the others.
-			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), schemaLoadTimeout)
-			defer cancel()
-			l.sch, l.err = a.loadSchema(lctx, et)
-		}()
-	}
-	select {
-	case <-l.done:
-		return l.sch, l.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return cs.schema, nil
 }
 
-// loadSchema reads and compiles the schema of et and caches it.
-func (a *API) loadSchema(ctx context.Context, et gancho.EventType) (*gancho.Schema, error) {
+// waiters counts the callers waiting for a running load of a schema revision.
+func (a *API) schemaWaiters(tenant, name string, rev int64) int {
+	return a.catalog.ready(a.now).schemas.Waiters(schemaKey{tenant, name, rev})
+}
+
+// loadSchema reads and compiles the schema of et. A schema too costly to check is
+// remembered like a compiled one, so that publishes do not retry it; one whose
+// stored revision is not et's is used but not kept.
+func (a *API) loadSchema(ctx context.Context, et gancho.EventType) (cachedSchema, time.Duration, error) {
 	stored, err := a.store.GetEventType(ctx, et.TenantID, et.Name)
 	if err != nil {
-		return nil, fmt.Errorf("read schema of %s: %w", et.Name, err)
+		return cachedSchema{}, 0, fmt.Errorf("read schema of %s: %w", et.Name, err)
 	}
+	var ttl time.Duration // the cache's
 	if stored.Rev != et.Rev {
 		// The cached catalog is behind the store; read it again next time.
-		a.catalog.forget(et.TenantID, et.Name)
+		a.forgetCatalog(et.TenantID)
+		ttl = -1
 	}
 	if len(stored.Schema) == 0 {
-		return nil, nil
+		return cachedSchema{}, ttl, nil
 	}
 	compile := a.catalog.compile
 	if compile == nil {
@@ -433,12 +349,10 @@ func (a *API) loadSchema(ctx context.Context, et gancho.EventType) (*gancho.Sche
 	}
 	sch, err := compile(stored.Schema)
 	if ce := (*gancho.SchemaCostError)(nil); errors.As(err, &ce) {
-		// Remembered like a compiled schema, so that publishes do not retry it.
-		a.catalog.putCached(et.TenantID, et.Name, cachedSchema{rev: stored.Rev, cost: ce, size: len(stored.Schema), loaded: a.now()})
+		return cachedSchema{cost: ce, size: len(stored.Schema)}, ttl, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("compile stored schema of %s: %w", et.Name, err)
+		return cachedSchema{}, 0, fmt.Errorf("compile stored schema of %s: %w", et.Name, err)
 	}
-	a.catalog.putSchema(et.TenantID, et.Name, stored.Rev, sch, len(stored.Schema), a.now())
-	return sch, nil
+	return cachedSchema{schema: sch, size: len(stored.Schema)}, ttl, nil
 }

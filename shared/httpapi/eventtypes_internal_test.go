@@ -84,9 +84,9 @@ func TestSchemaCompiledOncePerRevision(t *testing.T) {
 						results <- result{sch, err}
 					}()
 				}
-				// Every caller is done (cached), held at the store, or sharing a load.
+				// Every caller is done (cached) or waiting for the one load.
 				untilTrue(t, "all callers waiting", func() bool {
-					return len(results)+int(st.waiting.Load())+a.catalog.sharers(tenant, name, rev) == tc.callers
+					return len(results)+a.schemaWaiters(tenant, name, rev) == tc.callers
 				})
 				close(gate)
 				var first *gancho.Schema

@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gancho-dev/gancho/shared/cache"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/outbound"
 )
@@ -47,23 +48,18 @@ type jwtVerifier struct {
 	issuers IssuerStore
 	now     func() time.Time
 	jwks    *jwksCache
-
-	mu    sync.Mutex
-	cache map[string]cachedIssuer
-}
-
-type cachedIssuer struct {
-	tenant  gancho.Tenant
-	found   bool
-	expires time.Time
+	cache   *cache.Cache[string, gancho.Tenant] // by issuer
 }
 
 func newJWTVerifier(issuers IssuerStore, client *http.Client, now func() time.Time) *jwtVerifier {
 	if client == nil {
 		client = outbound.NewClient(outbound.Options{})
 	}
-	return &jwtVerifier{issuers: issuers, now: now, cache: map[string]cachedIssuer{},
-		jwks: &jwksCache{client: client, now: now, sets: map[string]*keySet{}}}
+	return &jwtVerifier{issuers: issuers, now: now,
+		cache: cache.New[string, gancho.Tenant](cache.Options[gancho.Tenant]{
+			TTL: KeyCacheTTL, MaxEntries: maxCachedKeys, Negative: notFoundFor, Now: now,
+		}),
+		jwks: newJWKSCache(client, now)}
 }
 
 // tokenClaims are the claims Gancho reads: the registered ones, scope and owner.
@@ -223,39 +219,26 @@ func describeTokenError(err error) error {
 
 // tenant finds the tenant of issuer, cached like API keys.
 func (v *jwtVerifier) tenant(ctx context.Context, issuer string) (gancho.Tenant, error) {
-	now := v.now()
-	v.mu.Lock()
-	c, ok := v.cache[issuer]
-	v.mu.Unlock()
-	if !ok || now.After(c.expires) {
+	t, err := v.cache.Get(ctx, issuer, func(ctx context.Context) (gancho.Tenant, error) {
 		t, err := v.issuers.TenantByIssuer(ctx, issuer)
-		found := err == nil && t.JWT != nil && t.JWT.Issuer == issuer
-		if err != nil && !errors.Is(err, gancho.ErrNotFound) {
-			return gancho.Tenant{}, fmt.Errorf("authenticate token: %w", err)
+		if err == nil && (t.JWT == nil || t.JWT.Issuer != issuer) {
+			return gancho.Tenant{}, gancho.ErrNotFound
 		}
-		ttl := KeyCacheTTL
-		if !found {
-			ttl = 5 * time.Second
-		}
-		c = cachedIssuer{tenant: t, found: found, expires: now.Add(ttl)}
-		v.mu.Lock()
-		if len(v.cache) >= maxCachedKeys {
-			clear(v.cache)
-		}
-		v.cache[issuer] = c
-		v.mu.Unlock()
-	}
-	if !c.found {
+		return t, err
+	})
+	switch {
+	case errors.Is(err, gancho.ErrNotFound):
 		return gancho.Tenant{}, tokenError("the issuer is not configured for any tenant")
+	case err != nil:
+		return gancho.Tenant{}, fmt.Errorf("authenticate token: %w", err)
 	}
-	return c.tenant, nil
+	return t, nil
 }
 
+// forget drops issuers from this process's cache (their tenant changed here).
 func (v *jwtVerifier) forget(issuers ...string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	for _, iss := range issuers {
-		delete(v.cache, iss)
+		v.cache.Delete(iss)
 	}
 }
 
@@ -265,8 +248,9 @@ type jwksCache struct {
 	client *http.Client
 	now    func() time.Time
 
-	mu   sync.Mutex
-	sets map[string]*keySet
+	// sets holds a key set per JWKS URL; an entry lives as long as its keys may
+	// be used (jwksTTL, then jwksMaxStale while refetches fail).
+	sets *cache.Cache[string, *keySet]
 }
 
 type keySet struct {
@@ -283,16 +267,15 @@ type jwk struct {
 	key any
 }
 
-func (c *jwksCache) set(url string) *keySet {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ks, ok := c.sets[url]
-	if !ok {
-		if len(c.sets) >= maxCachedJWKS {
-			clear(c.sets)
-		}
+func newJWKSCache(client *http.Client, now func() time.Time) *jwksCache {
+	return &jwksCache{client: client, now: now,
+		sets: cache.New[string, *keySet](cache.Options[*keySet]{TTL: jwksTTL + jwksMaxStale, MaxEntries: maxCachedJWKS, Now: now})}
+}
+
+func (c *jwksCache) set(ctx context.Context, url string) *keySet {
+	ks, _ := c.sets.Get(ctx, url, func(context.Context) (*keySet, error) { return &keySet{}, nil })
+	if ks == nil { // ctx ended
 		ks = &keySet{}
-		c.sets[url] = ks
 	}
 	return ks
 }
@@ -300,7 +283,7 @@ func (c *jwksCache) set(url string) *keySet {
 // key returns the verification key for a token of alg with kid (empty kid: the
 // set's only key for alg).
 func (c *jwksCache) key(ctx context.Context, url, alg, kid string) (any, error) {
-	ks := c.set(url)
+	ks := c.set(ctx, url)
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	now := c.now()
@@ -348,6 +331,7 @@ func (c *jwksCache) fetch(ctx context.Context, url string, ks *keySet, now time.
 		return err
 	}
 	ks.keys, ks.fetched = keys, now
+	c.sets.Set(url, ks, 0) // kept jwksTTL + jwksMaxStale from this fetch
 	return nil
 }
 

@@ -78,10 +78,10 @@ func fuzzVerifier() *jwtVerifier {
 	keys := fuzzKeysOnce()
 	now := func() time.Time { return jwtFuzzNow }
 	v := newJWTVerifier(fuzzTenants(), &http.Client{Transport: noNetwork{}}, now)
-	v.jwks.sets[fuzzJWKSURL] = &keySet{fetched: jwtFuzzNow, tried: jwtFuzzNow, keys: []jwk{
+	v.jwks.sets.Set(fuzzJWKSURL, &keySet{fetched: jwtFuzzNow, tried: jwtFuzzNow, keys: []jwk{
 		{kid: "es1", alg: gancho.AlgES256, key: &keys.es.PublicKey},
 		{kid: "rs1", alg: gancho.AlgRS256, key: &keys.rsa.PublicKey},
-	}}
+	}}, 0)
 	return v
 }
 

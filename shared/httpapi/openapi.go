@@ -86,8 +86,9 @@ says null. ` + "`GET /v1/help`" + ` lists endpoints with ` + "`{name}`" + ` path
 
 **Propagation bounds.** Changes to tenant settings (` + "`signatureHeader`" + `, ` + "`publicBaseUrl`" + `, JWT
 settings) and to the catalog reach every route and the consumer within 60 s; a revoked key
-stops working within 60 s. Each process caches what it reads for at most that long; the
-process that made a change sees it at once.
+stops working within 60 s. Each function (every route, and the consumer) caches what it
+reads for at most that long, and nothing one function drops reaches another: these bounds
+are the guarantee, for the function that made the change as for the others.
 
 **Servers.** ` + "`servers`" + ` is the address this document was fetched from: the deployment that
 served it.`

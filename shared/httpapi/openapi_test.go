@@ -445,6 +445,11 @@ func TestOpenAPIStatesPropagationBounds(t *testing.T) {
 			t.Errorf("info.description does not say %q", want)
 		}
 	}
+	// Nothing one function drops reaches another, so the document promises the
+	// bounds only, not an immediate effect in the process that made the change.
+	if d := strings.Join(strings.Fields(raw.Info.Description), " "); strings.Contains(d, "sees it at once") {
+		t.Errorf("info.description promises more than the bounds: %q", d)
+	}
 	if httpapi.KeyCacheTTL > 60*time.Second || httpapi.CatalogCacheTTL > 60*time.Second {
 		t.Errorf("cache TTLs key %s, catalog %s exceed the documented 60 s", httpapi.KeyCacheTTL, httpapi.CatalogCacheTTL)
 	}

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -28,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/gancho-dev/gancho/shared/cache"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/publish"
@@ -97,17 +97,21 @@ type Handler struct {
 	dlqURL  string
 	log     *slog.Logger
 	now     func() time.Time
-
-	mu    sync.Mutex
-	known map[string]time.Time // tenants seen to exist, and when
+	known   *cache.Cache[string, struct{}] // tenants seen to exist
 }
 
 // TenantCacheTTL is how long a tenant seen to exist is not read again.
 const TenantCacheTTL = 60 * time.Second
 
+const maxKnownTenants = 10000
+
 // NewHandler returns the consumer; dlqURL is the ingest dead-letter queue.
 func NewHandler(prep Preparer, pub httpapi.BatchPublisher, tenants Tenants, sender Sender, dlqURL string, log *slog.Logger) *Handler {
-	return &Handler{prep: prep, pub: pub, tenants: tenants, sqs: sender, dlqURL: dlqURL, log: log, now: time.Now, known: map[string]time.Time{}}
+	h := &Handler{prep: prep, pub: pub, tenants: tenants, sqs: sender, dlqURL: dlqURL, log: log, now: time.Now}
+	h.known = cache.New[string, struct{}](cache.Options[struct{}]{
+		TTL: TenantCacheTTL, MaxEntries: maxKnownTenants, Now: func() time.Time { return h.now() },
+	})
+	return h
 }
 
 // Handle publishes one batch of ingest messages (an SQS event with
@@ -170,25 +174,17 @@ func transient(err error) bool {
 // checkTenant refuses a message for a tenant that does not exist; tenants seen to
 // exist are remembered for TenantCacheTTL.
 func (h *Handler) checkTenant(ctx context.Context, tenant string) error {
-	h.mu.Lock()
-	seen, ok := h.known[tenant]
-	h.mu.Unlock()
-	if ok && h.now().Sub(seen) < TenantCacheTTL {
-		return nil
-	}
-	_, err := h.tenants.GetTenant(ctx, tenant)
+	// A tenant not found is not remembered: one created a moment later is usable.
+	_, err := h.known.Get(ctx, tenant, func(ctx context.Context) (struct{}, error) {
+		_, err := h.tenants.GetTenant(ctx, tenant)
+		return struct{}{}, err
+	})
 	if errors.Is(err, gancho.ErrNotFound) {
 		return gancho.Invalid(gancho.FieldError{Field: "tenantId", Message: "names no tenant of this deployment"})
 	}
 	if err != nil {
 		return fmt.Errorf("read tenant %s: %w", tenant, err)
 	}
-	h.mu.Lock()
-	if len(h.known) > 10000 {
-		h.known = map[string]time.Time{}
-	}
-	h.known[tenant] = h.now()
-	h.mu.Unlock()
 	return nil
 }
 
