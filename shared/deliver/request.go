@@ -182,17 +182,17 @@ func callbackSubscription(t gancho.Tenant, ev gancho.Event) gancho.Subscription 
 // signingKeys are the subscription's current key and, while it is still valid, the
 // key it rotated out: receivers accept either during the changeover.
 func signingKeys(sub gancho.Subscription, now time.Time) ([]signature.Key, error) {
-	key, err := signature.ParseSecret(sub.Secret)
-	if err != nil {
-		return nil, fmt.Errorf("subscription secret: %w", err)
+	secrets := sub.SigningSecrets(now)
+	if len(secrets) == 0 || secrets[0] != sub.Secret {
+		return nil, errors.New("subscription secret: none")
 	}
-	keys := []signature.Key{key}
-	if sub.PreviousSecret != "" && sub.PreviousSecretValidUntil != nil && now.Before(*sub.PreviousSecretValidUntil) {
-		prev, err := signature.ParseSecret(sub.PreviousSecret)
+	keys := make([]signature.Key, 0, len(secrets))
+	for i, s := range secrets {
+		key, err := signature.ParseSecret(s)
 		if err != nil {
-			return nil, fmt.Errorf("previous subscription secret: %w", err)
+			return nil, fmt.Errorf("subscription secret %d: %w", i, err)
 		}
-		keys = append(keys, prev)
+		keys = append(keys, key)
 	}
 	return keys, nil
 }

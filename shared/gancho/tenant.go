@@ -258,7 +258,7 @@ func checkJWKSURL(raw string, policy TargetPolicy) string {
 // previous secret dropped.
 func (t Tenant) Masked(now time.Time) Tenant {
 	t.Secret = Mask(t.Secret)
-	if t.PreviousSecret == "" || t.PreviousSecretValidUntil == nil || !now.Before(*t.PreviousSecretValidUntil) {
+	if t.PreviousValidUntil(now) == nil {
 		t.PreviousSecret, t.PreviousSecretValidUntil = "", nil
 	} else {
 		t.PreviousSecret = Mask(t.PreviousSecret)
@@ -271,30 +271,6 @@ func (t Tenant) Masked(now time.Time) Tenant {
 	return t
 }
 
-// SigningSecrets returns the secrets that sign at now: the current one, then the
-// previous one while it is still valid.
-func (t Tenant) SigningSecrets(now time.Time) []string {
-	var out []string
-	if t.Secret != "" {
-		out = append(out, t.Secret)
-	}
-	if t.PreviousSecret != "" && t.PreviousSecretValidUntil != nil && now.Before(*t.PreviousSecretValidUntil) {
-		out = append(out, t.PreviousSecret)
-	}
-	return out
-}
-
-// Rotate returns t with secret as its current secret and the old one valid for
-// PreviousSecretLifetime more.
-func (t Tenant) Rotate(secret string, now time.Time) Tenant {
-	until := now.UTC().Add(PreviousSecretLifetime)
-	t.PreviousSecret, t.PreviousSecretValidUntil = t.Secret, &until
-	if t.PreviousSecret == "" {
-		t.PreviousSecretValidUntil = nil
-	}
-	t.Secret = secret
-	return t
-}
 
 // tenantPatchable lists the settings a JSON merge patch may change.
 var tenantPatchable = map[string]bool{

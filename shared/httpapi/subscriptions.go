@@ -23,8 +23,6 @@ type SubscriptionStore interface {
 	DeleteSubscription(ctx context.Context, sub gancho.Subscription) error
 }
 
-// previousSecretTTL is how long a rotated-out secret keeps signing.
-const previousSecretTTL = 24 * time.Hour
 
 // buildSubscription validates a subscription input for principal p: the owner of an
 // owner-bound key is forced, and event patterns must name the tenant's catalog. On an
@@ -276,11 +274,7 @@ func (a *API) getSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	out := secretResponse{Secret: sub.Secret}
-	if sub.PreviousSecretValidUntil != nil && sub.PreviousSecretValidUntil.After(a.now()) {
-		out.PreviousValidUntil = sub.PreviousSecretValidUntil
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, secretResponse{Secret: sub.Secret, PreviousValidUntil: sub.PreviousValidUntil(a.now())})
 }
 
 func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
@@ -289,11 +283,8 @@ func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	sub := old
 	now := a.now().UTC()
-	until := now.Add(previousSecretTTL)
-	sub.PreviousSecret, sub.PreviousSecretValidUntil = old.Secret, &until
-	sub.Secret = signature.NewSecret()
+	sub := old.Rotate(signature.NewSecret(), now)
 	sub.UpdatedAt = now
 	if err := a.store.UpdateSubscription(r.Context(), old, sub); err != nil {
 		if errors.Is(err, gancho.ErrConflict) {
@@ -302,7 +293,7 @@ func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, secretResponse{Secret: sub.Secret, PreviousValidUntil: &until})
+	writeJSON(w, http.StatusOK, secretResponse{Secret: sub.Secret, PreviousValidUntil: sub.PreviousValidUntil(now)})
 }
 
 // toMap is v as a generic JSON object.

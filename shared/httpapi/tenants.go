@@ -175,14 +175,7 @@ func (a *API) getTenantSecret(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, tenantSecretResponse{Secret: t.Secret, PreviousValidUntil: validUntil(t, a.now())})
-}
-
-func validUntil(t gancho.Tenant, now time.Time) *time.Time {
-	if t.PreviousSecret == "" || t.PreviousSecretValidUntil == nil || !now.Before(*t.PreviousSecretValidUntil) {
-		return nil
-	}
-	return t.PreviousSecretValidUntil
+	writeJSON(w, http.StatusOK, tenantSecretResponse{Secret: t.Secret, PreviousValidUntil: t.PreviousValidUntil(a.now())})
 }
 
 func (a *API) rotateTenantSecret(w http.ResponseWriter, r *http.Request) {
@@ -197,7 +190,7 @@ func (a *API) rotateTenantSecret(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, tenantSecretResponse{Secret: t.Secret, PreviousValidUntil: validUntil(t, a.now())})
+	writeJSON(w, http.StatusOK, tenantSecretResponse{Secret: t.Secret, PreviousValidUntil: t.PreviousValidUntil(a.now())})
 }
 
 // drainBody accepts an empty body or an empty JSON object, for POST routes that
