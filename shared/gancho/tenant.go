@@ -271,7 +271,6 @@ func (t Tenant) Masked(now time.Time) Tenant {
 	return t
 }
 
-
 // tenantPatchable lists the settings a JSON merge patch may change.
 var tenantPatchable = map[string]bool{
 	"name": true, "signatureHeader": true, "publicBaseUrl": true, "jwt": true, "allowedEventTypesOnly": true,

@@ -23,7 +23,6 @@ type SubscriptionStore interface {
 	DeleteSubscription(ctx context.Context, sub gancho.Subscription) error
 }
 
-
 // buildSubscription validates a subscription input for principal p: the owner of an
 // owner-bound key is forced, and event patterns must name the tenant's catalog. On an
 // update, patterns the stored subscription already has are not checked again, so an
