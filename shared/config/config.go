@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/seal"
@@ -43,8 +42,6 @@ type Config struct {
 	Retention time.Duration
 	// InlineFanOut is the largest fan-out done inside a publish request (0: default).
 	InlineFanOut int
-	// DeliverOptions tune the consumer (tests and local runs shorten its delays).
-	DeliverOptions []deliver.Option
 	// LocalEndpoints is true when AWS_ENDPOINT_URL* points at an emulator.
 	LocalEndpoints bool
 }
