@@ -22,6 +22,16 @@ var consumers = map[string][]string{
 // routeForbidden is what no route function links.
 var routeForbidden = []string{"shared/deliver", "shared/sweeper", "shared/ingest"}
 
+// sdkForbidden is what no function links: the AWS SDK's shared-config loader and the
+// credential providers it brings (SSO, STS, IMDS, ~1.9 MB of each bootstrap), which a
+// Lambda never runs: its credentials and region are in its environment.
+var sdkForbidden = []string{
+	"github.com/aws/aws-sdk-go-v2/config",
+	"github.com/aws/aws-sdk-go-v2/service/sts",
+	"github.com/aws/aws-sdk-go-v2/service/sso",
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc",
+}
+
 // TestFunctionsLinkOnlyWhatTheyRun reads `go list -deps` of every function and checks
 // the rule above: every folder is a route of httpapi.Routes() or a known consumer.
 func TestFunctionsLinkOnlyWhatTheyRun(t *testing.T) {
@@ -56,6 +66,11 @@ func TestFunctionsLinkOnlyWhatTheyRun(t *testing.T) {
 		for _, pkg := range forbidden {
 			if slices.Contains(deps, module+pkg) {
 				t.Errorf("functions/%s links %s, which it never runs; wire it from the shared/app package of its own kind", name, pkg)
+			}
+		}
+		for _, pkg := range sdkForbidden {
+			if slices.Contains(deps, pkg) {
+				t.Errorf("functions/%s links %s, which a Lambda never runs; build the AWS configuration from the environment (shared/config)", name, pkg)
 			}
 		}
 	}
