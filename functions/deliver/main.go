@@ -1,6 +1,6 @@
 // Command deliver is the Lambda that consumes the deliveries queue and sends webhooks.
 package main
 
-import "github.com/gancho-dev/gancho/shared/app"
+import "github.com/gancho-dev/gancho/shared/app/deliverfn"
 
-func main() { app.StartDeliver() }
+func main() { deliverfn.StartDeliver() }

@@ -1,6 +1,6 @@
 // Command list-event-types is the Lambda for one Gancho API route; see shared/httpapi.Routes.
 package main
 
-import "github.com/gancho-dev/gancho/shared/app"
+import "github.com/gancho-dev/gancho/shared/app/apifn"
 
-func main() { app.StartRoute("list-event-types") }
+func main() { apifn.StartRoute("list-event-types") }

@@ -1,6 +1,6 @@
 // Command publish-event is the Lambda for one Gancho API route; see shared/httpapi.Routes.
 package main
 
-import "github.com/gancho-dev/gancho/shared/app"
+import "github.com/gancho-dev/gancho/shared/app/apifn"
 
-func main() { app.StartRoute("publish-event") }
+func main() { apifn.StartRoute("publish-event") }

@@ -1,6 +1,6 @@
 // Command put-event-type is the Lambda for one Gancho API route; see shared/httpapi.Routes.
 package main
 
-import "github.com/gancho-dev/gancho/shared/app"
+import "github.com/gancho-dev/gancho/shared/app/apifn"
 
-func main() { app.StartRoute("put-event-type") }
+func main() { apifn.StartRoute("put-event-type") }

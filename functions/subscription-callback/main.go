@@ -1,6 +1,6 @@
 // Command subscription-callback is the Lambda for one Gancho API route; see shared/httpapi.Routes.
 package main
 
-import "github.com/gancho-dev/gancho/shared/app"
+import "github.com/gancho-dev/gancho/shared/app/apifn"
 
-func main() { app.StartRoute("subscription-callback") }
+func main() { apifn.StartRoute("subscription-callback") }

@@ -6,7 +6,7 @@ import (
 	// zoneinfo of its own.
 	_ "time/tzdata"
 
-	"github.com/gancho-dev/gancho/shared/app"
+	"github.com/gancho-dev/gancho/shared/app/apifn"
 )
 
-func main() { app.StartRoute("subscription-results") }
+func main() { apifn.StartRoute("subscription-results") }

@@ -1,6 +1,6 @@
 // Command sweeper is the scheduled Lambda that re-queues parked deliveries.
 package main
 
-import "github.com/gancho-dev/gancho/shared/app"
+import "github.com/gancho-dev/gancho/shared/app/sweeperfn"
 
-func main() { app.StartSweeper() }
+func main() { sweeperfn.StartSweeper() }

@@ -167,11 +167,10 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		IngestDLQURL:   res.Queues["IngestDLQ"].URL,
 		AllowInsecure:  true, // local runs deliver to http:// and loopback receivers
 		LocalEndpoints: true,
-		DeliverOptions: o.DeliverOptions,
 		InlineFanOut:   o.InlineFanOut,
 	}
 	d.IngestQueueURL, d.IngestDLQURL = res.Queues["IngestQueue"].URL, d.Config.IngestDLQURL
-	d.App = app.New(d.Config, d.Config.ClientsFrom(ddb, sq), o.Log)
+	d.App = app.New(d.Config, d.Config.ClientsFrom(ddb, sq), o.Log, o.DeliverOptions...)
 	if o.SweepGrace > 0 {
 		d.App.Sweeper.WithGrace(o.SweepGrace)
 	}

@@ -522,7 +522,7 @@ func (c *checker) checkEntryPoint(r *report, f function, api bool) {
 	want := fmt.Sprintf("StartRoute(%q)", f.folder)
 	switch {
 	case api && !slices.Contains(starts, want):
-		r.addf(f.res, f.id, "functions/%s/main.go must call app.%s so its Lambda serves its own route; it calls %v", f.folder, want, starts)
+		r.addf(f.res, f.id, "functions/%s/main.go must call apifn.%s so its Lambda serves its own route; it calls %v", f.folder, want, starts)
 	case !api && slices.ContainsFunc(starts, func(s string) bool { return strings.HasPrefix(s, "StartRoute(") }):
 		r.addf(f.res, f.id, "functions/%s/main.go starts an API route (%v) but the function has no HttpApi event", f.folder, starts)
 	}

@@ -1,0 +1,80 @@
+package templatecheck
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/gancho-dev/gancho/"
+
+// consumers are the functions that serve no route, and what each must not link: a
+// Lambda carries only the code it runs (a smaller bootstrap to fetch and map at a cold
+// start), so the deliveries consumer has no HTTP API, JWT or JSON Schema handlers,
+// and no route links the consumer or the sweeper.
+var consumers = map[string][]string{
+	"deliver": {"shared/httpapi", "shared/sweeper", "shared/ingest"},
+	"sweeper": {"shared/httpapi", "shared/deliver", "shared/ingest"},
+	"ingest":  {"shared/deliver", "shared/sweeper"},
+}
+
+// routeForbidden is what no route function links.
+var routeForbidden = []string{"shared/deliver", "shared/sweeper", "shared/ingest"}
+
+// sdkForbidden is what no function links: the AWS SDK's shared-config loader and the
+// credential providers it brings (SSO, STS, IMDS, ~1.9 MB of each bootstrap), which a
+// Lambda never runs: its credentials and region are in its environment.
+var sdkForbidden = []string{
+	"github.com/aws/aws-sdk-go-v2/config",
+	"github.com/aws/aws-sdk-go-v2/service/sts",
+	"github.com/aws/aws-sdk-go-v2/service/sso",
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc",
+}
+
+// TestFunctionsLinkOnlyWhatTheyRun reads `go list -deps` of every function and checks
+// the rule above: every folder is a route of httpapi.Routes() or a known consumer.
+func TestFunctionsLinkOnlyWhatTheyRun(t *testing.T) {
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}", "./functions/...")
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	routes := routesByName()
+	seen := 0
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		name, ok := strings.CutPrefix(fields[0], module+"functions/")
+		if !ok {
+			t.Errorf("go list printed %q, not a function", fields[0])
+			continue
+		}
+		seen++
+		forbidden, consumer := consumers[name]
+		switch _, route := routes[name]; {
+		case route:
+			forbidden = routeForbidden
+		case !consumer:
+			t.Errorf("functions/%s is neither a route of httpapi.Routes() nor one of the consumers this test knows; add its rule here", name)
+			continue
+		}
+		deps := fields[1:]
+		for _, pkg := range forbidden {
+			if slices.Contains(deps, module+pkg) {
+				t.Errorf("functions/%s links %s, which it never runs; wire it from the shared/app package of its own kind", name, pkg)
+			}
+		}
+		for _, pkg := range sdkForbidden {
+			if slices.Contains(deps, pkg) {
+				t.Errorf("functions/%s links %s, which a Lambda never runs; build the AWS configuration from the environment (shared/config)", name, pkg)
+			}
+		}
+	}
+	if seen < len(routes)+len(consumers) {
+		t.Errorf("go list saw %d functions; want at least %d (every route and consumer)", seen, len(routes)+len(consumers))
+	}
+}

@@ -1,0 +1,26 @@
+// Package deliverfn wires the deliveries queue consumer Lambda: the consumer and the
+// publisher it continues fan-outs with, not the HTTP API (no JWT or route handlers).
+package deliverfn
+
+import (
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/gancho-dev/gancho/shared/app/boot"
+	"github.com/gancho-dev/gancho/shared/deliver"
+	"github.com/gancho-dev/gancho/shared/publish"
+)
+
+// NewHandler builds the consumer; client sends the webhooks, publisher continues the
+// fan-outs too large for the publish request; opts tune it (tests shorten its delays).
+func NewHandler(e boot.Env, publisher *publish.Publisher, client *http.Client, opts ...deliver.Option) *deliver.Handler {
+	return deliver.NewHandler(e.Clients.Store, e.Clients.Queue, client, e.Log,
+		append([]deliver.Option{deliver.WithFanOut(publisher)}, opts...)...)
+}
+
+// StartDeliver runs the deliveries queue consumer Lambda.
+func StartDeliver() {
+	e := boot.FromEnv()
+	lambda.Start(NewHandler(e, e.Publisher(), e.Outbound()).Handle)
+}
