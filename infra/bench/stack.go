@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 )
 
 // underStackEnv marks a run that RunUnderStack started, so it never starts another.
@@ -58,7 +58,7 @@ func Main(name string, args []string, parse func([]string) error, run func(ctx c
 		fmt.Fprintln(os.Stderr, name+":", err)
 		return 2
 	}
-	root, err := localstack.RepoRoot()
+	root, err := emulators.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, name+":", err)
 		return 1

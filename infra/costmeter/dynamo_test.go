@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/gancho-dev/gancho/infra/costmeter"
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -29,7 +29,7 @@ func dynamoThroughProxy(t *testing.T) (*costmeter.Meter, *dynamodb.Client, strin
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	db := localstack.NewDynamoDBClient(localstack.LocalConfig(), p.URL)
+	db := emulators.NewDynamoDBClient(emulators.LocalConfig(), p.URL)
 	table := "costmeter-" + strings.ToLower(testenv.TenantID()[4:20])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

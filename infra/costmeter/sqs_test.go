@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/gancho-dev/gancho/infra/costmeter"
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -196,7 +196,7 @@ func TestSQSEmulator(t *testing.T) {
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	q := localstack.NewSQSClient(localstack.LocalConfig(), p.URL)
+	q := emulators.NewSQSClient(emulators.LocalConfig(), p.URL)
 	name := "costmeter-" + strings.ToLower(testenv.TenantID()[4:20])
 	created, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &name})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/app"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/deliver"
@@ -68,8 +68,8 @@ type Dev struct {
 	TenantID  string
 	Config    config.Config
 	App       *app.App
-	Emulators *localstack.Stack // nil when AWS_ENDPOINT_URL pointed elsewhere
-	Worker    *Worker           // feeds the deliveries queue to the consumer
+	Emulators *emulators.Stack // nil when AWS_ENDPOINT_URL pointed elsewhere
+	Worker    *Worker          // feeds the deliveries queue to the consumer
 	// IngestQueueURL takes events published without HTTP (the API contract); those that
 	// fail validation land in IngestDLQURL with a "problem" attribute.
 	IngestQueueURL, IngestDLQURL string
@@ -114,7 +114,7 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 
 	ddbEndpoint, sqsEndpoint := endpoint(getenv, "DYNAMODB"), endpoint(getenv, "SQS")
 	if ddbEndpoint == "" || sqsEndpoint == "" {
-		emu, err := localstack.Start(ctx, localstack.Options{RepoRoot: o.RepoRoot, Log: o.EmuLog})
+		emu, err := emulators.Start(ctx, emulators.Options{RepoRoot: o.RepoRoot, Log: o.EmuLog})
 		if err != nil {
 			return fail(err)
 		}
@@ -122,16 +122,16 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		d.Emulators = emu
 		ddbEndpoint, sqsEndpoint = emu.DynamoEndpoint, emu.SQSEndpoint
 	}
-	awsCfg := localstack.LocalConfig()
+	awsCfg := emulators.LocalConfig()
 	if r := getenv("AWS_REGION"); r != "" {
 		awsCfg.Region = r
 	}
 	if id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
-		awsCfg = localstack.StaticConfig(awsCfg.Region, id, secret, getenv("AWS_SESSION_TOKEN"))
+		awsCfg = emulators.StaticConfig(awsCfg.Region, id, secret, getenv("AWS_SESSION_TOKEN"))
 	}
-	ddb := localstack.NewDynamoDBClient(awsCfg, ddbEndpoint)
-	sq := localstack.NewSQSClient(awsCfg, sqsEndpoint)
-	res, err := localstack.Provision(ctx, ddb, sq, filepath.Join(o.RepoRoot, "template.yaml"), o.StackName)
+	ddb := emulators.NewDynamoDBClient(awsCfg, ddbEndpoint)
+	sq := emulators.NewSQSClient(awsCfg, sqsEndpoint)
+	res, err := emulators.Provision(ctx, ddb, sq, filepath.Join(o.RepoRoot, "template.yaml"), o.StackName)
 	if err != nil {
 		return fail(fmt.Errorf("create tables and queues: %w", err))
 	}

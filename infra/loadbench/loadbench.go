@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/infra/soak"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/seal"
@@ -140,7 +140,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(cfg.Out, "loadbench: %6.1fs  %s\n", time.Since(started).Seconds(), fmt.Sprintf(format, args...))
 	}
-	if err := localstack.CheckInstalled(cfg.RepoRoot); err != nil {
+	if err := emulators.CheckInstalled(cfg.RepoRoot); err != nil {
 		return Result{}, fmt.Errorf("%w (make deps installs them)", err)
 	}
 	dir, err := os.MkdirTemp("", "gancho-loadbench-")
@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	emu, err := localstack.Start(ctx, localstack.Options{RepoRoot: cfg.RepoRoot})
+	emu, err := emulators.Start(ctx, emulators.Options{RepoRoot: cfg.RepoRoot})
 	if err != nil {
 		return Result{}, err
 	}
@@ -164,9 +164,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		"AWS_ENDPOINT_URL":          "",
 		"AWS_ENDPOINT_URL_DYNAMODB": emu.DynamoEndpoint,
 		"AWS_ENDPOINT_URL_SQS":      emu.SQSEndpoint,
-		"AWS_REGION":                localstack.DefaultRegion,
-		"AWS_ACCESS_KEY_ID":         localstack.LocalAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":     localstack.LocalSecretAccessKey,
+		"AWS_REGION":                emulators.DefaultRegion,
+		"AWS_ACCESS_KEY_ID":         emulators.LocalAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":     emulators.LocalSecretAccessKey,
 		"AWS_SESSION_TOKEN":         "",
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"GANCHO_DEV_API_KEY":        apiKey,

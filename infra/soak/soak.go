@@ -25,7 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/seal"
 )
@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(out, "soak: %5.1fs  %s\n", time.Since(started).Seconds(), fmt.Sprintf(format, args...))
 	}
-	if err := localstack.CheckInstalled(cfg.RepoRoot); err != nil {
+	if err := emulators.CheckInstalled(cfg.RepoRoot); err != nil {
 		return Result{}, fmt.Errorf("%w (make deps installs them)", err)
 	}
 	dir, err := os.MkdirTemp("", "gancho-soak-")
@@ -158,12 +158,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	// The emulators belong to this process, so they outlive every Gancho process.
-	emu, err := localstack.Start(ctx, localstack.Options{RepoRoot: cfg.RepoRoot})
+	emu, err := emulators.Start(ctx, emulators.Options{RepoRoot: cfg.RepoRoot})
 	if err != nil {
 		return Result{}, err
 	}
 	defer func() { _ = emu.Stop() }()
-	res, err := localstack.Provision(ctx, emu.DynamoDB(), emu.SQS(), filepath.Join(cfg.RepoRoot, "template.yaml"), stackName)
+	res, err := emulators.Provision(ctx, emu.DynamoDB(), emu.SQS(), filepath.Join(cfg.RepoRoot, "template.yaml"), stackName)
 	if err != nil {
 		return Result{}, fmt.Errorf("provision: %w", err)
 	}
@@ -184,9 +184,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		"AWS_ENDPOINT_URL":          "",
 		"AWS_ENDPOINT_URL_DYNAMODB": emu.DynamoEndpoint,
 		"AWS_ENDPOINT_URL_SQS":      gt.URL,
-		"AWS_REGION":                localstack.DefaultRegion,
-		"AWS_ACCESS_KEY_ID":         localstack.LocalAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":     localstack.LocalSecretAccessKey,
+		"AWS_REGION":                emulators.DefaultRegion,
+		"AWS_ACCESS_KEY_ID":         emulators.LocalAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":     emulators.LocalSecretAccessKey,
 		"AWS_SESSION_TOKEN":         "",
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"GANCHO_DEV_API_KEY":        apiKey,

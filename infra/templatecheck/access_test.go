@@ -27,7 +27,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/app"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/gancho"
@@ -360,7 +360,7 @@ func newAccessWalk(t *testing.T, base config.Config, tpl *template, root string)
 	sq := sqs.NewFromConfig(awsCfg)
 	stack := "access-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	var ingestURL string
-	res, err := localstack.Provision(ctx, ddb, sq, filepath.Join(root, "template.yaml"), stack)
+	res, err := emulators.Provision(ctx, ddb, sq, filepath.Join(root, "template.yaml"), stack)
 	if err != nil {
 		t.Fatalf("provision a stack of its own: %v", err)
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/gancho-dev/gancho/infra/bench/benchtest"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/infra/lambdatest"
-	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -17,7 +17,7 @@ import (
 // function, each answered, and the rest of the document kept.
 func TestSmoke(t *testing.T) {
 	testenv.Config(t)
-	root, err := localstack.RepoRoot()
+	root, err := emulators.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/infra/lambdatest"
-	"github.com/gancho-dev/gancho/infra/localstack"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
@@ -152,7 +152,7 @@ func seed(ctx context.Context, root string) (map[string]string, error) {
 	}
 	// Tables and queues of its own: the sample key is fixed, and another user of the
 	// stack (the functions' tests) seeds it for a tenant of its own at the same time.
-	res, err := localstack.Provision(cctx, clients.DynamoDB, clients.SQS, filepath.Join(root, "template.yaml"),
+	res, err := emulators.Provision(cctx, clients.DynamoDB, clients.SQS, filepath.Join(root, "template.yaml"),
 		fmt.Sprintf("coldstart-%d", time.Now().UnixNano()%1e9))
 	if err != nil {
 		return nil, fmt.Errorf("provision the run's tables and queues: %w", err)

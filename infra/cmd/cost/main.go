@@ -30,7 +30,7 @@ import (
 
 	"github.com/gancho-dev/gancho/infra/bench"
 	"github.com/gancho-dev/gancho/infra/costmeter"
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 )
 
 type options struct {
@@ -153,16 +153,16 @@ func (o options) events(n int) int {
 
 // measure runs every scenario and reports.
 func measure(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, command string) error {
-	root, err := localstack.RepoRoot()
+	root, err := emulators.RepoRoot()
 	if err != nil {
 		return err
 	}
 	ddb, sq := os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), os.Getenv("AWS_ENDPOINT_URL_SQS")
 	if ddb == "" || sq == "" {
-		if err := localstack.CheckInstalled(root); err != nil {
+		if err := emulators.CheckInstalled(root); err != nil {
 			return fmt.Errorf("%w (make cost installs them)", err)
 		}
-		emu, err := localstack.Start(ctx, localstack.Options{RepoRoot: root})
+		emu, err := emulators.Start(ctx, emulators.Options{RepoRoot: root})
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gancho-dev/gancho/infra/bench"
 	"github.com/gancho-dev/gancho/infra/costmeter"
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -23,7 +23,7 @@ import (
 // every side of the bill is counted.
 func TestSmoke(t *testing.T) {
 	testenv.Config(t)
-	root, err := localstack.RepoRoot()
+	root, err := emulators.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

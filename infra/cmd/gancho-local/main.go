@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/infra/devstack"
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 )
 
 func main() {
@@ -34,7 +34,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
-	root, err := localstack.RepoRoot()
+	root, err := emulators.RepoRoot()
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/gancho-dev/gancho/infra/bench/benchtest"
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -16,7 +16,7 @@ import (
 // of the document kept.
 func TestSmoke(t *testing.T) {
 	testenv.Config(t)
-	root, err := localstack.RepoRoot()
+	root, err := emulators.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

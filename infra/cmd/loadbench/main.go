@@ -24,8 +24,8 @@ import (
 	"time"
 
 	benchdoc "github.com/gancho-dev/gancho/infra/bench"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/infra/loadbench"
-	"github.com/gancho-dev/gancho/infra/localstack"
 )
 
 func main() {
@@ -40,7 +40,7 @@ type options struct {
 }
 
 func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root, err := localstack.RepoRoot()
+	root, err := emulators.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(stderr, "loadbench:", err)
 		return 2

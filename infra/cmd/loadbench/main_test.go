@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/infra/loadbench"
-	"github.com/gancho-dev/gancho/infra/localstack"
 )
 
 // TestSmokeWritesEverySection runs the benchmark's smoke mode against real emulators
@@ -20,11 +20,11 @@ func TestSmokeWritesEverySection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: starts the emulators and Gancho")
 	}
-	root, err := localstack.RepoRoot()
+	root, err := emulators.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := localstack.CheckInstalled(root); err != nil {
+	if err := emulators.CheckInstalled(root); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("emulators missing in CI: %v", err)
 		}

@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/infra/soak"
 )
 
@@ -28,7 +28,7 @@ func main() {
 }
 
 func run() int {
-	root, err := localstack.RepoRoot()
+	root, err := emulators.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		return 2

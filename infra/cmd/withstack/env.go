@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/seal"
 )
 
@@ -23,25 +23,25 @@ type target struct {
 }
 
 func (t target) dynamoDB() *dynamodb.Client {
-	return localstack.NewDynamoDBClient(t.cfg, t.dynamoEndpoint)
+	return emulators.NewDynamoDBClient(t.cfg, t.dynamoEndpoint)
 }
 
 func (t target) sqs() *sqs.Client {
-	return localstack.NewSQSClient(t.cfg, t.sqsEndpoint)
+	return emulators.NewSQSClient(t.cfg, t.sqsEndpoint)
 }
 
 // localTarget points at emulators started here, with local credentials.
-func localTarget(s *localstack.Stack) target {
+func localTarget(s *emulators.Stack) target {
 	return target{
 		dynamoEndpoint: s.DynamoEndpoint,
 		sqsEndpoint:    s.SQSEndpoint,
-		cfg:            localstack.LocalConfig(),
+		cfg:            emulators.LocalConfig(),
 		vars: map[string]string{
 			"AWS_ENDPOINT_URL_DYNAMODB": s.DynamoEndpoint,
 			"AWS_ENDPOINT_URL_SQS":      s.SQSEndpoint,
-			"AWS_REGION":                localstack.DefaultRegion,
-			"AWS_ACCESS_KEY_ID":         localstack.LocalAccessKeyID,
-			"AWS_SECRET_ACCESS_KEY":     localstack.LocalSecretAccessKey,
+			"AWS_REGION":                emulators.DefaultRegion,
+			"AWS_ACCESS_KEY_ID":         emulators.LocalAccessKeyID,
+			"AWS_SECRET_ACCESS_KEY":     emulators.LocalSecretAccessKey,
 		},
 	}
 }
@@ -50,13 +50,13 @@ func localTarget(s *localstack.Stack) target {
 // (or the per-service AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS),
 // with the environment's region and credentials where it sets them.
 func externalTarget(endpoint string) target {
-	region := firstEnv(localstack.DefaultRegion, "AWS_REGION", "AWS_DEFAULT_REGION")
-	key := firstEnv(localstack.LocalAccessKeyID, "AWS_ACCESS_KEY_ID")
-	secret := firstEnv(localstack.LocalSecretAccessKey, "AWS_SECRET_ACCESS_KEY")
+	region := firstEnv(emulators.DefaultRegion, "AWS_REGION", "AWS_DEFAULT_REGION")
+	key := firstEnv(emulators.LocalAccessKeyID, "AWS_ACCESS_KEY_ID")
+	secret := firstEnv(emulators.LocalSecretAccessKey, "AWS_SECRET_ACCESS_KEY")
 	t := target{
 		dynamoEndpoint: firstEnv(endpoint, "AWS_ENDPOINT_URL_DYNAMODB"),
 		sqsEndpoint:    firstEnv(endpoint, "AWS_ENDPOINT_URL_SQS"),
-		cfg:            localstack.StaticConfig(region, key, secret, os.Getenv("AWS_SESSION_TOKEN")),
+		cfg:            emulators.StaticConfig(region, key, secret, os.Getenv("AWS_SESSION_TOKEN")),
 	}
 	t.vars = map[string]string{
 		"AWS_ENDPOINT_URL_DYNAMODB": t.dynamoEndpoint,
@@ -101,7 +101,7 @@ func wellKnownVar(logicalID string) (string, bool) {
 // commandEnv returns the variables the command runs with: the target's AWS
 // variables, GANCHO_STACK_NAME, the well-known resource variables, and
 // GANCHO_TABLE_NAME_<ID> and GANCHO_QUEUE_URL_<ID> for every table and queue.
-func commandEnv(t target, stackName string, res *localstack.Resources) map[string]string {
+func commandEnv(t target, stackName string, res *emulators.Resources) map[string]string {
 	env := map[string]string{
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"GANCHO_STACK_NAME":         stackName,

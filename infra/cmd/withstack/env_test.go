@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 )
 
 func TestMergeEnv(t *testing.T) {
@@ -19,9 +19,9 @@ func TestMergeEnv(t *testing.T) {
 
 func TestCommandEnv(t *testing.T) {
 	tgt := target{vars: map[string]string{"AWS_REGION": "us-east-1"}}
-	res := &localstack.Resources{
+	res := &emulators.Resources{
 		Tables: map[string]string{"GanchoTable": "s-GanchoTable", "Other": "s-Other"},
-		Queues: map[string]localstack.QueueInfo{
+		Queues: map[string]emulators.QueueInfo{
 			"DeliveriesQueue": {URL: "http://q/d"},
 			"DeliveriesDLQ":   {URL: "http://q/dlq"},
 			"Jobs":            {URL: "http://q/jobs.fifo"},
@@ -64,7 +64,7 @@ func TestExternalTarget(t *testing.T) {
 	if tgt.dynamoEndpoint != "http://127.0.0.1:1" || tgt.sqsEndpoint != "http://127.0.0.1:2" {
 		t.Errorf("endpoints = %s %s", tgt.dynamoEndpoint, tgt.sqsEndpoint)
 	}
-	if tgt.cfg.Region != "eu-west-1" || tgt.vars["AWS_ACCESS_KEY_ID"] != localstack.LocalAccessKeyID {
+	if tgt.cfg.Region != "eu-west-1" || tgt.vars["AWS_ACCESS_KEY_ID"] != emulators.LocalAccessKeyID {
 		t.Errorf("region %s, vars %v", tgt.cfg.Region, tgt.vars)
 	}
 }

@@ -27,7 +27,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/gancho-dev/gancho/infra/localstack"
+	"github.com/gancho-dev/gancho/infra/emulators"
 )
 
 // exitInterrupted is the exit code after SIGINT or SIGTERM during setup,
@@ -138,7 +138,7 @@ func setUp(ctx context.Context, cfg config, root string, log *slog.Logger) (map[
 		t = localTarget(stack)
 		stop = stack.Stop
 	}
-	res, err := localstack.Provision(ctx, t.dynamoDB(), t.sqs(), cfg.template, cfg.stackName)
+	res, err := emulators.Provision(ctx, t.dynamoDB(), t.sqs(), cfg.template, cfg.stackName)
 	if err != nil {
 		return nil, nil, errors.Join(err, stop())
 	}
@@ -146,7 +146,7 @@ func setUp(ctx context.Context, cfg config, root string, log *slog.Logger) (map[
 	return commandEnv(t, cfg.stackName, res), stop, nil
 }
 
-func startLocal(ctx context.Context, cfg config, root string, log *slog.Logger) (*localstack.Stack, error) {
+func startLocal(ctx context.Context, cfg config, root string, log *slog.Logger) (*emulators.Stack, error) {
 	if err := ensureInstalled(ctx, root, cfg.noInstall, log); err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func startLocal(ctx context.Context, cfg config, root string, log *slog.Logger) 
 	if cfg.verbose {
 		emulatorLog = os.Stderr
 	}
-	stack, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, Log: emulatorLog})
+	stack, err := emulators.Start(ctx, emulators.Options{RepoRoot: root, Log: emulatorLog})
 	if err != nil {
 		return nil, err
 	}
@@ -164,11 +164,11 @@ func startLocal(ctx context.Context, cfg config, root string, log *slog.Logger) 
 
 // ensureInstalled runs the install script when the emulators are missing.
 func ensureInstalled(ctx context.Context, root string, noInstall bool, log *slog.Logger) error {
-	err := localstack.CheckInstalled(root)
+	err := emulators.CheckInstalled(root)
 	if err == nil || noInstall {
 		return err
 	}
-	script := localstack.InstallScript(root)
+	script := emulators.InstallScript(root)
 	log.Info("installing local emulators", "script", script, "reason", err)
 	cmd := exec.CommandContext(ctx, "bash", script)
 	cmd.Stdout = os.Stderr
@@ -176,7 +176,7 @@ func ensureInstalled(ctx context.Context, root string, noInstall bool, log *slog
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("run %s: %w", script, err)
 	}
-	return localstack.CheckInstalled(root)
+	return emulators.CheckInstalled(root)
 }
 
 // runCommand runs argv with env, passing SIGINT and SIGTERM on to it,

@@ -1,4 +1,4 @@
-// Package localstack runs Gancho's AWS dependencies on one machine and
+// Package emulators runs Gancho's AWS dependencies on one machine and
 // creates the resources of its SAM template there.
 //
 // Start launches DynamoDB Local (a Java program) and fauxqs (an SQS
@@ -7,4 +7,4 @@
 // the names a deployed stack would give them, on those emulators or on any
 // other endpoint. LoadTemplate exposes the same reading of the template to
 // tests that check the code against it.
-package localstack
+package emulators

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package localstack
+package emulators
 
 import (
 	"errors"
