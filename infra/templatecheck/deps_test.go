@@ -78,3 +78,40 @@ func TestFunctionsLinkOnlyWhatTheyRun(t *testing.T) {
 		t.Errorf("go list saw %d functions; want at least %d (every route and consumer)", seen, len(routes)+len(consumers))
 	}
 }
+
+// services are the packages that hold Gancho's rules; they speak the domain's types
+// (shared/gancho) and define the small interfaces they need, so none of them depends
+// on the store's package or the AWS SDK's DynamoDB client: the store is chosen by the
+// wiring (shared/app), and a test double or another store fits without them.
+var services = []string{"shared/gancho", "shared/publish", "shared/deliver", "shared/httpapi", "shared/sweeper", "shared/ingest"}
+
+// TestServicesDoNotDependOnTheStore reads `go list -deps` of the service packages.
+func TestServicesDoNotDependOnTheStore(t *testing.T) {
+	args := []string{"list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}"}
+	for _, s := range services {
+		args = append(args, "./"+s)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	forbidden := []string{module + "shared/dynamo", "github.com/aws/aws-sdk-go-v2/service/dynamodb"}
+	seen := 0
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		seen++
+		for _, f := range forbidden {
+			if slices.Contains(fields[1:], f) {
+				t.Errorf("%s depends on %s", fields[0], f)
+			}
+		}
+	}
+	if seen != len(services) {
+		t.Errorf("go list described %d packages, want %d", seen, len(services))
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/gancho-dev/gancho/shared/deliver"
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/outbound"
 	"github.com/gancho-dev/gancho/shared/queue"
@@ -51,8 +50,8 @@ func newMemStore() *memStore {
 		subs: map[string]gancho.Subscription{}, windows: map[string]int64{}}
 }
 
-func (s *memStore) LoadDeliveryBatch(_ context.Context, refs []dynamo.DeliveryRef) (dynamo.DeliveryBatch, error) {
-	b := dynamo.DeliveryBatch{Deliveries: make(map[string]gancho.Delivery, len(refs)),
+func (s *memStore) LoadDeliveryBatch(_ context.Context, refs []gancho.DeliveryRef) (gancho.DeliveryBatch, error) {
+	b := gancho.DeliveryBatch{Deliveries: make(map[string]gancho.Delivery, len(refs)),
 		Events: make(map[string]gancho.Event, len(refs)), Subscriptions: map[string]gancho.Subscription{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,7 +102,7 @@ func (s *memStore) SetDeliveryStatus(_ context.Context, d gancho.Delivery, statu
 	return nil
 }
 
-func (s *memStore) RecordSubscriptionOutcome(context.Context, string, string, dynamo.Outcome) error {
+func (s *memStore) RecordSubscriptionOutcome(context.Context, string, string, gancho.Outcome) error {
 	s.mu.Lock()
 	s.outcomes++
 	s.mu.Unlock()

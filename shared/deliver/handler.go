@@ -14,17 +14,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/queue"
 )
 
 // Store is what the consumer needs from storage.
 type Store interface {
-	LoadDeliveryBatch(ctx context.Context, refs []dynamo.DeliveryRef) (dynamo.DeliveryBatch, error)
+	LoadDeliveryBatch(ctx context.Context, refs []gancho.DeliveryRef) (gancho.DeliveryBatch, error)
 	RecordAttempt(ctx context.Context, d gancho.Delivery, a gancho.Attempt, status string, next *time.Time, park bool) error
 	SetDeliveryStatus(ctx context.Context, d gancho.Delivery, status string) error
-	RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, o dynamo.Outcome) error
+	RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, o gancho.Outcome) error
 	DisableSubscription(ctx context.Context, sub gancho.Subscription, reason string, at time.Time) error
 	TenantStore
 }
@@ -123,7 +122,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	}
 	msgs := make([]queue.Message, len(ev.Records))
 	ok := make([]bool, len(ev.Records))
-	var refs []dynamo.DeliveryRef
+	var refs []gancho.DeliveryRef
 	for i, rec := range ev.Records {
 		m, err := queue.Decode(rec.Body)
 		if err != nil {
@@ -136,7 +135,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		if m.Kind == queue.KindFanOut {
 			continue
 		}
-		refs = append(refs, dynamo.DeliveryRef{TenantID: m.TenantID, DeliveryID: m.DeliveryID, EventID: m.EventID,
+		refs = append(refs, gancho.DeliveryRef{TenantID: m.TenantID, DeliveryID: m.DeliveryID, EventID: m.EventID,
 			SubscriptionID: m.SubscriptionID, EventKnown: m.Event != nil})
 	}
 	var failures []events.SQSBatchItemFailure
@@ -175,7 +174,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 
 // handleConcurrent delivers a standard-queue batch with bounded parallelism.
 func (h *Handler) handleConcurrent(ctx context.Context, msgs []queue.Message, ok []bool,
-	b dynamo.DeliveryBatch, attempts []*gancho.Attempt, results []error) {
+	b gancho.DeliveryBatch, attempts []*gancho.Attempt, results []error) {
 	sem := make(chan struct{}, h.parallelism)
 	var wg sync.WaitGroup
 	for i := range msgs {
@@ -227,7 +226,7 @@ var errHeld = errors.New("held for a retry, with the rest of its group")
 // delay (the queue's visibility timeout) and it and every later message of its group
 // are reported failed, so they come back after it, in order.
 func (h *Handler) handleOrdered(ctx context.Context, ev events.SQSEvent, msgs []queue.Message, ok []bool,
-	b dynamo.DeliveryBatch, attempts []*gancho.Attempt, results []error) {
+	b gancho.DeliveryBatch, attempts []*gancho.Attempt, results []error) {
 	groups := map[string][]int{}
 	var order []string
 	for i, rec := range ev.Records {
@@ -280,7 +279,7 @@ func isProbe(ev gancho.Event) bool {
 // recordOutcomes writes each subscription's status block once for the batch, and
 // disables subscriptions that have failed for too long without a success. Test
 // deliveries do not count.
-func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, attempts []*gancho.Attempt, b dynamo.DeliveryBatch) {
+func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, attempts []*gancho.Attempt, b gancho.DeliveryBatch) {
 	type key struct{ tenant, sub string }
 	var made []struct {
 		k key
@@ -295,12 +294,12 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 		}
 	}
 	sort.SliceStable(made, func(i, j int) bool { return made[i].a.At.Before(made[j].a.At) })
-	outcomes := map[key]*dynamo.Outcome{}
+	outcomes := map[key]*gancho.Outcome{}
 	var order []key
 	for _, m := range made {
 		o := outcomes[m.k]
 		if o == nil {
-			o = &dynamo.Outcome{}
+			o = &gancho.Outcome{}
 			outcomes[m.k] = o
 			order = append(order, m.k)
 		}
@@ -311,7 +310,7 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 		o := outcomes[k]
 		sub, known := b.Subscriptions[k.sub]
 		// Successes that change nothing a reader sees but times younger than
-		// dynamo.StatusRefresh are not written: one write less per subscription and
+		// gancho.StatusRefresh are not written: one write less per subscription and
 		// batch on a healthy endpoint.
 		if !known || o.Changes(sub.Status) {
 			if err := h.store.RecordSubscriptionOutcome(ctx, k.tenant, k.sub, *o); err != nil {
@@ -341,7 +340,7 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 // safely on the queue or parked in the store. With ordered, the message is a FIFO
 // one that comes back (held) for each retry: the attempt number is the record's, and
 // a retry is a hold for the returned duration instead of a new message.
-func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.DeliveryBatch, ordered bool) (*gancho.Attempt, time.Duration, error) {
+func (h *Handler) process(ctx context.Context, m queue.Message, b gancho.DeliveryBatch, ordered bool) (*gancho.Attempt, time.Duration, error) {
 	d, found := b.Deliveries[m.DeliveryID]
 	if !found {
 		// Before its first outcome a delivery has no record: the message and its
@@ -440,7 +439,7 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b dynamo.Deliver
 
 // pendingDelivery is the delivery a message asks for when it has no record yet: a
 // first attempt of an event that exists. Its owner is its subscription's.
-func pendingDelivery(m queue.Message, b dynamo.DeliveryBatch) (gancho.Delivery, bool) {
+func pendingDelivery(m queue.Message, b gancho.DeliveryBatch) (gancho.Delivery, bool) {
 	ev, ok := b.Events[m.EventID]
 	if !ok || m.Manual || m.Attempt != 1 {
 		return gancho.Delivery{}, false

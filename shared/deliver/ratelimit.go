@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/queue"
 )
@@ -21,7 +20,6 @@ type RateLimiter interface {
 }
 
 // The DynamoDB store is the limiter NewHandler picks up by default.
-var _ RateLimiter = (*dynamo.Store)(nil)
 
 // WithRateLimiter sets the shared limiter (by default the store, when it is one); nil
 // turns rate limits off.

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/signature"
 )
@@ -336,8 +335,6 @@ type NoticeSettler interface {
 	SettleNotice(ctx context.Context, tenant, subID, deliveryID string, until *time.Time) error
 }
 
-var _ NoticeSettler = (*dynamo.Store)(nil)
-
 // settleNotice runs after an attempt of a delivery to a notify subscription was
 // recorded: a final status lets the next event queue a new notice; a retry extends
 // the flag's lease past the next attempt.
@@ -348,9 +345,9 @@ func (h *Handler) settleNotice(ctx context.Context, d gancho.Delivery, sub ganch
 	}
 	var until *time.Time
 	if !gancho.Final(status) {
-		u := h.now().Add(dynamo.NoticeLease)
+		u := h.now().Add(gancho.NoticeLease)
 		if next != nil {
-			u = next.Add(dynamo.NoticeLease)
+			u = next.Add(gancho.NoticeLease)
 		}
 		until = &u
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/gancho-dev/gancho/shared/deliver"
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/outbound"
 	"github.com/gancho-dev/gancho/shared/testenv"
@@ -20,7 +19,7 @@ import (
 // The status block is written only when a batch changes something a reader sees: a
 // success like the last one, whose times are recent, leaves it alone.
 func TestStatusBlockWrittenOnlyOnChange(t *testing.T) {
-	recent, old := -10*time.Second, -dynamo.StatusRefresh-time.Second
+	recent, old := -10*time.Second, -gancho.StatusRefresh-time.Second
 	for _, tc := range []struct {
 		name     string
 		code     int

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -256,19 +255,9 @@ func expired(it map[string]av, now time.Time) bool {
 	return err == nil && sec <= now.Unix()
 }
 
-// DeliveryRef names the items one queue message needs. With EventKnown, the message
-// carries the event and it is not read.
-type DeliveryRef struct {
-	TenantID, DeliveryID, EventID, SubscriptionID string
-	EventKnown                                    bool
-}
+type DeliveryRef = gancho.DeliveryRef
 
-// DeliveryBatch is everything a batch of messages needs, read at once.
-type DeliveryBatch struct {
-	Deliveries    map[string]gancho.Delivery     // by delivery id: the records that exist
-	Events        map[string]gancho.Event        // by event id
-	Subscriptions map[string]gancho.Subscription // by subscription id
-}
+type DeliveryBatch = gancho.DeliveryBatch
 
 // LoadDeliveryBatch reads the delivery records, events and subscriptions of refs with
 // one BatchGetItem (per 100 keys). Missing items are simply absent from the maps: a
@@ -475,12 +464,7 @@ func (st *Store) Unpark(ctx context.Context, d gancho.Delivery) error {
 	return nil
 }
 
-// DeliveryFilter narrows a delivery list.
-type DeliveryFilter struct {
-	Status       string
-	OwnerID      string // only deliveries to this owner's subscriptions
-	Since, Until *time.Time
-}
+type DeliveryFilter = gancho.DeliveryFilter
 
 // ListDeliveries lists a subscription's (bySubscription) or an event's deliveries,
 // newest first.
@@ -802,62 +786,14 @@ func (st *Store) SetDeliveryStatus(ctx context.Context, d gancho.Delivery, statu
 	return nil
 }
 
-// Outcome sums up the attempts one batch made to one subscription, in order.
-type Outcome struct {
-	Last         gancho.Attempt // the latest attempt
-	LastSuccess  *time.Time     // the latest success, if any
-	Failures     int            // failures after LastSuccess (or all, without one)
-	FirstFailure *time.Time     // the first of those failures
-}
-
-// Add folds attempt a (made after the ones already added) into o.
-func (o *Outcome) Add(a gancho.Attempt) {
-	o.Last = a
-	if a.Outcome == gancho.OutcomeSuccess {
-		at := a.At
-		o.LastSuccess, o.Failures, o.FirstFailure = &at, 0, nil
-		return
-	}
-	o.Failures++
-	if o.FirstFailure == nil {
-		at := a.At
-		o.FirstFailure = &at
-	}
-}
-
-// StatusRefresh is how far behind the last attempt lastAttemptAt and lastSuccessAt may
-// be shown: a batch of successes that changes nothing else in the status block
-// leaves it unwritten while the times it holds are less than this old.
-const StatusRefresh = time.Minute
-
-// maxStatusResponse is how much of the last response the status block keeps.
-const maxStatusResponse = 1024
-
-// Changes reports whether writing o would change what a reader of st (the status
-// block the batch read) relies on: the last status code and response, the failure
-// count and failingSince, or times more than StatusRefresh older than o's. Failures
-// always change it (they count).
-func (o Outcome) Changes(st gancho.Status) bool {
-	a := o.Last
-	switch {
-	case o.LastSuccess == nil || o.Failures > 0 || a.Outcome != gancho.OutcomeSuccess:
-		return true
-	case st.ConsecutiveFailures != 0 || st.FailingSince != nil:
-		return true
-	case st.LastStatusCode != a.StatusCode || st.LastResponse != truncate(a.Response, maxStatusResponse):
-		return true
-	case st.LastAttemptAt == nil || st.LastSuccessAt == nil:
-		return true
-	}
-	return a.At.Sub(*st.LastAttemptAt) >= StatusRefresh || o.LastSuccess.Sub(*st.LastSuccessAt) >= StatusRefresh
-}
+type Outcome = gancho.Outcome
 
 // RecordSubscriptionOutcome updates a subscription's status block with one update per
 // batch. A subscription deleted meanwhile is left alone.
 func (st *Store) RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, o Outcome) error {
 	a := o.Last
 	ts := func(t time.Time) av { return s(t.UTC().Format(time.RFC3339Nano)) }
-	values := map[string]av{":code": n(int64(a.StatusCode)), ":resp": s(truncate(a.Response, maxStatusResponse)), ":at": ts(a.At)}
+	values := map[string]av{":code": n(int64(a.StatusCode)), ":resp": s(gancho.TruncateUTF8(a.Response, gancho.MaxStatusResponse)), ":at": ts(a.At)}
 	update := "SET lastStatusCode = :code, lastResponse = :resp, lastAttemptAt = :at"
 	switch {
 	case o.LastSuccess != nil && o.Failures == 0:
@@ -880,17 +816,6 @@ func (st *Store) RecordSubscriptionOutcome(ctx context.Context, tenant, subID st
 	return nil
 }
 
-// truncate cuts v to at most max bytes without splitting a character.
-func truncate(v string, max int) string {
-	if len(v) <= max {
-		return v
-	}
-	for max > 0 && !utf8.RuneStart(v[max]) {
-		max--
-	}
-	return v[:max]
-}
-
 // MarkRequeued shows a delivery that a user queued again as pending, if it has not
 // changed since it was read.
 func (st *Store) MarkRequeued(ctx context.Context, d gancho.Delivery) error {
@@ -911,3 +836,6 @@ func (st *Store) MarkRequeued(ctx context.Context, d gancho.Delivery) error {
 	}
 	return nil
 }
+
+// StatusRefresh is gancho.StatusRefresh.
+const StatusRefresh = gancho.StatusRefresh

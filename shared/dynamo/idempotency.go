@@ -33,37 +33,11 @@ import (
 
 // Idempotency record states.
 const (
-	IdempotencyRunning = "running"
-	IdempotencyDone    = "done"
+	IdempotencyRunning = gancho.IdempotencyRunning
+	IdempotencyDone    = gancho.IdempotencyDone
 )
 
-// IdempotencyRecord is what is remembered of one request made with an Idempotency-Key.
-type IdempotencyRecord struct {
-	// Tenant, Credential and Owner are the key space: an empty Tenant is the
-	// platform operator's. Credential is the caller's gancho.Principal.KeyID (an API
-	// key id, a JWT's issuer and subject, or the operator's); Owner is kept apart
-	// too, since one token subject may carry different owners.
-	Tenant     string
-	Credential string
-	Owner      string
-	Key        string
-	Route      string
-	// RequestHash identifies the request (method, path and body) the key was first used with.
-	RequestHash string
-	State       string
-	// Lock identifies the run that holds a running record, so that only it can
-	// complete or release the record.
-	Lock string
-	// LeaseUntil is when a running record whose run died may be taken over.
-	LeaseUntil time.Time
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-
-	// The stored response, once done.
-	Status int
-	Header map[string]string
-	Body   []byte
-}
+type IdempotencyRecord = gancho.IdempotencyRecord
 
 func idempotencyKey(rec IdempotencyRecord) map[string]av {
 	h := sha256.New()

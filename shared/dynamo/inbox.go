@@ -32,9 +32,7 @@ import (
 // unseenPrefix starts the sort key of an unseen mark; it sorts before every event id.
 const unseenPrefix = "U#"
 
-// NoticeLease is how long a pending notice holds off the next one past its last
-// known schedule: if the process that should end it dies, notices resume after this.
-const NoticeLease = time.Hour
+const NoticeLease = gancho.NoticeLease
 
 func inboxPK(tenant, subID string) string { return "T#" + tenant + "#S#" + subID + "#R" }
 
@@ -131,22 +129,9 @@ func (st *Store) SettleNotice(ctx context.Context, tenant, subID, deliveryID str
 	return nil
 }
 
-// InboxQuery selects part of a subscription's inbox.
-type InboxQuery struct {
-	// Unseen selects the events not read yet, oldest first. Otherwise every event
-	// within retention is selected, newest first, created in [Since, Until) when
-	// those are set.
-	Unseen       bool
-	Since, Until *time.Time
-	// Offset and Limit cut the page out of the selection.
-	Offset, Limit int
-}
+type InboxQuery = gancho.InboxQuery
 
-// InboxPage is one page of event ids and the size of the whole selection.
-type InboxPage struct {
-	EventIDs []string
-	Total    int
-}
+type InboxPage = gancho.InboxPage
 
 // ReadInbox returns a page of a subscription's inbox. It reads the keys of the whole
 // selection (small items) to count it.
@@ -236,8 +221,7 @@ func (st *Store) HasUnseen(ctx context.Context, tenant, subID string) (bool, err
 	}
 }
 
-// MaxMarkSeen is the most events MarkSeen takes at once (one transaction).
-const MaxMarkSeen = 100
+const MaxMarkSeen = gancho.MaxMarkSeen
 
 // MarkSeen deletes the unseen marks of eventIDs, all or none: if another reader
 // deleted one of them first, it fails with gancho.ErrConflict and deletes nothing, so
@@ -358,10 +342,7 @@ func (st *Store) GetEvents(ctx context.Context, tenant string, ids []string) ([]
 // (older) id, which a cursor may have passed; it is still delivered, and listed with
 // ?all=true.
 
-// FanOutSettle is how long after its creation an event waits before it can show in a
-// push subscription's new results: more than the outbox index lags behind the table
-// and than an event's clock runs ahead of its PutItem.
-const FanOutSettle = 10 * time.Second
+const FanOutSettle = gancho.FanOutSettle
 
 // WithFanOutSettle sets the fan-out settle time (tests use small ones).
 func (st *Store) WithFanOutSettle(d time.Duration) *Store { st.settle = d; return st }

@@ -18,18 +18,9 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
-// KeyClaim asks to claim one publish idempotency key (see ClaimPublishKey).
-type KeyClaim struct {
-	Tenant, Key string
-	Claim       PublishClaim
-}
+type KeyClaim = gancho.KeyClaim
 
-// KeyClaimResult is what ClaimPublishKey would have returned for one KeyClaim.
-type KeyClaimResult struct {
-	Claim PublishClaim
-	Fresh bool
-	Err   error
-}
+type KeyClaimResult = gancho.KeyClaimResult
 
 // maxTransactItems is the most items one TransactWriteItems takes.
 const maxTransactItems = 100
@@ -140,8 +131,7 @@ func (st *Store) claimChunk(ctx context.Context, reqs []KeyClaim, chunk []int) (
 	return taken, retry, nil
 }
 
-// EventRef names one event.
-type EventRef struct{ TenantID, ID string }
+type EventRef = gancho.EventRef
 
 // LoadEvents reads events of any tenants with one BatchGetItem per 100, by id; missing and expired
 // ones are absent.
@@ -227,12 +217,7 @@ func (st *Store) MarkEventsQueued(ctx context.Context, evs []gancho.Event, at ti
 	return mergeErrs(errs, st.putEach(ctx, items, errs), "mark events queued")
 }
 
-// FanOutWrite is what one event's fan-out writes: its notify subscriptions' inbox
-// entries.
-type FanOutWrite struct {
-	Event gancho.Event
-	Inbox []string // subscription ids
-}
+type FanOutWrite = gancho.FanOutWrite
 
 // PutFanOuts writes the inbox entries of many events together,
 // 25 items per BatchWriteItem, and returns each event's error (the error of any

@@ -24,12 +24,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
-// PublishClaim is the record of a publish idempotency key.
-type PublishClaim struct {
-	EventID   string    `json:"eventId"`
-	Hash      string    `json:"hash"`
-	ClaimedAt time.Time `json:"claimedAt"`
-}
+type PublishClaim = gancho.PublishClaim
 
 // PublishKeyTTL is how long a publish idempotency key is remembered.
 const PublishKeyTTL = 24 * time.Hour
@@ -98,11 +93,7 @@ func publishKey(tenant, idemKey string) map[string]av {
 	return key("T#"+tenant+"#PK#"+hex.EncodeToString(sum[:]), "PK")
 }
 
-// EventFilter narrows an event list.
-type EventFilter struct {
-	Type, OwnerID, ReferenceID string
-	Since, Until               *time.Time
-}
+type EventFilter = gancho.EventFilter
 
 // ListEvents lists tenant's events, newest first. Event ids start with their creation
 // time, so since/until are a range on the sort key, not a filter.

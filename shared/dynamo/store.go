@@ -113,11 +113,7 @@ func conditionFailed(err error) bool {
 	return false
 }
 
-// Page is one page of a list.
-type Page struct {
-	Limit  int
-	Cursor string
-}
+type Page = gancho.Page
 
 // cursor is the opaque form of a LastEvaluatedKey; it is bound to the partition it
 // came from so it cannot be replayed against another tenant's list.

@@ -111,12 +111,7 @@ func (st *Store) GetSubscription(ctx context.Context, tenant, id string) (gancho
 	return st.decodeSub(res.Item)
 }
 
-// SubscriptionFilter narrows a subscription list.
-type SubscriptionFilter struct {
-	OwnerID  string
-	Event    string
-	IsActive *bool
-}
+type SubscriptionFilter = gancho.SubscriptionFilter
 
 // ListSubscriptions returns tenant's subscriptions, newest first.
 func (st *Store) ListSubscriptions(ctx context.Context, tenant string, f SubscriptionFilter, p Page) ([]gancho.Subscription, string, error) {
@@ -322,13 +317,7 @@ func (st *Store) DeleteSubscription(ctx context.Context, sub gancho.Subscription
 	return nil
 }
 
-// Match is a subscription found through the match index.
-type Match struct {
-	SubscriptionID string
-	OwnerID        string // the subscription's owner; empty for owner-less ones
-	Mode           string // gancho.ModeNotify, or empty for push
-	Ordered        bool   // deliveries sharing a reference id keep publish order
-}
+type Match = gancho.Match
 
 // MatchSubscriptions finds the active subscriptions that receive ev by querying the
 // match entries of each pattern that accepts its type, for its owner and for no owner.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/publish"
 )
@@ -18,8 +17,8 @@ import (
 type DeliveryStore interface {
 	GetDelivery(ctx context.Context, tenant, id string) (gancho.Delivery, error)
 	GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error)
-	ListDeliveries(ctx context.Context, tenant string, bySubscription bool, id string, f dynamo.DeliveryFilter, p dynamo.Page) ([]gancho.Delivery, string, error)
-	ListEvents(ctx context.Context, tenant string, f dynamo.EventFilter, p dynamo.Page) ([]gancho.Event, string, error)
+	ListDeliveries(ctx context.Context, tenant string, bySubscription bool, id string, f gancho.DeliveryFilter, p gancho.Page) ([]gancho.Delivery, string, error)
+	ListEvents(ctx context.Context, tenant string, f gancho.EventFilter, p gancho.Page) ([]gancho.Event, string, error)
 	publish.BatchLoader
 }
 
@@ -40,9 +39,9 @@ func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) {
 }
 
 // deliveryFilter reads ?status=, ?since= and ?until=.
-func deliveryFilter(r *http.Request) (dynamo.DeliveryFilter, error) {
+func deliveryFilter(r *http.Request) (gancho.DeliveryFilter, error) {
 	q := r.URL.Query()
-	var f dynamo.DeliveryFilter
+	var f gancho.DeliveryFilter
 	if v := q.Get("status"); v != "" {
 		switch v {
 		case gancho.StatusPending, gancho.StatusRetrying, gancho.StatusDelivered, gancho.StatusFailed, gancho.StatusCancelled:
@@ -77,12 +76,12 @@ func badParam(field, msg string) error {
 func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, bySubscription bool, id string) {
 	limit, cursor, err := page(r)
 	if err == nil {
-		var f dynamo.DeliveryFilter
+		var f gancho.DeliveryFilter
 		if f, err = deliveryFilter(r); err == nil {
 			f.OwnerID = principal(r).OwnerID // owner-bound: only deliveries to its own subscriptions
 			var ds []gancho.Delivery
 			var next string
-			ds, next, err = a.store.ListDeliveries(r.Context(), principal(r).TenantID, bySubscription, id, f, dynamo.Page{Limit: limit, Cursor: cursor})
+			ds, next, err = a.store.ListDeliveries(r.Context(), principal(r).TenantID, bySubscription, id, f, gancho.Page{Limit: limit, Cursor: cursor})
 			if err == nil {
 				writeJSON(w, http.StatusOK, newList(ds, next))
 				return
@@ -253,7 +252,7 @@ func (a *API) recoverSubscription(w http.ResponseWriter, r *http.Request) {
 		cursor := ""
 		for len(todo) < maxRecover {
 			ds, next, err := a.store.ListDeliveries(r.Context(), sub.TenantID, true, sub.ID,
-				dynamo.DeliveryFilter{Status: status, Since: in.Since, Until: in.Until}, dynamo.Page{Limit: 100, Cursor: cursor})
+				gancho.DeliveryFilter{Status: status, Since: in.Since, Until: in.Until}, gancho.Page{Limit: 100, Cursor: cursor})
 			if err != nil {
 				writeError(w, r, a.log, err)
 				return

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/publish"
 )
@@ -154,7 +153,7 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := dynamo.EventFilter{Type: q.Get("type"), OwnerID: q.Get("ownerId"), ReferenceID: q.Get("referenceId")}
+	f := gancho.EventFilter{Type: q.Get("type"), OwnerID: q.Get("ownerId"), ReferenceID: q.Get("referenceId")}
 	if p.OwnerID != "" {
 		f.OwnerID = p.OwnerID
 	}
@@ -165,7 +164,7 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	evs, next, err := a.store.ListEvents(r.Context(), p.TenantID, f, dynamo.Page{Limit: limit, Cursor: cursor})
+	evs, next, err := a.store.ListEvents(r.Context(), p.TenantID, f, gancho.Page{Limit: limit, Cursor: cursor})
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return

@@ -11,15 +11,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
 // IdempotencyStore is what Idempotency-Key handling needs from storage.
 type IdempotencyStore interface {
-	BeginIdempotent(ctx context.Context, rec dynamo.IdempotencyRecord, now time.Time) (dynamo.IdempotencyRecord, bool, error)
-	FinishIdempotent(ctx context.Context, rec dynamo.IdempotencyRecord) error
-	ReleaseIdempotent(ctx context.Context, rec dynamo.IdempotencyRecord) error
+	BeginIdempotent(ctx context.Context, rec gancho.IdempotencyRecord, now time.Time) (gancho.IdempotencyRecord, bool, error)
+	FinishIdempotent(ctx context.Context, rec gancho.IdempotencyRecord) error
+	ReleaseIdempotent(ctx context.Context, rec gancho.IdempotencyRecord) error
 }
 
 // Idempotency-Key handling (the API contract, "Conventions").
@@ -85,7 +84,7 @@ func (a *API) idempotent(rt Route, w http.ResponseWriter, r *http.Request) {
 
 	p := principal(r)
 	now := a.now().UTC()
-	rec := dynamo.IdempotencyRecord{
+	rec := gancho.IdempotencyRecord{
 		Tenant:      p.TenantID,
 		Credential:  p.KeyID,
 		Owner:       p.OwnerID,
@@ -142,13 +141,13 @@ func (a *API) idempotent(rt Route, w http.ResponseWriter, r *http.Request) {
 }
 
 // answerExisting answers a request whose key is already held by got.
-func (a *API) answerExisting(w http.ResponseWriter, r *http.Request, rec, got dynamo.IdempotencyRecord) {
+func (a *API) answerExisting(w http.ResponseWriter, r *http.Request, rec, got gancho.IdempotencyRecord) {
 	switch {
 	case got.RequestHash != rec.RequestHash:
 		writeError(w, r, a.log, &gancho.Error{Kind: gancho.KindConflict,
 			Detail: "this Idempotency-Key was already used within 24 h for a different request (method, path or body); use a new key",
 			Fields: []gancho.FieldError{{Field: HeaderIdempotencyKey, Message: "was used for a different request"}}})
-	case got.State != dynamo.IdempotencyDone:
+	case got.State != gancho.IdempotencyDone:
 		w.Header().Set("Retry-After", "1")
 		writeError(w, r, a.log, &gancho.Error{Kind: gancho.KindConflict,
 			Detail: "a request with this Idempotency-Key is still running; retry later to get its response",
@@ -163,7 +162,7 @@ func (a *API) answerExisting(w http.ResponseWriter, r *http.Request, rec, got dy
 	}
 }
 
-func (a *API) releaseIdempotent(r *http.Request, rec dynamo.IdempotencyRecord) {
+func (a *API) releaseIdempotent(r *http.Request, rec gancho.IdempotencyRecord) {
 	ctx, cancel := detached(r)
 	defer cancel()
 	if err := a.store.ReleaseIdempotent(ctx, rec); err != nil {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -16,7 +15,7 @@ import (
 type KeyAdminStore interface {
 	CreateAPIKey(ctx context.Context, k gancho.APIKey, hash string) error
 	GetAPIKey(ctx context.Context, tenant, id string) (gancho.APIKey, error)
-	ListAPIKeys(ctx context.Context, tenant, owner string, p dynamo.Page) ([]gancho.APIKey, string, error)
+	ListAPIKeys(ctx context.Context, tenant, owner string, p gancho.Page) ([]gancho.APIKey, string, error)
 	RevokeAPIKey(ctx context.Context, tenant, id string) error
 }
 
@@ -163,7 +162,7 @@ func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	if p.OwnerID != "" {
 		owner = p.OwnerID
 	}
-	keys, next, err := a.store.ListAPIKeys(r.Context(), p.TenantID, owner, dynamo.Page{Limit: limit, Cursor: cursor})
+	keys, next, err := a.store.ListAPIKeys(r.Context(), p.TenantID, owner, gancho.Page{Limit: limit, Cursor: cursor})
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return

@@ -5,7 +5,7 @@ package httpapi
 // subscription's events come from its inbox (dynamo/inbox.go), written at fan-out; a
 // push subscription has no inbox (its events are not written twice): its events come
 // from its deliveries, and what is new from a cursor past the last one read, new
-// results stopping at the fan-out horizon (dynamo.FanOutSettle).
+// results stopping at the fan-out horizon (gancho.FanOutSettle).
 //
 // Decisions where the API contract is silent:
 //   - Without ?all=true the page is the oldest unseen events first, at most size
@@ -41,20 +41,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
 // ResultsStore is what the pull routes need from storage.
 type ResultsStore interface {
-	ReadInbox(ctx context.Context, tenant, subID string, q dynamo.InboxQuery) (dynamo.InboxPage, error)
+	ReadInbox(ctx context.Context, tenant, subID string, q gancho.InboxQuery) (gancho.InboxPage, error)
 	HasUnseen(ctx context.Context, tenant, subID string) (bool, error)
 	MarkSeen(ctx context.Context, tenant, subID string, eventIDs []string) error
 	MarkViewed(ctx context.Context, tenant, subID string, at time.Time, clearNeedView bool, lastUpdateAt *time.Time) error
 	GetEvents(ctx context.Context, tenant string, ids []string) ([]gancho.Event, error)
 	// A push subscription's results, from its deliveries.
 	ResultsCursor(ctx context.Context, tenant, subID string) (string, error)
-	ReadDelivered(ctx context.Context, tenant, subID, cursor string, q dynamo.InboxQuery) (dynamo.InboxPage, error)
+	ReadDelivered(ctx context.Context, tenant, subID, cursor string, q gancho.InboxQuery) (gancho.InboxPage, error)
 	HasDelivered(ctx context.Context, tenant, subID string) (bool, error)
 	AdvanceResultsCursor(ctx context.Context, tenant, subID, from, to string) error
 }
@@ -66,7 +65,7 @@ func pullsFromInbox(sub gancho.Subscription) bool { return sub.Mode == gancho.Mo
 // Limits of the results route.
 const (
 	defaultResultsSize = 20
-	maxResultsSize     = dynamo.MaxMarkSeen
+	maxResultsSize     = gancho.MaxMarkSeen
 	// maxResultsBytes keeps a page within what API Gateway and Lambda can return.
 	maxResultsBytes = 5 << 20
 	// resultsTries bounds how often a reader that lost unseen events to a concurrent
@@ -141,8 +140,8 @@ func (a *API) subscriptionResults(w http.ResponseWriter, r *http.Request) {
 
 // allResults is one page of every event of the subscription within retention.
 func (a *API) allResults(ctx context.Context, sub gancho.Subscription, q resultsQuery) (resultsResponse, error) {
-	iq := dynamo.InboxQuery{Since: q.since, Until: q.until, Offset: q.from, Limit: q.size}
-	var page dynamo.InboxPage
+	iq := gancho.InboxQuery{Since: q.since, Until: q.until, Offset: q.from, Limit: q.size}
+	var page gancho.InboxPage
 	var err error
 	if pullsFromInbox(sub) {
 		page, err = a.store.ReadInbox(ctx, sub.TenantID, sub.ID, iq)
@@ -204,15 +203,15 @@ func (a *API) newResults(ctx context.Context, sub gancho.Subscription, q results
 
 // readUnseen reads a page of sub's unseen events, with the results cursor it was read
 // at (push subscriptions).
-func (a *API) readUnseen(ctx context.Context, sub gancho.Subscription, size int) (dynamo.InboxPage, string, error) {
-	q := dynamo.InboxQuery{Unseen: true, Limit: size}
+func (a *API) readUnseen(ctx context.Context, sub gancho.Subscription, size int) (gancho.InboxPage, string, error) {
+	q := gancho.InboxQuery{Unseen: true, Limit: size}
 	if pullsFromInbox(sub) {
 		page, err := a.store.ReadInbox(ctx, sub.TenantID, sub.ID, q)
 		return page, "", err
 	}
 	cursor, err := a.store.ResultsCursor(ctx, sub.TenantID, sub.ID)
 	if err != nil {
-		return dynamo.InboxPage{}, "", err
+		return gancho.InboxPage{}, "", err
 	}
 	page, err := a.store.ReadDelivered(ctx, sub.TenantID, sub.ID, cursor, q)
 	return page, cursor, err

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
@@ -422,7 +421,7 @@ func TestNotifyPublishCoalescesNotices(t *testing.T) {
 	// Only the notify subscription has inbox items.
 	_, clients := testenv.Clients(t)
 	for sub, want := range map[string]int{notify.ID: 3, push.ID: 0} {
-		page, err := clients.Store.ReadInbox(context.Background(), e.tenantA, sub, dynamo.InboxQuery{Limit: 10})
+		page, err := clients.Store.ReadInbox(context.Background(), e.tenantA, sub, gancho.InboxQuery{Limit: 10})
 		if err != nil || page.Total != want {
 			t.Fatalf("inbox of %s: %d items (%v), want %d", sub, page.Total, err, want)
 		}
@@ -448,7 +447,7 @@ func TestBatchPublishInboxOnlyForNotify(t *testing.T) {
 	}
 	_, clients := testenv.Clients(t)
 	for sub, want := range map[string]int{notify.ID: 3, push.ID: 0} {
-		page, err := clients.Store.ReadInbox(context.Background(), e.tenantA, sub, dynamo.InboxQuery{Limit: 10})
+		page, err := clients.Store.ReadInbox(context.Background(), e.tenantA, sub, gancho.InboxQuery{Limit: 10})
 		if err != nil || page.Total != want {
 			t.Errorf("inbox of %s: %d items (%v), want %d", sub, page.Total, err, want)
 		}

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/signature"
 )
@@ -18,7 +17,7 @@ import (
 type SubscriptionStore interface {
 	CreateSubscription(ctx context.Context, sub gancho.Subscription) error
 	GetSubscription(ctx context.Context, tenant, id string) (gancho.Subscription, error)
-	ListSubscriptions(ctx context.Context, tenant string, f dynamo.SubscriptionFilter, p dynamo.Page) ([]gancho.Subscription, string, error)
+	ListSubscriptions(ctx context.Context, tenant string, f gancho.SubscriptionFilter, p gancho.Page) ([]gancho.Subscription, string, error)
 	UpdateSubscription(ctx context.Context, old, sub gancho.Subscription) error
 	DeleteSubscription(ctx context.Context, sub gancho.Subscription) error
 }
@@ -119,7 +118,7 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := dynamo.SubscriptionFilter{OwnerID: q.Get("ownerId"), Event: q.Get("event")}
+	f := gancho.SubscriptionFilter{OwnerID: q.Get("ownerId"), Event: q.Get("event")}
 	if p.OwnerID != "" {
 		f.OwnerID = p.OwnerID
 	}
@@ -132,7 +131,7 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 		}
 		f.IsActive = &b
 	}
-	subs, next, err := a.store.ListSubscriptions(r.Context(), p.TenantID, f, dynamo.Page{Limit: limit, Cursor: cursor})
+	subs, next, err := a.store.ListSubscriptions(r.Context(), p.TenantID, f, gancho.Page{Limit: limit, Cursor: cursor})
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return

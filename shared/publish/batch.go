@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/queue"
 )
@@ -29,10 +28,10 @@ type BatchOutcome struct {
 // BatchStore is what a batch publish needs from storage beyond Store: the same
 // writes grouped into few calls.
 type BatchStore interface {
-	ClaimPublishKeys(ctx context.Context, reqs []dynamo.KeyClaim) []dynamo.KeyClaimResult
-	LoadEvents(ctx context.Context, refs []dynamo.EventRef) (map[string]gancho.Event, error)
+	ClaimPublishKeys(ctx context.Context, reqs []gancho.KeyClaim) []gancho.KeyClaimResult
+	LoadEvents(ctx context.Context, refs []gancho.EventRef) (map[string]gancho.Event, error)
 	PutEvents(ctx context.Context, evs []gancho.Event, keyed []bool) []error
-	PutFanOuts(ctx context.Context, ws []dynamo.FanOutWrite) []error
+	PutFanOuts(ctx context.Context, ws []gancho.FanOutWrite) []error
 	MarkEventsQueued(ctx context.Context, evs []gancho.Event, at time.Time, dests [][]gancho.Destination) []error
 }
 
@@ -82,7 +81,7 @@ type itemState struct {
 	done     bool // out is set
 	sameAs   int  // >= 0: a later item with the key of that one
 	takeover bool // stores its event under an earlier claim's event id
-	claim    dynamo.PublishClaim
+	claim    gancho.PublishClaim
 	claimed  bool // this run holds the key's claim
 }
 
@@ -103,7 +102,7 @@ func (b *batch) fail(i int, err error) {
 func (b *batch) claimKeys(ctx context.Context) {
 	now := b.p.now().UTC()
 	first := map[[2]string]int{}
-	var reqs []dynamo.KeyClaim
+	var reqs []gancho.KeyClaim
 	var owners []int
 	for i, it := range b.items {
 		b.state[i].sameAs = -1
@@ -120,15 +119,15 @@ func (b *batch) claimKeys(ctx context.Context) {
 			continue
 		}
 		first[k] = i
-		reqs = append(reqs, dynamo.KeyClaim{Tenant: it.Event.TenantID, Key: it.Key,
-			Claim: dynamo.PublishClaim{EventID: it.Event.ID, Hash: it.Hash, ClaimedAt: now}})
+		reqs = append(reqs, gancho.KeyClaim{Tenant: it.Event.TenantID, Key: it.Key,
+			Claim: gancho.PublishClaim{EventID: it.Event.ID, Hash: it.Hash, ClaimedAt: now}})
 		owners = append(owners, i)
 	}
 	if len(reqs) == 0 {
 		return
 	}
 	var replays []int
-	var refs []dynamo.EventRef
+	var refs []gancho.EventRef
 	for j, res := range b.bs.ClaimPublishKeys(ctx, reqs) {
 		i := owners[j]
 		switch {
@@ -141,7 +140,7 @@ func (b *batch) claimKeys(ctx context.Context) {
 		default:
 			b.state[i].claim = res.Claim
 			replays = append(replays, i)
-			refs = append(refs, dynamo.EventRef{TenantID: b.items[i].Event.TenantID, ID: res.Claim.EventID})
+			refs = append(refs, gancho.EventRef{TenantID: b.items[i].Event.TenantID, ID: res.Claim.EventID})
 		}
 	}
 	if len(replays) == 0 {
@@ -183,7 +182,7 @@ func (b *batch) takeOver(ctx context.Context) {
 type pending struct {
 	i          int
 	ev         gancho.Event
-	matches    []dynamo.Match
+	matches    []gancho.Match
 	background bool
 	first      bool // stored before its deliveries are queued
 	err        error
@@ -338,9 +337,9 @@ func (b *batch) match(ctx context.Context, ps []*pending) {
 		ev := pd.ev
 		switch {
 		case ev.TargetSubscriptionID != "":
-			pd.matches = []dynamo.Match{{SubscriptionID: ev.TargetSubscriptionID, OwnerID: ev.OwnerID}}
+			pd.matches = []gancho.Match{{SubscriptionID: ev.TargetSubscriptionID, OwnerID: ev.OwnerID}}
 		case ev.CallbackURL != "":
-			pd.matches = []dynamo.Match{{SubscriptionID: gancho.CallbackDestination, OwnerID: ev.OwnerID, Ordered: true}}
+			pd.matches = []gancho.Match{{SubscriptionID: gancho.CallbackDestination, OwnerID: ev.OwnerID, Ordered: true}}
 		default:
 			k := strings.Join([]string{ev.TenantID, ev.Type, ev.OwnerID, ev.Context}, "\x00")
 			if groups[k] == nil {
@@ -378,7 +377,7 @@ func (b *batch) writeFanOuts(ctx context.Context, ps []*pending) {
 	if len(ps) == 0 || !hasInbox {
 		return
 	}
-	ws := make([]dynamo.FanOutWrite, len(ps))
+	ws := make([]gancho.FanOutWrite, len(ps))
 	notify := false
 	for j, pd := range ps {
 		ws[j].Event = pd.ev
@@ -464,7 +463,7 @@ func (b *batch) claimNotices(ctx context.Context, inbox Inbox, ps []*pending, no
 		}
 	}
 	for pd, subs := range drop {
-		pd.matches = keepMatches(pd.matches, func(m dynamo.Match) bool { return !subs[m.SubscriptionID] })
+		pd.matches = keepMatches(pd.matches, func(m gancho.Match) bool { return !subs[m.SubscriptionID] })
 	}
 }
 
@@ -536,8 +535,8 @@ func keep(ps []*pending, ok func(*pending) bool) []*pending {
 	return out
 }
 
-func keepMatches(ms []dynamo.Match, ok func(dynamo.Match) bool) []dynamo.Match {
-	out := make([]dynamo.Match, 0, len(ms))
+func keepMatches(ms []gancho.Match, ok func(gancho.Match) bool) []gancho.Match {
+	out := make([]gancho.Match, 0, len(ms))
 	for _, m := range ms {
 		if ok(m) {
 			out = append(out, m)

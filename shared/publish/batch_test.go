@@ -227,7 +227,7 @@ func TestPublishBatchMatchesLikePublish(t *testing.T) {
 		{"notify again", func(i int) gancho.Event { return e.event("crm.deal.lost", i) }}, // coalesced
 	}
 	deliveredTo := func(ev gancho.Event) []string {
-		ds, _, err := e.clients.Store.ListDeliveries(e.ctx, e.tenant, false, ev.ID, dynamo.DeliveryFilter{}, dynamo.Page{Limit: 100})
+		ds, _, err := e.clients.Store.ListDeliveries(e.ctx, e.tenant, false, ev.ID, gancho.DeliveryFilter{}, gancho.Page{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +344,7 @@ func (f *failingStore) PutEvents(ctx context.Context, evs []gancho.Event, keyed 
 	return f.Store.PutEvents(ctx, evs, keyed)
 }
 
-func (f *failingStore) PutFanOuts(ctx context.Context, ws []dynamo.FanOutWrite) []error {
+func (f *failingStore) PutFanOuts(ctx context.Context, ws []gancho.FanOutWrite) []error {
 	if f.failFanOuts {
 		return slices.Repeat([]error{errInjected}, len(ws))
 	}

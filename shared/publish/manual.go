@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/queue"
 )
@@ -16,7 +15,7 @@ import (
 // which for a test event is the subscription's.
 func (p *Publisher) PublishTo(ctx context.Context, ev gancho.Event, subscriptionID string) (string, error) {
 	ev.TargetSubscriptionID = subscriptionID
-	if _, err := p.storeAndFanOut(ctx, ev, "", dynamo.PublishClaim{}); err != nil {
+	if _, err := p.storeAndFanOut(ctx, ev, "", gancho.PublishClaim{}); err != nil {
 		return "", fmt.Errorf("queue test delivery: %w", err)
 	}
 	return gancho.DeliveryID(ev.ID, subscriptionID), nil
@@ -85,7 +84,7 @@ type DeadLetters interface {
 
 // BatchLoader reads the deliveries of dead letters.
 type BatchLoader interface {
-	LoadDeliveryBatch(ctx context.Context, refs []dynamo.DeliveryRef) (dynamo.DeliveryBatch, error)
+	LoadDeliveryBatch(ctx context.Context, refs []gancho.DeliveryRef) (gancho.DeliveryBatch, error)
 	Requeuer
 }
 
@@ -103,11 +102,11 @@ func Redrive(ctx context.Context, dlq DeadLetters, store BatchLoader, max int) (
 		if len(letters) == 0 {
 			return moved, skipped, nil
 		}
-		var refs []dynamo.DeliveryRef
+		var refs []gancho.DeliveryRef
 		for _, l := range letters {
 			if l.Valid {
 				m := l.Message
-				refs = append(refs, dynamo.DeliveryRef{TenantID: m.TenantID, DeliveryID: m.DeliveryID, EventID: m.EventID, SubscriptionID: m.SubscriptionID})
+				refs = append(refs, gancho.DeliveryRef{TenantID: m.TenantID, DeliveryID: m.DeliveryID, EventID: m.EventID, SubscriptionID: m.SubscriptionID})
 			}
 		}
 		b, err := store.LoadDeliveryBatch(ctx, refs)

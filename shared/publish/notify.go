@@ -3,7 +3,7 @@ package publish
 // The pull side of publishing (pull results). A matched notify subscription gets the event
 // in its inbox, which POST /v1/subscriptions/{id}/results reads. A push subscription
 // gets no inbox items: the event lists it among its destinations, and its results are
-// read from there (dynamo.ReadDelivered, httpapi/results.go). A notify subscription
+// read from there (the store's ReadDelivered, httpapi/results.go). A notify subscription
 // gets a thin notice instead of the event: an ordinary delivery (its id is the one a
 // push delivery of this event would have), whose body the
 // consumer builds from the subscription (deliver.Body). Notices are coalesced: the
@@ -11,14 +11,13 @@ package publish
 // that notice is queued or retried, later events only set needView. The consumer
 // clears the flag when the notice ends and extends its lease while it waits for a
 // retry, so a flag left behind by a dead process only holds notices off for
-// dynamo.NoticeLease.
+// gancho.NoticeLease.
 
 import (
 	"context"
 	"sync"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -29,8 +28,6 @@ type Inbox interface {
 	ClaimNotice(ctx context.Context, tenant, subID, deliveryID string, at time.Time) (bool, error)
 }
 
-var _ Inbox = (*dynamo.Store)(nil)
-
 // noticeClaims bounds the notify subscriptions claimed at once during one fan-out.
 const noticeClaims = 16
 
@@ -38,7 +35,7 @@ const noticeClaims = 16
 // that get a delivery now: push subscriptions, and notify subscriptions whose notice
 // this event queues (no other one pending). With repair, inbox items already written
 // are kept as they are.
-func (p *Publisher) pull(ctx context.Context, ev gancho.Event, matches []dynamo.Match, repair bool) ([]dynamo.Match, error) {
+func (p *Publisher) pull(ctx context.Context, ev gancho.Event, matches []gancho.Match, repair bool) ([]gancho.Match, error) {
 	inbox, ok := p.store.(Inbox)
 	if !ok {
 		return matches, nil
@@ -74,7 +71,7 @@ func (p *Publisher) pull(ctx context.Context, ev gancho.Event, matches []dynamo.
 		}()
 	}
 	wg.Wait()
-	out := make([]dynamo.Match, 0, len(matches))
+	out := make([]gancho.Match, 0, len(matches))
 	for i, m := range matches {
 		if errs[i] != nil {
 			// The event stays in the outbox; the sweeper's repair claims again.

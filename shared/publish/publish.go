@@ -21,19 +21,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/queue"
 )
 
 // Store is what publishing needs from storage.
 type Store interface {
-	MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]dynamo.Match, error)
+	MatchSubscriptions(ctx context.Context, ev gancho.Event) ([]gancho.Match, error)
 	CreateEvent(ctx context.Context, ev gancho.Event) error
 	MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time, dests []gancho.Destination) error
 	GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error)
-	ClaimPublishKey(ctx context.Context, tenant, key string, claim dynamo.PublishClaim) (dynamo.PublishClaim, bool, error)
-	AbandonPublishKey(ctx context.Context, tenant, key string, claim dynamo.PublishClaim) error
+	ClaimPublishKey(ctx context.Context, tenant, key string, claim gancho.PublishClaim) (gancho.PublishClaim, bool, error)
+	AbandonPublishKey(ctx context.Context, tenant, key string, claim gancho.PublishClaim) error
 }
 
 // Queue is what publishing needs from the queue.
@@ -113,12 +112,12 @@ func ScopedKey(credential, owner, key string) string {
 // takeover time, or was abandoned on an error) stores the event under the first
 // one's id, so a retry after a crash or a timeout never makes a second event.
 func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash string) (Result, error) {
-	var claim dynamo.PublishClaim
+	var claim gancho.PublishClaim
 	if idemKey != "" {
 		var fresh bool
 		var err error
 		claim, fresh, err = p.store.ClaimPublishKey(ctx, ev.TenantID, idemKey,
-			dynamo.PublishClaim{EventID: ev.ID, Hash: hash, ClaimedAt: p.now().UTC()})
+			gancho.PublishClaim{EventID: ev.ID, Hash: hash, ClaimedAt: p.now().UTC()})
 		if err != nil {
 			return Result{}, err
 		}
@@ -145,7 +144,7 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 
 // storeAndFanOut stores ev, whose idempotency key (if any) it holds under claim, and
 // queues its deliveries.
-func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey string, claim dynamo.PublishClaim) (Result, error) {
+func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey string, claim gancho.PublishClaim) (Result, error) {
 	// notStored ends a run that did not store the event: a retry may take the key
 	// over at once, under the same event id (so even an event that was stored after
 	// all is not stored twice).
@@ -193,7 +192,7 @@ func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey
 // queuedFirst reports whether ev's deliveries are queued before it is stored: when
 // its messages carry it (the consumer needs no read of it), its fan-out is inline,
 // and no notify subscription's inbox must point to it first.
-func queuedFirst(ev gancho.Event, matches []dynamo.Match, inline int) bool {
+func queuedFirst(ev gancho.Event, matches []gancho.Match, inline int) bool {
 	if len(matches) > inline || !queue.Embeddable(ev) {
 		return false
 	}
@@ -207,20 +206,20 @@ func queuedFirst(ev gancho.Event, matches []dynamo.Match, inline int) bool {
 
 // destinations are the subscriptions ev goes to: its target or its callback, or the
 // matching subscriptions.
-func (p *Publisher) destinations(ctx context.Context, ev gancho.Event) ([]dynamo.Match, error) {
+func (p *Publisher) destinations(ctx context.Context, ev gancho.Event) ([]gancho.Match, error) {
 	if ev.TargetSubscriptionID != "" {
 		// A test event goes to its one subscription, on repair too.
-		return []dynamo.Match{{SubscriptionID: ev.TargetSubscriptionID, OwnerID: ev.OwnerID}}, nil
+		return []gancho.Match{{SubscriptionID: ev.TargetSubscriptionID, OwnerID: ev.OwnerID}}, nil
 	}
 	if ev.CallbackURL != "" {
 		// A per-request callback: the event goes to it instead of the subscriptions,
 		// always in publish order per reference.
-		return []dynamo.Match{{SubscriptionID: gancho.CallbackDestination, OwnerID: ev.OwnerID, Ordered: true}}, nil
+		return []gancho.Match{{SubscriptionID: gancho.CallbackDestination, OwnerID: ev.OwnerID, Ordered: true}}, nil
 	}
 	return p.store.MatchSubscriptions(ctx, ev)
 }
 
-func destinationsOf(matches []dynamo.Match) []gancho.Destination {
+func destinationsOf(matches []gancho.Match) []gancho.Destination {
 	out := make([]gancho.Destination, len(matches))
 	for i, m := range matches {
 		out[i] = gancho.Destination{SubscriptionID: m.SubscriptionID, OwnerID: m.OwnerID}
@@ -251,7 +250,7 @@ func stillRunning() error {
 // consumer or the sweeper running it). With repair, inbox items already written are
 // kept; re-sent messages for deliveries already under way are dropped by the
 // consumer (their attempt number is stale).
-func (p *Publisher) fanOutStored(ctx context.Context, ev gancho.Event, matches []dynamo.Match, inBackground, repair bool) (int, bool, error) {
+func (p *Publisher) fanOutStored(ctx context.Context, ev gancho.Event, matches []gancho.Match, inBackground, repair bool) (int, bool, error) {
 	if len(matches) > p.inline && !inBackground {
 		msg := queue.Message{Kind: queue.KindFanOut, TenantID: ev.TenantID, EventID: ev.ID}
 		if err := p.queue.Send(ctx, []queue.Message{msg}, 0); err != nil {
@@ -276,7 +275,7 @@ func (p *Publisher) fanOutStored(ctx context.Context, ev gancho.Event, matches [
 // queueDeliveries queues the first attempt of each delivery of ev to matches (ordered
 // ones on the FIFO queue, grouped by destination and reference). No record is written:
 // a delivery's record is written at its first outcome.
-func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matches []dynamo.Match) error {
+func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matches []gancho.Match) error {
 	const chunk = 500
 	for start := 0; start < len(matches); start += chunk {
 		msgs, ordered, groups := messagesOf(ev, matches[start:min(start+chunk, len(matches))])
@@ -295,7 +294,7 @@ func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matche
 // messagesOf makes the first messages of the deliveries of ev to matches: msgs for the
 // deliveries queue, ordered (with their message groups) for the FIFO one. They carry
 // the event when it fits.
-func messagesOf(ev gancho.Event, matches []dynamo.Match) (msgs, ordered []queue.Message, groups []string) {
+func messagesOf(ev gancho.Event, matches []gancho.Match) (msgs, ordered []queue.Message, groups []string) {
 	var carried *gancho.Event
 	if queue.Embeddable(ev) {
 		carried = &ev
