@@ -147,35 +147,50 @@ func (st *Store) ReadInbox(ctx context.Context, tenant, subID string, q InboxQue
 		},
 		ConsistentRead: aws.Bool(true),
 	}
-	exclude := "" // Until's floor id itself is not before Until
+	exclude := ""
 	if q.Unseen {
 		in.KeyConditionExpression = aws.String("pk = :p AND begins_with(#sk, :u)")
 		in.ExpressionAttributeValues[":u"] = s(unseenPrefix)
 		in.ScanIndexForward = aws.Bool(true)
 	} else {
-		lo, hi := gancho.PrefixEvent, gancho.PrefixEvent+"~"
-		if q.Since != nil && q.Since.UnixMilli() > 0 {
-			lo = gancho.IDFloor(gancho.PrefixEvent, *q.Since)
-		}
-		if q.Until != nil {
-			if q.Until.UnixMilli() <= 0 {
-				return page, nil
-			}
-			hi = gancho.IDFloor(gancho.PrefixEvent, *q.Until)
-			exclude = hi
-		}
-		if lo > hi {
+		lo, hi, ok := dateRange(q)
+		if !ok {
 			return page, nil
 		}
+		exclude = hi
 		in.KeyConditionExpression = aws.String("pk = :p AND #sk BETWEEN :lo AND :hi")
 		in.ExpressionAttributeValues[":lo"], in.ExpressionAttributeValues[":hi"] = s(lo), s(hi)
 		in.ScanIndexForward = aws.Bool(false)
 	}
+	return st.readPage(ctx, in, q, exclude, "read inbox")
+}
+
+// dateRange is the key range of event ids a results read with since and until
+// covers (its upper end is Until's floor id, which is not before Until); ok is false
+// when the range is empty.
+func dateRange(q InboxQuery) (lo, hi string, ok bool) {
+	lo, hi = gancho.PrefixEvent, gancho.PrefixEvent+"~"
+	if q.Since != nil && q.Since.UnixMilli() > 0 {
+		lo = gancho.IDFloor(gancho.PrefixEvent, *q.Since)
+	}
+	if q.Until != nil {
+		if q.Until.UnixMilli() <= 0 {
+			return "", "", false
+		}
+		hi = gancho.IDFloor(gancho.PrefixEvent, *q.Until)
+	}
+	return lo, hi, lo <= hi
+}
+
+// readPage runs in to its end and returns the event ids of q's page (its sort keys,
+// an unseen mark's prefix cut) and the count of all of them, leaving exclude out.
+func (st *Store) readPage(ctx context.Context, in *dynamodb.QueryInput, q InboxQuery, exclude, what string) (InboxPage, error) {
+	page := InboxPage{EventIDs: []string{}}
 	pager := dynamodb.NewQueryPaginator(st.db, in)
 	for pager.HasMorePages() {
 		res, err := pager.NextPage(ctx)
 		if err != nil {
-			return page, fmt.Errorf("read inbox: %w", err)
+			return page, fmt.Errorf("%s: %w", what, err)
 		}
 		for _, it := range res.Items {
 			sk, _ := it["sk"].(*types.AttributeValueMemberS)
@@ -437,56 +452,31 @@ func (st *Store) matchedQuery(tenant, subID, lo, hi string, now time.Time) *dyna
 // New results (q.Unseen) are those past cursor and before the fan-out horizon, oldest
 // first.
 func (st *Store) ReadDelivered(ctx context.Context, tenant, subID, cursor string, q InboxQuery) (InboxPage, error) {
-	page := InboxPage{EventIDs: []string{}}
 	now := time.Now()
-	lo, hi := gancho.PrefixEvent, gancho.PrefixEvent+"~"
-	exclude := ""
-	forward := false
+	lo, hi, exclude := gancho.PrefixEvent, "", ""
 	if q.Unseen {
 		h, err := st.fanOutHorizon(ctx, tenant, now)
 		if err != nil {
-			return page, err
+			return InboxPage{EventIDs: []string{}}, err
 		}
 		if cursor != "" {
 			lo = cursorEvent(cursor)
 			exclude = lo
 		}
-		hi, forward = gancho.IDFloor(gancho.PrefixEvent, h), true
+		hi = gancho.IDFloor(gancho.PrefixEvent, h)
 	} else {
-		if q.Since != nil && q.Since.UnixMilli() > 0 {
-			lo = gancho.IDFloor(gancho.PrefixEvent, *q.Since)
+		var ok bool
+		if lo, hi, ok = dateRange(q); !ok {
+			return InboxPage{EventIDs: []string{}}, nil
 		}
-		if q.Until != nil {
-			if q.Until.UnixMilli() <= 0 {
-				return page, nil
-			}
-			hi = gancho.IDFloor(gancho.PrefixEvent, *q.Until)
-		}
+		exclude = hi
 	}
 	if lo > hi {
-		return page, nil
+		return InboxPage{EventIDs: []string{}}, nil
 	}
 	in := st.matchedQuery(tenant, subID, lo, hi, now)
-	in.ScanIndexForward = aws.Bool(forward)
-	pager := dynamodb.NewQueryPaginator(st.db, in)
-	for pager.HasMorePages() {
-		res, err := pager.NextPage(ctx)
-		if err != nil {
-			return page, fmt.Errorf("read matched events: %w", err)
-		}
-		for _, it := range res.Items {
-			sk, _ := it["sk"].(*types.AttributeValueMemberS)
-			if sk == nil || sk.Value == exclude {
-				continue
-			}
-			i := page.Total
-			page.Total++
-			if i >= q.Offset && i-q.Offset < q.Limit {
-				page.EventIDs = append(page.EventIDs, sk.Value)
-			}
-		}
-	}
-	return page, nil
+	in.ScanIndexForward = aws.Bool(q.Unseen)
+	return st.readPage(ctx, in, q, exclude, "read matched events")
 }
 
 // HasDelivered is HasUnseen for a push subscription: whether an event queued for it
