@@ -223,14 +223,12 @@ func (b *batch) publishNew(ctx context.Context) {
 		default:
 			left -= n
 		}
+		// Stored first: the events fanned out in the background or with nothing to
+		// deliver, and those queuedFirst leaves out.
+		pd.first = pd.background || pd.ev.QueuedAt != nil || !queuedFirst(pd.ev, pd.matches, b.p.inline)
 		toStore = append(toStore, pd)
 	}
-	// Stored first: the events fanned out in the background or with nothing to
-	// deliver, and those queuedFirst leaves out.
-	first := keep(toStore, func(pd *pending) bool {
-		pd.first = pd.background || pd.ev.QueuedAt != nil || !queuedFirst(pd.ev, pd.matches, b.p.inline)
-		return pd.first
-	})
+	first := keep(toStore, func(pd *pending) bool { return pd.first })
 	b.store(ctx, first)
 	for _, pd := range first {
 		switch {
