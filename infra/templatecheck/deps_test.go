@@ -23,7 +23,7 @@ var consumers = map[string][]string{
 var routeForbidden = []string{"shared/deliver", "shared/sweeper", "shared/ingest"}
 
 // sdkForbidden is what no function links: the AWS SDK's shared-config loader and the
-// credential providers it brings (SSO, STS, IMDS, ~1.9 MB of each bootstrap), which a
+// credential providers it brings (SSO, STS, IMDS, linked into every bootstrap), which a
 // Lambda never runs: its credentials and region are in its environment.
 var sdkForbidden = []string{
 	"github.com/aws/aws-sdk-go-v2/config",

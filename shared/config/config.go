@@ -118,7 +118,7 @@ type Clients struct {
 // AWS_SESSION_TOKEN, fixed for the life of the execution environment. AWS_ENDPOINT_URL
 // (or the per-service AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS) points them at
 // an emulator. It does not use the SDK's shared-config loader: its profiles, SSO, STS
-// and instance-metadata providers never run in a Lambda and were 1.9 MB of every
+// and instance-metadata providers never run in a Lambda, yet were linked into every
 // bootstrap.
 func (c Config) NewClients(ctx context.Context) (Clients, error) {
 	awsCfg, err := AWSFromEnv(os.Getenv)
