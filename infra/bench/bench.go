@@ -114,3 +114,20 @@ func Command(name, makeTarget string, args []string) string {
 	}
 	return strings.TrimSpace("go run ./infra/cmd/" + name + " " + strings.Join(args, " "))
 }
+
+// List parses a flag's comma-separated list with parse, which returns an error for a
+// value out of range; blanks are skipped. An empty list is empty, not an error.
+func List[T any](flagName, list string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		v, err := parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q %w", flagName, s, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -24,7 +24,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -131,18 +130,13 @@ func parseFlags(args []string) (options, error) {
 
 // counts parses a comma-separated list of positive numbers.
 func counts(flagName, list string) ([]int, error) {
-	var out []int
-	for _, s := range strings.Split(list, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
+	return bench.List(flagName, list, func(s string) (int, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%s: %q is not a positive number", flagName, s)
+			return 0, errors.New("is not a positive number")
 		}
-		out = append(out, n)
-	}
-	return out, nil
+		return n, nil
+	})
 }
 
 // events is how many events a run with n subscriptions publishes.

@@ -12,6 +12,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -137,19 +138,15 @@ func parseFlags(root string, args []string, stderr io.Writer) (options, error) {
 
 // rates parses a comma-separated list of positive rates.
 func rates(flagName, list string) ([]float64, error) {
-	var out []float64
-	for _, s := range strings.Split(list, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
+	out, err := benchdoc.List(flagName, list, func(s string) (float64, error) {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || v <= 0 || v > 100000 {
-			return nil, fmt.Errorf("%s: %q is not a rate between 0 and 100000 events/s", flagName, s)
+			return 0, errors.New("is not a rate between 0 and 100000 events/s")
 		}
-		out = append(out, v)
+		return v, nil
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("%s: give at least one rate", flagName)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: give at least one rate", flagName)
-	}
-	return out, nil
+	return out, err
 }
