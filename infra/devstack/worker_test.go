@@ -28,28 +28,7 @@ func TestWorkerRecoversALostReceive(t *testing.T) {
 	testenv.Config(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The first ReceiveMessage that returns messages loses its response.
-	var lost atomic.Bool
-	losing := func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("LoseFirstReceive",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				out, md, err := next.HandleInitialize(ctx, in)
-				if res, ok := out.Result.(*sqs.ReceiveMessageOutput); ok && err == nil && len(res.Messages) > 0 && lost.CompareAndSwap(false, true) {
-					return middleware.InitializeOutput{}, md, errors.New("unexpected EOF (response lost)")
-				}
-				return out, md, err
-			}), middleware.After)
-	}
-	sq := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, losing) })
-	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("lost-receive-" + gancho.NewID("q", time.Now())),
-		Attributes: map[string]string{"VisibilityTimeout": "360"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sq, q, lost := lossyQueue(ctx, t)
 	if _, err := sq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(`{"n":1}`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,27 +67,7 @@ func TestWorkerRecoversALostReceiveWithinSeconds(t *testing.T) {
 	testenv.Config(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lost atomic.Bool
-	losing := func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("LoseFirstReceive",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				out, md, err := next.HandleInitialize(ctx, in)
-				if res, ok := out.Result.(*sqs.ReceiveMessageOutput); ok && err == nil && len(res.Messages) > 0 && lost.CompareAndSwap(false, true) {
-					return middleware.InitializeOutput{}, md, errors.New("unexpected EOF (response lost)")
-				}
-				return out, md, err
-			}), middleware.After)
-	}
-	sq := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, losing) })
-	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("lost-receive-" + gancho.NewID("q", time.Now())),
-		Attributes: map[string]string{"VisibilityTimeout": "360"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sq, q, lost := lossyQueue(ctx, t)
 	for i := range 10 {
 		if _, err := sq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
 			t.Fatal(err)
@@ -140,4 +99,33 @@ func TestWorkerRecoversALostReceiveWithinSeconds(t *testing.T) {
 	if !lost.Load() {
 		t.Fatal("no receive was lost: the test did not exercise the loss")
 	}
+}
+
+// lossyQueue makes a queue (visibility 360 s, as the template's) and an SQS client on
+// which the first ReceiveMessage that returns messages loses its response, as a
+// dropped connection does; lost says whether that happened.
+func lossyQueue(ctx context.Context, t *testing.T) (*sqs.Client, *sqs.CreateQueueOutput, *atomic.Bool) {
+	t.Helper()
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lost atomic.Bool
+	losing := func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("LoseFirstReceive",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleInitialize(ctx, in)
+				if res, ok := out.Result.(*sqs.ReceiveMessageOutput); ok && err == nil && len(res.Messages) > 0 && lost.CompareAndSwap(false, true) {
+					return middleware.InitializeOutput{}, md, errors.New("unexpected EOF (response lost)")
+				}
+				return out, md, err
+			}), middleware.After)
+	}
+	sq := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, losing) })
+	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("lost-receive-" + gancho.NewID("q", time.Now())),
+		Attributes: map[string]string{"VisibilityTimeout": "360"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sq, q, &lost
 }
