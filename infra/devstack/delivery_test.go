@@ -18,6 +18,7 @@ import (
 
 	"github.com/gancho-dev/gancho/infra/devstack"
 	"github.com/gancho-dev/gancho/shared/deliver"
+	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -164,10 +165,25 @@ func TestGoneDisablesSubscription(t *testing.T) {
 	if !strings.Contains(after.DisabledReason, "410") {
 		t.Fatalf("disabledReason = %q", after.DisabledReason)
 	}
-	var pub struct{ Deliveries int }
-	c.do("POST", "/v1/events", map[string]any{"type": "order.created", "payload": map[string]any{}}, &pub)
-	if pub.Deliveries != 0 || rcv.count() != 1 {
-		t.Fatalf("after 410: %d deliveries queued, receiver got %d requests", pub.Deliveries, rcv.count())
+	// The worker disabled it; a publishing process may still match it until its
+	// match cache expires (the documented bound). Such a delivery ends cancelled,
+	// never sent; once the bound has passed, publishing matches nothing.
+	waitFor(t, dynamo.MatchCacheBound+5*time.Second, "publishing to match nothing", func() bool {
+		var pub struct {
+			ID         string
+			Deliveries int
+		}
+		c.do("POST", "/v1/events", map[string]any{"type": "order.created", "payload": map[string]any{}}, &pub)
+		if pub.Deliveries > 0 {
+			if dl := waitDelivery(t, c, gancho.DeliveryID(pub.ID, sub.ID), 20*time.Second); dl.Status != gancho.StatusCancelled {
+				t.Fatalf("delivery to a disabled subscription = %s, want cancelled", dl.Status)
+			}
+		}
+		return pub.Deliveries == 0
+	})
+	waitQuiet(t, d, 20*time.Second)
+	if rcv.count() != 1 {
+		t.Fatalf("after 410: receiver got %d requests, want 1", rcv.count())
 	}
 }
 
