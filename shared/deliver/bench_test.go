@@ -134,6 +134,11 @@ func (s *memStore) TakeRateToken(_ context.Context, tenant, subID string, at tim
 	return s.windows[k], nil
 }
 
+// SettleNotice: these tests push; notify subscriptions are tested on the store.
+func (s *memStore) SettleNotice(context.Context, string, string, string, *time.Time) error {
+	return nil
+}
+
 func (s *memStore) delivery(id string) gancho.Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()

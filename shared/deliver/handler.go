@@ -26,6 +26,8 @@ type Store interface {
 	RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, o gancho.Outcome) error
 	DisableSubscription(ctx context.Context, sub gancho.Subscription, reason string, at time.Time) error
 	TenantStore
+	RateLimiter
+	NoticeSettler
 }
 
 // Queue is what the consumer needs from the queue.
@@ -91,10 +93,7 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 // NewHandler returns a consumer. client must be the guarded outbound client.
 func NewHandler(store Store, q Queue, client *http.Client, log *slog.Logger, opts ...Option) *Handler {
 	h := &Handler{store: store, queue: q, client: client, log: log, parallelism: 16, now: time.Now, jitter: jitter,
-		parkAfter: DefaultParkAfter, disableAfter: DefaultDisableAfter}
-	if rl, ok := store.(RateLimiter); ok {
-		h.rate = newRateGate(rl)
-	}
+		parkAfter: DefaultParkAfter, disableAfter: DefaultDisableAfter, rate: newRateGate(store)}
 	for _, o := range opts {
 		o(h)
 	}

@@ -19,10 +19,8 @@ type RateLimiter interface {
 	TakeRateToken(ctx context.Context, tenant, subID string, at time.Time) (int64, error)
 }
 
-// The DynamoDB store is the limiter NewHandler picks up by default.
-
-// WithRateLimiter sets the shared limiter (by default the store, when it is one); nil
-// turns rate limits off.
+// WithRateLimiter sets the shared limiter (by default the store); nil turns rate
+// limits off.
 func WithRateLimiter(l RateLimiter) Option {
 	return func(h *Handler) {
 		h.rate = nil

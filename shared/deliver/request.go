@@ -330,7 +330,7 @@ func NoticeBody(sub gancho.Subscription, baseURL string) ([]byte, error) {
 }
 
 // NoticeSettler ends or extends a notify subscription's pending-notice flag after an
-// attempt of its notice (see publish/notify.go). The DynamoDB store is one.
+// attempt of its notice (see publish/notify.go).
 type NoticeSettler interface {
 	SettleNotice(ctx context.Context, tenant, subID, deliveryID string, until *time.Time) error
 }
@@ -339,8 +339,7 @@ type NoticeSettler interface {
 // recorded: a final status lets the next event queue a new notice; a retry extends
 // the flag's lease past the next attempt.
 func (h *Handler) settleNotice(ctx context.Context, d gancho.Delivery, sub gancho.Subscription, status string, next *time.Time, log *slog.Logger) {
-	ns, ok := h.store.(NoticeSettler)
-	if !ok || sub.Mode != gancho.ModeNotify {
+	if sub.Mode != gancho.ModeNotify {
 		return
 	}
 	var until *time.Time
@@ -351,7 +350,7 @@ func (h *Handler) settleNotice(ctx context.Context, d gancho.Delivery, sub ganch
 		}
 		until = &u
 	}
-	if err := ns.SettleNotice(ctx, d.TenantID, sub.ID, d.ID, until); err != nil {
+	if err := h.store.SettleNotice(ctx, d.TenantID, sub.ID, d.ID, until); err != nil {
 		log.Warn("notice flag not settled; its lease ends it", "subscriptionId", sub.ID, "err", err)
 	}
 }

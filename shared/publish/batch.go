@@ -55,14 +55,7 @@ const batchParallelism = 8
 // same request gets its outcome as a replay, one with another request a conflict.
 func (p *Publisher) PublishBatch(ctx context.Context, items []BatchItem) []BatchOutcome {
 	out := make([]BatchOutcome, len(items))
-	bs, ok := p.store.(BatchStore)
-	if !ok {
-		for i, it := range items {
-			out[i].Result, out[i].Err = p.Publish(ctx, it.Event, it.Key, it.Hash)
-		}
-		return out
-	}
-	b := &batch{p: p, bs: bs, items: items, out: out, state: make([]itemState, len(items))}
+	b := &batch{p: p, bs: p.store, items: items, out: out, state: make([]itemState, len(items))}
 	b.claimKeys(ctx)
 	b.takeOver(ctx)
 	b.publishNew(ctx)

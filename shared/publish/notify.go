@@ -21,8 +21,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
-// Inbox is what the pull side of publishing needs from storage. A store without it
-// (a test double) gets push deliveries only.
+// Inbox is what the pull side of publishing needs from storage.
 type Inbox interface {
 	PutInbox(ctx context.Context, ev gancho.Event, subIDs []string, onlyNew bool) error
 	ClaimNotice(ctx context.Context, tenant, subID, deliveryID string, at time.Time) (bool, error)
@@ -36,10 +35,7 @@ const noticeClaims = 16
 // this event queues (no other one pending). With repair, inbox items already written
 // are kept as they are.
 func (p *Publisher) pull(ctx context.Context, ev gancho.Event, matches []gancho.Match, repair bool) ([]gancho.Match, error) {
-	inbox, ok := p.store.(Inbox)
-	if !ok {
-		return matches, nil
-	}
+	inbox := p.store
 	var ids []string
 	var notify []int
 	for i, m := range matches {

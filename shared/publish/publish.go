@@ -33,6 +33,8 @@ type Store interface {
 	GetEvent(ctx context.Context, tenant, id string) (gancho.Event, error)
 	ClaimPublishKey(ctx context.Context, tenant, key string, claim gancho.PublishClaim) (gancho.PublishClaim, bool, error)
 	AbandonPublishKey(ctx context.Context, tenant, key string, claim gancho.PublishClaim) error
+	Inbox
+	BatchStore
 }
 
 // Queue is what publishing needs from the queue.

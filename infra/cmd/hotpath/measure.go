@@ -352,6 +352,16 @@ func (s *memStore) GetTenant(_ context.Context, id string) (gancho.Tenant, error
 	return gancho.Tenant{ID: id, Name: "hot path"}, nil
 }
 
+// TakeRateToken: the measured subscription has no rate limit, so this is never asked.
+func (s *memStore) TakeRateToken(context.Context, string, string, time.Time) (int64, error) {
+	return 1, nil
+}
+
+// SettleNotice: the measured subscription pushes; there is no notice to settle.
+func (s *memStore) SettleNotice(context.Context, string, string, string, *time.Time) error {
+	return nil
+}
+
 // discardQueue is the consumer's queue when nothing is retried.
 type discardQueue struct{}
 
