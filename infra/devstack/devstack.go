@@ -321,9 +321,12 @@ func readKeyFile(path string) (string, error) {
 func ensureTenant(ctx context.Context, a *app.App, tenantID, key string) error {
 	now := time.Now().UTC()
 	k := gancho.APIKey{ID: "key_dev", TenantID: tenantID, Name: "dev", Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	t := gancho.Tenant{ID: tenantID, Name: "Local development",
-		AllowedEventTypesOnly: true, CreatedAt: now, UpdatedAt: now}
-	err := a.Clients.Store.CreateTenant(ctx, t, k, httpapi.HashKey(key))
+	name := "Local development"
+	t, err := gancho.NewTenant(gancho.TenantInput{ID: &tenantID, Name: &name}, now)
+	if err != nil {
+		return err
+	}
+	err = a.Clients.Store.CreateTenant(ctx, t, k, httpapi.HashKey(key))
 	if errors.Is(err, gancho.ErrConflict) {
 		err = a.Clients.Store.PutAPIKey(ctx, k, httpapi.HashKey(key))
 	}

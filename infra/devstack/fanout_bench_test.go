@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 // BenchmarkPublishFanOut measures POST /v1/events against the emulators with 1, 100
@@ -29,7 +28,7 @@ func BenchmarkPublishFanOut(b *testing.B) {
 				sub := gancho.Subscription{ID: gancho.NewID(gancho.PrefixSubscription, now), TenantID: d.TenantID, Name: "bench",
 					URL: rcv.URL, Method: "POST", Events: []string{"order.*"}, Headers: map[string]string{},
 					Auth: gancho.Auth{Type: gancho.AuthNone}, Mode: gancho.ModePush, Format: "envelope", IsActive: true,
-					TimeoutSeconds: 15, RetrySchedule: gancho.DefaultRetrySchedule(), Secret: signature.NewSecret(), CreatedAt: now, UpdatedAt: now}
+					TimeoutSeconds: 15, RetrySchedule: gancho.DefaultRetrySchedule(), Secret: gancho.NewSecret(), CreatedAt: now, UpdatedAt: now}
 				if err := d.App.Clients.Store.CreateSubscription(ctx, sub); err != nil {
 					b.Fatal(err)
 				}

@@ -28,7 +28,6 @@ import (
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/ingest"
 	"github.com/gancho-dev/gancho/shared/queue"
-	"github.com/gancho-dev/gancho/shared/signature"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -864,7 +863,7 @@ func (fx *fixture) seedSubscription(ctx context.Context, t *testing.T, id string
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	sub.ID, sub.TenantID, sub.Secret, sub.CreatedAt, sub.UpdatedAt = id, fx.tenant, signature.NewSecret(), now, now
+	sub.ID, sub.TenantID, sub.Secret, sub.CreatedAt, sub.UpdatedAt = id, fx.tenant, gancho.NewSecret(), now, now
 	if err := fx.store.CreateSubscription(ctx, sub); err != nil {
 		t.Fatalf("seed subscription %s: %v", id, err)
 	}

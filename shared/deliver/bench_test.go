@@ -230,7 +230,7 @@ func newBenchSub(tenant, url string) gancho.Subscription {
 		ID: gancho.NewID(gancho.PrefixSubscription, now), TenantID: tenant, Name: "bench", URL: url,
 		Method: http.MethodPost, Events: []string{"*"}, Headers: map[string]string{}, Auth: gancho.Auth{Type: gancho.AuthNone},
 		Mode: gancho.ModePush, Format: "envelope", IsActive: true, TimeoutSeconds: 10, RetrySchedule: []int{5, 300},
-		Secret: signature.NewSecret(), CreatedAt: now, UpdatedAt: now,
+		Secret: gancho.NewSecret(), CreatedAt: now, UpdatedAt: now,
 	}
 }
 

@@ -19,7 +19,6 @@ import (
 
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/outbound"
-	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 func TestTargetURL(t *testing.T) {
@@ -170,7 +169,7 @@ type sendFixture struct {
 
 func newSendFixture(t *testing.T, url string) sendFixture {
 	t.Helper()
-	secret := signature.NewSecret()
+	secret := gancho.NewSecret()
 	now := time.Now()
 	sub := gancho.Subscription{ID: gancho.NewID(gancho.PrefixSubscription, now), TenantID: "ten_1", URL: url,
 		Method: http.MethodPost, Format: "envelope", IsActive: true, TimeoutSeconds: 5, Secret: secret,
@@ -502,7 +501,7 @@ func TestSendRequest(t *testing.T) {
 			if err := wh.Verify(got.body, h); err != nil {
 				t.Errorf("official library rejects the signature %q: %v", h.Get("webhook-signature"), err)
 			}
-			other, _ := standardwebhooks.NewWebhook(signature.NewSecret())
+			other, _ := standardwebhooks.NewWebhook(gancho.NewSecret())
 			if err := other.Verify(got.body, h); err == nil {
 				t.Error("signature verifies with another secret")
 			}

@@ -6,15 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/gancho"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-
-	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 // While a rotated-out secret is valid, both secrets sign and a receiver holding
 // either one verifies with the official library; afterwards only the new one signs.
 func TestBothSecretsSignDuringRotation(t *testing.T) {
-	oldSecret, newSecret := signature.NewSecret(), signature.NewSecret()
+	oldSecret, newSecret := gancho.NewSecret(), gancho.NewSecret()
 	now := time.Now()
 	until := now.Add(24 * time.Hour)
 	r := tokenRequest("https://client.example/h", "", "", nil)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/outbound"
-	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 // tokenServer issues "tok-1", "tok-2", ... and records the requests it got.
@@ -73,7 +72,7 @@ func tokenRequest(url, tokenURL, encoding string, tokens *Tokens) request {
 		attempt:  1,
 		tokens:   tokens,
 		sub: gancho.Subscription{
-			URL: url, Method: "POST", Format: "envelope", TimeoutSeconds: 5, Secret: signature.NewSecret(),
+			URL: url, Method: "POST", Format: "envelope", TimeoutSeconds: 5, Secret: gancho.NewSecret(),
 			Auth: gancho.Auth{Type: gancho.AuthToken, URL: tokenURL, Method: "POST", BodyEncoding: encoding,
 				Body: map[string]string{"username": "root", "password": "pw"}, TokenField: "data.access_token",
 				ExpiresInField: "expires_in", Header: "Authorization", Scheme: "Bearer"},

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -27,7 +28,7 @@ func listPartitions(tenant, id string) map[string][2]string {
 
 func validTenantID(id string) bool {
 	name := "t"
-	_, err := gancho.NewTenant(gancho.TenantInput{ID: &id, Name: &name})
+	_, err := gancho.NewTenant(gancho.TenantInput{ID: &id, Name: &name}, time.Now())
 	return err == nil
 }
 

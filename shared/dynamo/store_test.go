@@ -66,7 +66,7 @@ func newSub(t *testing.T, tenant string, clock *subClock, in gancho.Subscription
 	now := clock.tick()
 	sub.ID = gancho.NewID(gancho.PrefixSubscription, now)
 	sub.TenantID = tenant
-	sub.Secret = signature.NewSecret()
+	sub.Secret = gancho.NewSecret()
 	sub.CreatedAt, sub.UpdatedAt = now, now
 	return sub
 }

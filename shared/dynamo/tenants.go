@@ -22,7 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 func tenantKey(id string) map[string]av { return key("T#"+id, "T") }
@@ -93,13 +92,10 @@ func (st *Store) claimIssuer(issuer, tenant string) types.TransactWriteItem {
 		ExpressionAttributeValues: map[string]av{":t": s(tenant)}}}
 }
 
-// CreateTenant stores a tenant together with its first API key, atomically. A tenant
-// with JWT settings also claims its issuer (gancho.ErrIssuerTaken if another has it).
+// CreateTenant stores a tenant (as gancho.NewTenant made it) together with its first
+// API key, atomically. A tenant with JWT settings also claims its issuer
+// (gancho.ErrIssuerTaken if another has it).
 func (st *Store) CreateTenant(ctx context.Context, t gancho.Tenant, first gancho.APIKey, keyHash string) error {
-	if t.Secret == "" {
-		// Every tenant has a default secret: it signs its callbackUrl deliveries.
-		t.Secret = signature.NewSecret()
-	}
 	ti, err := st.tenantItem(t)
 	if err != nil {
 		return err

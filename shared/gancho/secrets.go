@@ -1,6 +1,19 @@
 package gancho
 
-import "time"
+import (
+	"encoding/base64"
+	"time"
+)
+
+// SecretPrefix starts every signing secret, as in Standard Webhooks.
+const SecretPrefix = "whsec_"
+
+// NewSecret returns a new signing secret: SecretPrefix + base64 of 32 random bytes.
+// Subscriptions get one when created, tenants too (it signs their callbackUrl
+// deliveries), and a rotation replaces one with another.
+func NewSecret() string {
+	return SecretPrefix + base64.StdEncoding.EncodeToString(RandomToken(32))
+}
 
 // The signing overlap, one rule for subscriptions and tenants: a rotation keeps the
 // secret it replaces signing for PreviousSecretLifetime, so receivers can move to the

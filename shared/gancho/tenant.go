@@ -80,9 +80,10 @@ type TenantInput struct {
 	Name *string `json:"name"`
 }
 
-// NewTenant validates in and returns a tenant with its defaults; the caller sets
-// the id (when in has none), the secret and the times.
-func NewTenant(in TenantInput) (Tenant, error) {
+// NewTenant validates in and returns a new tenant created at now: its id (generated
+// when in has none), its defaults, and its default secret. Every tenant has one from
+// its creation: it signs the tenant's callbackUrl deliveries.
+func NewTenant(in TenantInput, now time.Time) (Tenant, error) {
 	var errs []FieldError
 	t := Tenant{AllowedEventTypesOnly: true}
 	if in.ID != nil {
@@ -102,6 +103,11 @@ func NewTenant(in TenantInput) (Tenant, error) {
 	if len(errs) > 0 {
 		return Tenant{}, Invalid(errs...)
 	}
+	now = now.UTC()
+	if t.ID == "" {
+		t.ID = NewID(PrefixTenant, now)
+	}
+	t.Secret, t.CreatedAt, t.UpdatedAt = NewSecret(), now, now
 	return t, nil
 }
 

@@ -50,13 +50,24 @@ func TestNewTenant(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := gancho.NewTenant(tc.in)
+			now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+			got, err := gancho.NewTenant(tc.in, now)
 			if tc.fields == nil {
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !got.AllowedEventTypesOnly {
 					t.Error("allowedEventTypesOnly must default to true")
+				}
+				// Every tenant has a default secret from its creation.
+				if !strings.HasPrefix(got.Secret, gancho.SecretPrefix) || len(got.Secret) < 40 {
+					t.Errorf("secret = %q, want a new %s secret", got.Secret, gancho.SecretPrefix)
+				}
+				if tc.in.ID != nil && got.ID != *tc.in.ID || tc.in.ID == nil && !strings.HasPrefix(got.ID, gancho.PrefixTenant) {
+					t.Errorf("id = %q for input id %v", got.ID, tc.in.ID)
+				}
+				if !got.CreatedAt.Equal(now) || !got.UpdatedAt.Equal(now) {
+					t.Errorf("times = %s, %s, want %s", got.CreatedAt, got.UpdatedAt, now)
 				}
 				if got.Name != strings.TrimSpace(*tc.in.Name) {
 					t.Errorf("name = %q", got.Name)

@@ -411,7 +411,7 @@ func FuzzTenantBody(f *testing.F) {
 		if !ok {
 			return
 		}
-		tn, err := gancho.NewTenant(in)
+		tn, err := gancho.NewTenant(in, time.Now())
 		if err != nil {
 			checkProblem(t, err)
 			return

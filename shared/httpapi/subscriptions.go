@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 // SubscriptionStore is what the subscription routes need from storage.
@@ -71,7 +70,7 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 	now := a.now().UTC()
 	sub.ID = gancho.NewID(gancho.PrefixSubscription, now)
 	sub.TenantID = p.TenantID
-	sub.Secret = signature.NewSecret()
+	sub.Secret = gancho.NewSecret()
 	sub.CreatedAt, sub.UpdatedAt = now, now
 	if err := a.store.CreateSubscription(r.Context(), sub); err != nil {
 		writeError(w, r, a.log, err)
@@ -282,7 +281,7 @@ func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.now().UTC()
-	sub := old.Rotate(signature.NewSecret(), now)
+	sub := old.Rotate(gancho.NewSecret(), now)
 	sub.UpdatedAt = now
 	if err := a.store.UpdateSubscription(r.Context(), old, sub); err != nil {
 		if errors.Is(err, gancho.ErrConflict) {

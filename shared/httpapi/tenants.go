@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 // TenantStore is what the tenant, API-key and JWT code needs from storage.
@@ -39,17 +38,12 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	t, err := gancho.NewTenant(in)
+	now := a.now().UTC()
+	t, err := gancho.NewTenant(in, now)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
-	now := a.now().UTC()
-	if t.ID == "" {
-		t.ID = gancho.NewID(gancho.PrefixTenant, now)
-	}
-	t.Secret = signature.NewSecret()
-	t.CreatedAt, t.UpdatedAt = now, now
 	raw := NewAPIKey()
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: t.ID, Name: "default",
 		Scopes: append([]string(nil), gancho.AllTenantScopes...), MaskedKey: gancho.Mask(raw),
@@ -184,7 +178,7 @@ func (a *API) rotateTenantSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := a.changeTenant(r.Context(), principal(r), func(t gancho.Tenant, now time.Time) (gancho.Tenant, error) {
-		return t.Rotate(signature.NewSecret(), now), nil
+		return t.Rotate(gancho.NewSecret(), now), nil
 	})
 	if err != nil {
 		writeError(w, r, a.log, err)

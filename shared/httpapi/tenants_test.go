@@ -513,12 +513,12 @@ func TestTenantSecretMissingIsNotCreatedOnRead(t *testing.T) {
 	id := testenv.TenantID()
 	raw := httpapi.NewAPIKey()
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, time.Now()), TenantID: id, Name: "old", Scopes: gancho.AllTenantScopes, CreatedAt: time.Now()}
-	if err := e.store.CreateTenant(ctx, gancho.Tenant{ID: id, Name: "Old", CreatedAt: time.Now()}, k, httpapi.HashKey(raw)); err != nil {
+	if err := e.store.CreateTenant(ctx, gancho.Tenant{ID: id, Name: "Old", Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, httpapi.HashKey(raw)); err != nil {
 		t.Fatal(err)
 	}
 	before, err := e.store.GetTenant(ctx, id)
-	if err != nil || !strings.HasPrefix(before.Secret, "whsec_") {
-		t.Fatalf("a new tenant has secret %q (%v); want a default whsec_ secret", before.Secret, err)
+	if err != nil {
+		t.Fatal(err)
 	}
 	old := before
 	old.Secret, old.UpdatedAt = "", time.Now().UTC()

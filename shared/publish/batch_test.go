@@ -21,7 +21,6 @@ import (
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/publish"
-	"github.com/gancho-dev/gancho/shared/signature"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -117,7 +116,7 @@ func (e *batchEnv) subscribe(t *testing.T, in gancho.SubscriptionInput) gancho.S
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	sub.ID, sub.TenantID, sub.Secret, sub.CreatedAt, sub.UpdatedAt = gancho.NewID(gancho.PrefixSubscription, now), e.tenant, signature.NewSecret(), now, now
+	sub.ID, sub.TenantID, sub.Secret, sub.CreatedAt, sub.UpdatedAt = gancho.NewID(gancho.PrefixSubscription, now), e.tenant, gancho.NewSecret(), now, now
 	if err := e.clients.Store.CreateSubscription(e.ctx, sub); err != nil {
 		t.Fatal(err)
 	}

@@ -17,12 +17,7 @@ import (
 )
 
 // SecretPrefix starts every signing secret.
-const SecretPrefix = "whsec_"
-
-// NewSecret returns "whsec_" + base64 of 32 random bytes.
-func NewSecret() string {
-	return SecretPrefix + base64.StdEncoding.EncodeToString(gancho.RandomToken(32))
-}
+const SecretPrefix = gancho.SecretPrefix
 
 // Key is a decoded signing key.
 type Key []byte

@@ -8,6 +8,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/signature"
 )
 
@@ -34,7 +35,7 @@ func TestParseSecretRejects(t *testing.T) {
 
 // The official library verifies what we sign, with the current and a rotated-out secret.
 func TestOfficialLibraryVerifiesBothSignatures(t *testing.T) {
-	oldSecret, newSecret := signature.NewSecret(), signature.NewSecret()
+	oldSecret, newSecret := gancho.NewSecret(), gancho.NewSecret()
 	oldKey, _ := signature.ParseSecret(oldSecret)
 	newKey, _ := signature.ParseSecret(newSecret)
 	body := []byte(`{"id":"evt_1","type":"a.b","data":{}}`)
@@ -52,7 +53,7 @@ func TestOfficialLibraryVerifiesBothSignatures(t *testing.T) {
 			t.Errorf("verify with %s...: %v", secret[:10], err)
 		}
 	}
-	third, _ := standardwebhooks.NewWebhook(signature.NewSecret())
+	third, _ := standardwebhooks.NewWebhook(gancho.NewSecret())
 	if err := third.Verify(body, h); err == nil {
 		t.Error("a foreign secret verified the signature")
 	}

@@ -167,7 +167,7 @@ func seed(ctx context.Context, root string) (map[string]string, error) {
 		return nil, err
 	}
 	now := time.Now().UTC()
-	t := gancho.Tenant{ID: gancho.NewID(gancho.PrefixTenant, now), Name: "cold start", CreatedAt: now}
+	t := gancho.Tenant{ID: gancho.NewID(gancho.PrefixTenant, now), Name: "cold start", Secret: gancho.NewSecret(), CreatedAt: now}
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: t.ID, Name: "sample events", Scopes: gancho.AllTenantScopes, CreatedAt: now}
 	err = clients.Store.CreateTenant(cctx, t, k, httpapi.HashKey(tenantKey))
 	if errors.Is(err, gancho.ErrConflict) {

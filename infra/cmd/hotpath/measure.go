@@ -141,7 +141,7 @@ func newSubscription(tenant, url string) (gancho.Subscription, error) {
 		return sub, err
 	}
 	now := time.Now().UTC()
-	sub.ID, sub.TenantID, sub.Secret, sub.CreatedAt, sub.UpdatedAt = gancho.NewID(gancho.PrefixSubscription, now), tenant, signature.NewSecret(), now, now
+	sub.ID, sub.TenantID, sub.Secret, sub.CreatedAt, sub.UpdatedAt = gancho.NewID(gancho.PrefixSubscription, now), tenant, gancho.NewSecret(), now, now
 	return sub, nil
 }
 

@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/signature"
 )
 
 func TestSecretsFlag(t *testing.T) {
-	a, b, c := signature.NewSecret(), signature.NewSecret(), signature.NewSecret()
+	a, b, c := gancho.NewSecret(), gancho.NewSecret(), gancho.NewSecret()
 	for _, tc := range []struct {
 		name    string
 		args    []string
@@ -46,7 +47,7 @@ func TestSecretsFlag(t *testing.T) {
 // TestVerifySaysWhichSecretMatched: a receiver given the subscription's secret and the
 // tenant's default secret verifies deliveries and callbacks alike, naming the match.
 func TestVerifySaysWhichSecretMatched(t *testing.T) {
-	sub, tenant, other := signature.NewSecret(), signature.NewSecret(), signature.NewSecret()
+	sub, tenant, other := gancho.NewSecret(), gancho.NewSecret(), gancho.NewSecret()
 	o, err := parseFlags([]string{"-secret", sub + "," + tenant})
 	if err != nil {
 		t.Fatal(err)
