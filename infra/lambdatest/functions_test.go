@@ -678,7 +678,7 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 	fx.tenant = gancho.NewID(gancho.PrefixTenant, now)
 	key := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: fx.tenant, Name: "sample events",
 		Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	err = fx.store.CreateTenant(ctx, gancho.Tenant{ID: fx.tenant, Name: "Lambda binary test", AllowedEventTypesOnly: true, CreatedAt: now}, key, httpapi.HashKey(keys[0]))
+	err = fx.store.CreateTenant(ctx, gancho.Tenant{ID: fx.tenant, Name: "Lambda binary test", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, key, httpapi.HashKey(keys[0]))
 	if errors.Is(err, gancho.ErrConflict) {
 		// The key is left from an earlier run on a long-lived emulator: move it here.
 		err = fx.store.PutAPIKey(ctx, key, httpapi.HashKey(keys[0]))
@@ -764,7 +764,7 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		var ev struct{ Type string }
 		_ = json.Unmarshal(m.Event, &ev)
 		k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: m.TenantID, Name: "ingest sample", Scopes: gancho.AllTenantScopes, CreatedAt: now}
-		err := fx.store.CreateTenant(ctx, gancho.Tenant{ID: m.TenantID, Name: "Ingest sample", AllowedEventTypesOnly: true, CreatedAt: now}, k, httpapi.HashKey(httpapi.NewAPIKey()))
+		err := fx.store.CreateTenant(ctx, gancho.Tenant{ID: m.TenantID, Name: "Ingest sample", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, k, httpapi.HashKey(httpapi.NewAPIKey()))
 		if err != nil && !errors.Is(err, gancho.ErrConflict) {
 			t.Fatalf("seed the ingest sample's tenant: %v", err)
 		}

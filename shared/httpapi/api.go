@@ -10,19 +10,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/catalog"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/publish"
+	"github.com/gancho-dev/gancho/shared/results"
 )
 
 // Store is what the API needs from storage; each area of the API defines its part.
 type Store interface {
 	KeyStore
 	TenantStore
-	EventTypeStore
+	catalog.Store // the event-type catalog's
 	IdempotencyStore
 	SubscriptionStore
 	DeliveryStore
-	ResultsStore
+	results.Store // the pull-results routes'
 }
 
 // Publisher publishes events and queues deliveries again.
@@ -44,7 +46,8 @@ type API struct {
 	policy    gancho.TargetPolicy
 	adminHash string
 	now       func() time.Time
-	catalog   catalogCache // event-type catalogs and compiled schemas, see eventtypes.go
+	catalog   *catalog.Service
+	results   *results.Service
 }
 
 // Config is what New needs.
@@ -72,7 +75,8 @@ func New(c Config) *API {
 	}
 	auth := NewAuthenticator(AuthConfig{Keys: c.Store, Issuers: c.Store, AdminKeyHash: c.AdminKeyHash, Client: c.HTTPClient, Now: now})
 	return &API{store: c.Store, publisher: c.Publisher, dlq: c.DeadLetters, auth: auth,
-		log: c.Log, policy: c.Policy, adminHash: c.AdminKeyHash, now: now}
+		log: c.Log, policy: c.Policy, adminHash: c.AdminKeyHash, now: now, catalog: catalog.New(c.Store, now),
+		results: results.New(c.Store, now, c.Log)}
 }
 
 // Handler serves the named routes, or every route when none is named. Unknown paths

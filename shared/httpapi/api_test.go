@@ -48,7 +48,7 @@ func newEnv(t *testing.T) *env {
 		var err error
 		if !tenants[tenant] {
 			tenants[tenant] = true
-			err = clients.Store.CreateTenant(context.Background(), gancho.Tenant{ID: tenant, Name: tenant, AllowedEventTypesOnly: true, CreatedAt: time.Now()}, k, httpapi.HashKey(raw))
+			err = clients.Store.CreateTenant(context.Background(), gancho.Tenant{ID: tenant, Name: tenant, AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, httpapi.HashKey(raw))
 		} else {
 			err = clients.Store.PutAPIKey(context.Background(), k, httpapi.HashKey(raw))
 		}

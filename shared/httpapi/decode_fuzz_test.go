@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/results"
 )
 
 // Properties that API v1.1 states and that changes under way elsewhere establish.
@@ -523,13 +524,13 @@ func FuzzResultsBody(f *testing.F) {
 			checkProblem(t, err)
 			return
 		}
-		if q.from < 0 || q.size < 1 || q.size > maxResultsSize {
-			t.Fatalf("accepted page from=%d size=%d", q.from, q.size)
+		if q.From < 0 || q.Size < 1 || q.Size > results.MaxSize {
+			t.Fatalf("accepted page from=%d size=%d", q.From, q.Size)
 		}
-		if (q.since == nil) != (q.until == nil) || q.since != nil && !q.since.Before(*q.until) {
-			t.Fatalf("accepted period [%v, %v)", q.since, q.until)
+		if (q.Since == nil) != (q.Until == nil) || q.Since != nil && !q.Since.Before(*q.Until) {
+			t.Fatalf("accepted period [%v, %v)", q.Since, q.Until)
 		}
-		if q.since != nil && !q.all {
+		if q.Since != nil && !q.All {
 			t.Fatal("a period without all=true")
 		}
 	})

@@ -1,100 +1,16 @@
 package httpapi
 
-// Pull results: GET /v1/subscriptions/{id}/callback says whether there is
-// something new, POST /v1/subscriptions/{id}/results returns it. A notify
-// subscription's events come from its inbox (dynamo/inbox.go), written at fan-out; a
-// push subscription has no inbox (its events are not written twice): its events come
-// from its deliveries, and what is new from a cursor past the last one read, new
-// results stopping at the fan-out horizon (gancho.FanOutSettle).
-//
-// Decisions where the API contract is silent:
-//   - Without ?all=true the page is the oldest unseen events first, at most size
-//     (default 20); total counts every event that was unseen before the call, so a
-//     client calls again while len(data) < total (needView stays true until then).
-//     Events returned are marked seen: the response is the acknowledgement, as in
-//     the pull-results API. Send an Idempotency-Key to be able to fetch the same page again.
-//   - Two concurrent readers never get the same unseen event: marking is all or
-//     nothing per page, and the loser reads again.
-//   - from, year, month and day apply only with ?all=true (422 otherwise; from 0 is
-//     accepted): skipping or filtering unseen events would mark unread ones seen.
-//   - With ?all=true the events are newest first, like every other list.
-//   - calendarInterval chooses the period (year, month or day) and needs the fields
-//     down to it; finer fields it does not select are ignored. Without
-//     calendarInterval the period is the finest field given. A day needs a month, a
-//     month needs a year. Without year, month and day there is no date filter (seed
-//     000's defaults send calendarInterval "year" with null dates).
-//   - Numbers may be JSON numbers or strings holding an integer ("2026"); null is the
-//     same as leaving the field out.
-//   - ?all (no value) is all=true.
-//   - A page stops early rather than exceed maxResultsBytes of events: continue with
-//     from + len(data).
-
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/results"
 )
 
-// ResultsStore is what the pull routes need from storage.
-type ResultsStore interface {
-	ReadInbox(ctx context.Context, tenant, subID string, q gancho.InboxQuery) (gancho.InboxPage, error)
-	HasUnseen(ctx context.Context, tenant, subID string) (bool, error)
-	MarkSeen(ctx context.Context, tenant, subID string, eventIDs []string) error
-	MarkViewed(ctx context.Context, tenant, subID string, at time.Time, clearNeedView bool, lastUpdateAt *time.Time) error
-	GetEvents(ctx context.Context, tenant string, ids []string) ([]gancho.Event, error)
-	// A push subscription's results, from its deliveries.
-	ResultsCursor(ctx context.Context, tenant, subID string) (string, error)
-	ReadDelivered(ctx context.Context, tenant, subID, cursor string, q gancho.InboxQuery) (gancho.InboxPage, error)
-	HasDelivered(ctx context.Context, tenant, subID string) (bool, error)
-	AdvanceResultsCursor(ctx context.Context, tenant, subID, from, to string) error
-}
-
-// pullsFromInbox reports whether sub's results come from its inbox (notify) rather
-// than from its deliveries (push).
-func pullsFromInbox(sub gancho.Subscription) bool { return sub.Mode == gancho.ModeNotify }
-
-// Limits of the results route.
-const (
-	defaultResultsSize = 20
-	maxResultsSize     = gancho.MaxMarkSeen
-	// maxResultsBytes keeps a page within what API Gateway and Lambda can return.
-	maxResultsBytes = 5 << 20
-	// resultsTries bounds how often a reader that lost unseen events to a concurrent
-	// reader reads again.
-	resultsTries = 3
-)
-
-type resultsResponse struct {
-	Data  []gancho.Envelope `json:"data"`
-	Total int               `json:"total"`
-}
-
-// resultsBody is the optional body of POST results; numbers may come as strings.
-type resultsBody struct {
-	From             json.RawMessage `json:"from"`
-	Size             json.RawMessage `json:"size"`
-	CalendarInterval *string         `json:"calendarInterval"`
-	Year             json.RawMessage `json:"year"`
-	Month            json.RawMessage `json:"month"`
-	Day              json.RawMessage `json:"day"`
-	TimeZone         *string         `json:"timeZone"`
-}
-
-// resultsQuery is a validated results request.
-type resultsQuery struct {
-	all          bool
-	from, size   int
-	since, until *time.Time // all only: the period asked for
-}
+// The pull-results routes; the use case is package results'.
 
 func (a *API) subscriptionCallback(w http.ResponseWriter, r *http.Request) {
 	sub, err := a.loadSubscription(r)
@@ -102,11 +18,7 @@ func (a *API) subscriptionCallback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	has := a.store.HasDelivered
-	if pullsFromInbox(sub) {
-		has = a.store.HasUnseen
-	}
-	unseen, err := has(r.Context(), sub.TenantID, sub.ID)
+	unseen, err := a.results.NeedView(r.Context(), sub)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -125,12 +37,7 @@ func (a *API) subscriptionResults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	var out resultsResponse
-	if q.all {
-		out, err = a.allResults(r.Context(), sub, q)
-	} else {
-		out, err = a.newResults(r.Context(), sub, q)
-	}
+	out, err := a.results.Read(r.Context(), sub, q)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -138,285 +45,28 @@ func (a *API) subscriptionResults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// allResults is one page of every event of the subscription within retention.
-func (a *API) allResults(ctx context.Context, sub gancho.Subscription, q resultsQuery) (resultsResponse, error) {
-	iq := gancho.InboxQuery{Since: q.since, Until: q.until, Offset: q.from, Limit: q.size}
-	var page gancho.InboxPage
-	var err error
-	if pullsFromInbox(sub) {
-		page, err = a.store.ReadInbox(ctx, sub.TenantID, sub.ID, iq)
-	} else {
-		page, err = a.store.ReadDelivered(ctx, sub.TenantID, sub.ID, "", iq)
-	}
-	if err != nil {
-		return resultsResponse{}, err
-	}
-	evs, err := a.store.GetEvents(ctx, sub.TenantID, page.EventIDs)
-	if err != nil {
-		return resultsResponse{}, err
-	}
-	data, _ := envelopes(evs, page.EventIDs)
-	return resultsResponse{Data: data, Total: page.Total}, nil
-}
-
-// newResults returns the oldest unseen events and marks them seen, then records the
-// view on the subscription.
-func (a *API) newResults(ctx context.Context, sub gancho.Subscription, q resultsQuery) (resultsResponse, error) {
-	for try := 1; ; try++ {
-		page, cursor, err := a.readUnseen(ctx, sub, q.size)
-		if err != nil {
-			return resultsResponse{}, err
-		}
-		evs, err := a.store.GetEvents(ctx, sub.TenantID, page.EventIDs)
-		if err != nil {
-			return resultsResponse{}, err
-		}
-		data, seen := envelopes(evs, page.EventIDs)
-		err = a.markSeen(ctx, sub, cursor, seen)
-		if errors.Is(err, gancho.ErrConflict) && try < resultsTries {
-			// Another reader took some of them: read the subscription and its inbox
-			// again (the subscription first, for MarkViewed's check).
-			fresh, err := a.store.GetSubscription(ctx, sub.TenantID, sub.ID)
-			if errors.Is(err, gancho.ErrNotFound) {
-				return resultsResponse{}, gancho.NotFound("subscription " + sub.ID)
-			}
-			if err != nil {
-				return resultsResponse{}, err
-			}
-			sub = fresh
-			continue
-		}
-		if errors.Is(err, gancho.ErrConflict) {
-			return resultsResponse{}, gancho.Errorf(gancho.KindConflict, "other readers of this subscription's results kept taking the same events; retry")
-		}
-		if err != nil {
-			return resultsResponse{}, err
-		}
-		allSeen := len(seen) == page.Total
-		if err := a.store.MarkViewed(ctx, sub.TenantID, sub.ID, a.now(), allSeen, sub.LastUpdateAt); err != nil {
-			// The events are marked seen: answer with them rather than lose them.
-			a.log.WarnContext(ctx, "lastViewedAt not recorded", "tenantId", sub.TenantID, "subscriptionId", sub.ID, "err", err)
-		}
-		return resultsResponse{Data: data, Total: page.Total}, nil
-	}
-}
-
-// readUnseen reads a page of sub's unseen events, with the results cursor it was read
-// at (push subscriptions).
-func (a *API) readUnseen(ctx context.Context, sub gancho.Subscription, size int) (gancho.InboxPage, string, error) {
-	q := gancho.InboxQuery{Unseen: true, Limit: size}
-	if pullsFromInbox(sub) {
-		page, err := a.store.ReadInbox(ctx, sub.TenantID, sub.ID, q)
-		return page, "", err
-	}
-	cursor, err := a.store.ResultsCursor(ctx, sub.TenantID, sub.ID)
-	if err != nil {
-		return gancho.InboxPage{}, "", err
-	}
-	page, err := a.store.ReadDelivered(ctx, sub.TenantID, sub.ID, cursor, q)
-	return page, cursor, err
-}
-
-// markSeen marks the events of a page seen: their unseen marks deleted (notify), or
-// the results cursor moved past the last of them (push; ids come oldest first, and
-// a delivery id is derived from its event id). Either fails with gancho.ErrConflict
-// if another reader took them first.
-func (a *API) markSeen(ctx context.Context, sub gancho.Subscription, cursor string, seen []string) error {
-	if pullsFromInbox(sub) {
-		return a.store.MarkSeen(ctx, sub.TenantID, sub.ID, seen)
-	}
-	if len(seen) == 0 {
-		return nil
-	}
-	return a.store.AdvanceResultsCursor(ctx, sub.TenantID, sub.ID, cursor, gancho.DeliveryID(seen[len(seen)-1], sub.ID))
-}
-
-// envelopes turns evs (read for ids, in that order, missing ones left out) into the
-// page's data, stopping before maxResultsBytes. It also returns the ids the page
-// covers: those returned and the missing ones among them (expired meanwhile).
-func envelopes(evs []gancho.Event, ids []string) ([]gancho.Envelope, []string) {
-	data := make([]gancho.Envelope, 0, len(evs))
-	covered := make([]string, 0, len(ids))
-	size, next := 0, 0
-	for _, id := range ids {
-		if next < len(evs) && evs[next].ID == id {
-			ev := evs[next]
-			if len(data) > 0 && size+len(ev.Payload)+1024 > maxResultsBytes {
-				break
-			}
-			next++
-			size += len(ev.Payload) + 1024
-			data = append(data, ev.Envelope())
-		}
-		covered = append(covered, id)
-	}
-	return data, covered
-}
-
 // readResultsQuery reads ?all and the optional body.
-func readResultsQuery(r *http.Request) (resultsQuery, error) {
-	q := resultsQuery{size: defaultResultsSize}
+func readResultsQuery(r *http.Request) (results.Query, error) {
+	all := false
 	if v, ok := r.URL.Query()["all"]; ok {
-		all := true
+		all = true
 		if v[0] != "" {
 			var err error
 			if all, err = strconv.ParseBool(v[0]); err != nil {
-				return q, badParam("all", "must be true or false")
+				return results.Query{}, badParam("all", "must be true or false")
 			}
 		}
-		q.all = all
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return q, gancho.Errorf(gancho.KindBadRequest, "could not read the request body")
+		return results.Query{}, gancho.Errorf(gancho.KindBadRequest, "could not read the request body")
 	}
-	var in resultsBody
+	var in results.Body
 	if len(bytes.TrimSpace(body)) > 0 {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if err := decode(r, &in); err != nil {
-			return q, err
+			return results.Query{}, err
 		}
 	}
-	return q, in.validate(&q)
-}
-
-// validate checks in and fills q, naming every invalid field.
-func (in resultsBody) validate(q *resultsQuery) error {
-	var errs []gancho.FieldError
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, gancho.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-	}
-	num := func(raw json.RawMessage, field string, lo, hi int) *int {
-		v, ok := intValue(raw)
-		if !ok {
-			bad(field, "must be an integer (a number or a string holding one)")
-			return nil
-		}
-		if v != nil && (*v < lo || *v > hi) {
-			bad(field, "must be from %d to %d", lo, hi)
-			return nil
-		}
-		return v
-	}
-	if v := num(in.From, "from", 0, 1<<31-1); v != nil {
-		q.from = *v
-	}
-	if v := num(in.Size, "size", 1, maxResultsSize); v != nil {
-		q.size = *v
-	}
-	year := num(in.Year, "year", 1970, 9999)
-	month := num(in.Month, "month", 1, 12)
-	day := num(in.Day, "day", 1, 31)
-	interval := ""
-	if in.CalendarInterval != nil {
-		switch interval = *in.CalendarInterval; interval {
-		case "year", "month", "day":
-		default:
-			bad("calendarInterval", "must be year, month or day")
-		}
-	}
-	loc := time.UTC
-	if in.TimeZone != nil && *in.TimeZone != "" {
-		var err error
-		if loc, err = timeZone(*in.TimeZone); err != nil {
-			bad("timeZone", "must be an IANA time zone name, e.g. America/Sao_Paulo or UTC")
-		}
-	}
-	if !q.all {
-		for _, f := range []struct {
-			name string
-			set  bool
-		}{{"from", q.from != 0}, {"year", year != nil}, {"month", month != nil}, {"day", day != nil}} {
-			if f.set {
-				bad(f.name, "applies only with ?all=true; without it the results are the unseen events, oldest first")
-			}
-		}
-	}
-	if len(errs) == 0 && q.all && (year != nil || month != nil || day != nil) {
-		q.since, q.until = period(interval, year, month, day, loc, bad)
-	}
-	if len(errs) > 0 {
-		return gancho.Invalid(errs...)
-	}
-	return nil
-}
-
-// period is the time range [since, until) that calendarInterval and the date fields
-// select, in loc, or the first problem with them (through bad).
-func period(interval string, year, month, day *int, loc *time.Location, bad func(field, format string, args ...any)) (*time.Time, *time.Time) {
-	switch {
-	case day != nil && month == nil:
-		bad("month", "is required with day")
-		return nil, nil
-	case month != nil && year == nil:
-		bad("year", "is required with month")
-		return nil, nil
-	}
-	if interval == "" {
-		// The finest field given.
-		switch {
-		case day != nil:
-			interval = "day"
-		case month != nil:
-			interval = "month"
-		default:
-			interval = "year"
-		}
-	}
-	var start, end time.Time
-	switch interval {
-	case "year":
-		start = time.Date(*year, 1, 1, 0, 0, 0, 0, loc)
-		end = start.AddDate(1, 0, 0)
-	case "month":
-		if month == nil {
-			bad("month", "is required when calendarInterval is month")
-			return nil, nil
-		}
-		start = time.Date(*year, time.Month(*month), 1, 0, 0, 0, 0, loc)
-		end = time.Date(*year, time.Month(*month)+1, 1, 0, 0, 0, 0, loc)
-	default:
-		if month == nil {
-			bad("month", "is required when calendarInterval is day")
-			return nil, nil
-		}
-		if day == nil {
-			bad("day", "is required when calendarInterval is day")
-			return nil, nil
-		}
-		if last := time.Date(*year, time.Month(*month)+1, 0, 0, 0, 0, 0, time.UTC).Day(); *day > last {
-			bad("day", "must be from 1 to %d in %d-%02d", last, *year, *month)
-			return nil, nil
-		}
-		start = time.Date(*year, time.Month(*month), *day, 0, 0, 0, 0, loc)
-		end = time.Date(*year, time.Month(*month), *day+1, 0, 0, 0, 0, loc)
-	}
-	return &start, &end
-}
-
-// intValue reads a JSON integer, or a string holding one; nil for absent or null.
-func intValue(raw json.RawMessage) (*int, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, true
-	}
-	text := string(raw)
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &text); err != nil {
-			return nil, false
-		}
-	}
-	v, err := strconv.Atoi(text)
-	if err != nil {
-		return nil, false
-	}
-	return &v, true
-}
-
-// timeZone loads an IANA zone by name; "Local" (the server's zone) is not one.
-func timeZone(name string) (*time.Location, error) {
-	if name == "Local" || len(name) > 64 || strings.ContainsAny(name, `\`) {
-		return nil, errors.New("not an IANA time zone")
-	}
-	return time.LoadLocation(name)
+	return in.Query(all)
 }

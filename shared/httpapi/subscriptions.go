@@ -49,7 +49,7 @@ func (a *API) buildSubscription(ctx context.Context, p gancho.Principal, in ganc
 			}
 		}
 	}
-	if err := a.checkEventPatterns(ctx, p.TenantID, patterns); err != nil {
+	if err := a.catalog.CheckPatterns(ctx, p.TenantID, patterns); err != nil {
 		return sub, err
 	}
 	return sub, nil

@@ -100,7 +100,7 @@ func (a *API) changeTenant(ctx context.Context, p gancho.Principal, change func(
 		switch {
 		case err == nil:
 			a.auth.TenantChanged(issuers(before, after)...)
-			a.forgetCatalog(after.ID) // allowedEventTypesOnly may have changed
+			a.catalog.Forget(after.ID) // allowedEventTypesOnly may have changed
 			return after, nil
 		case errors.Is(err, gancho.ErrIssuerTaken):
 			return before, &gancho.Error{Kind: gancho.KindConflict, Detail: "jwt.issuer is already used by another tenant", Err: err,

@@ -3,7 +3,7 @@ package publish
 // The pull side of publishing (pull results). A matched notify subscription gets the event
 // in its inbox, which POST /v1/subscriptions/{id}/results reads. A push subscription
 // gets no inbox items: the event lists it among its destinations, and its results are
-// read from there (the store's ReadDelivered, httpapi/results.go). A notify subscription
+// read from there (the store's ReadDelivered, package results). A notify subscription
 // gets a thin notice instead of the event: an ordinary delivery (its id is the one a
 // push delivery of this event would have), whose body the
 // consumer builds from the subscription (deliver.Body). Notices are coalesced: the

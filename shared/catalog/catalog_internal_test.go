@@ -1,4 +1,4 @@
-package httpapi
+package catalog
 
 import (
 	"context"
@@ -62,9 +62,9 @@ func TestSchemaCompiledOncePerRevision(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			st := &gatedTypeStore{schema: json.RawMessage(tc.schema)}
-			a := &API{store: st, now: time.Now}
+			a := New(st, time.Now)
 			var compiles atomic.Int32
-			a.catalog.compile = func(raw json.RawMessage) (*gancho.Schema, error) {
+			a.compile = func(raw json.RawMessage) (*gancho.Schema, error) {
 				compiles.Add(1)
 				return gancho.CompileStoredSchema(raw)
 			}
@@ -86,7 +86,7 @@ func TestSchemaCompiledOncePerRevision(t *testing.T) {
 				}
 				// Every caller is done (cached) or waiting for the one load.
 				untilTrue(t, "all callers waiting", func() bool {
-					return len(results)+a.schemaWaiters(tenant, name, rev) == tc.callers
+					return len(results)+a.schemas.Waiters(schemaKey{tenant, name, rev}) == tc.callers
 				})
 				close(gate)
 				var first *gancho.Schema
