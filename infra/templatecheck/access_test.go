@@ -54,8 +54,9 @@ var samPolicyActions = map[string][]string{
 // paths, the consumer on the messages the routes queued, the sweeper on parked and
 // unqueued work), records every DynamoDB and SQS operation each one performs, and
 // checks that the function's policies in template.yaml grant the IAM action of each
-// on that resource. The emulators authorize nothing, so without this a missing
-// permission shows up only as a 500 on AWS.
+// on that resource, and that its declared access (a route's Access in
+// httpapi.Routes(), a consumer's in nonRoutes) does too. The emulators authorize
+// nothing, so without this a missing permission shows up only as a 500 on AWS.
 func TestFunctionAccessMatchesPolicies(t *testing.T) {
 	base := testenv.Config(t)
 	root := repoRoot(t)
@@ -80,6 +81,9 @@ func TestFunctionAccessMatchesPolicies(t *testing.T) {
 			if !slices.ContainsFunc(grants[f.folder], c.grantedBy) {
 				r.addf(f.props.get("Policies"), f.id, "%s calls %s (%s) on %s, which its policies do not grant", f.folder, c.action, c.op, c.resource)
 			}
+		}
+		for _, m := range outsideDeclared(tpl, f, w.rec.callsOf(f.folder)) {
+			r.addf(f.res, f.id, "%s", m)
 		}
 	}
 	for _, m := range r.msgs {

@@ -46,7 +46,7 @@ var checks = []struct {
 	run   func(*checker, *report)
 }{
 	{"functions", "every AWS::Serverless::Function builds from functions/<folder>/ (main.go, a bootstrap on a provided runtime) and has events/<folder>.json; every folder under functions/ is deployed", checkFunctions},
-	{"sample-events", "events/<folder>.json is an event the function's trigger really sends (HTTP API 2.0 for its route, SQS for its queue)", checkSampleEvents},
+	{"sample-events", "events/<folder>.json is an event the function's trigger really sends (HTTP API 2.0 for its route, SQS for its queue), and every sample under events/ is one function's", checkSampleEvents},
 	{"routes", "API Gateway and the local server (both driven by httpapi.Routes()) expose the same routes, each served by the Lambda of the same name", checkRoutes},
 	{"references", "every !Ref, !GetAtt and ${} resolves to a resource, a parameter or a pseudo parameter", checkReferences},
 	{"environment", "every variable the template sets is one config.FromEnv reads, holds a value it accepts, and every function gets the variables it requires", checkEnvironment},
@@ -54,6 +54,7 @@ var checks = []struct {
 	{"payload-format", "every HttpApi event uses payload format 2.0, the only one httpadapter.NewV2 understands", checkPayloadFormat},
 	{"api-timeouts", "no API function outlives the HTTP API integration timeout (30 s)", checkAPITimeouts},
 	{"iam", "every function's policies are scoped to resources this template defines: no '*', no literal ARNs, no account-wide managed policies", checkIAM},
+	{"access", "every function's policies are exactly those its declared access implies (a route's Access in httpapi.Routes(), a consumer's in nonRoutes): a read-only route never gets write access, no queue beyond those declared", checkAccess},
 }
 
 func TestTemplate(t *testing.T) {
@@ -86,6 +87,7 @@ func TestCheckerFindsBrokenTemplate(t *testing.T) {
 		{"references", "a dangling !Ref in Outputs", "!Ref GanchoTabel"},
 		{"references", "a dangling ${} inside !Sub", "${HttpAPI}"},
 		{"routes", "an HttpApi event for a route httpapi.Routes() does not have", "GET /v1/deliveries/{id}/attempts"},
+		{"sample-events", "a sample event of a function the template does not have", "events/ingest.json"},
 	} {
 		found := slices.ContainsFunc(got[want.check], func(m string) bool { return strings.Contains(m, want.mentions) })
 		if !found {
@@ -218,10 +220,12 @@ func checkFunctions(c *checker, r *report) {
 
 func checkSampleEvents(c *checker, r *report) {
 	routes := routesByName()
+	folders := map[string]bool{}
 	for _, f := range c.t.functions() {
 		if f.folder == "" {
 			continue
 		}
+		folders[f.folder] = true
 		file := "events/" + f.folder + ".json"
 		data, err := os.ReadFile(filepath.Join(c.root, filepath.FromSlash(file)))
 		if err != nil {
@@ -268,6 +272,18 @@ func checkSampleEvents(c *checker, r *report) {
 			if !json.Valid(data) {
 				r.addf(f.res, file, "is not valid JSON")
 			}
+		}
+	}
+	// A sample no function has is stale: a renamed route's old event, which nothing
+	// checks any more and sam local invoke cannot use.
+	samples, err := filepath.Glob(filepath.Join(c.root, "events", "*.json"))
+	if err != nil {
+		r.addf(nil, "events/", "cannot list the sample events: %v", err)
+		return
+	}
+	for _, s := range samples {
+		if name := strings.TrimSuffix(filepath.Base(s), ".json"); !folders[name] {
+			r.addf(c.t.root.get("Resources"), "events/"+name+".json", "no function has CodeUri functions/%s/: the sample is of nothing; remove it or rename it after its function", name)
 		}
 	}
 }
