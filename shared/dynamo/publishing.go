@@ -27,7 +27,7 @@ import (
 type PublishClaim = gancho.PublishClaim
 
 // PublishKeyTTL is how long a publish idempotency key is remembered.
-const PublishKeyTTL = 24 * time.Hour
+const PublishKeyTTL = gancho.IdempotencyWindow
 
 // ClaimPublishKey records that key (of tenant) publishes event claim.EventID. If the
 // key is already claimed and not expired, it returns the existing claim and false.

@@ -1,11 +1,10 @@
 package gancho
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -277,11 +276,6 @@ func (t Tenant) Masked(now time.Time) Tenant {
 	return t
 }
 
-// tenantPatchable lists the settings a JSON merge patch may change.
-var tenantPatchable = map[string]bool{
-	"name": true, "signatureHeader": true, "publicBaseUrl": true, "jwt": true, "allowedEventTypesOnly": true,
-}
-
 var tenantReadOnly = map[string]string{
 	"id":                       "cannot be changed",
 	"secret":                   "cannot be set here; use POST /v1/tenant/secret/rotate",
@@ -293,26 +287,33 @@ var tenantReadOnly = map[string]string{
 
 var jwtFields = map[string]bool{"issuer": true, "audience": true, "algorithm": true, "secret": true, "jwksUrl": true}
 
+// tenantWritable are the settings a client changes; PATCH merges into them.
+var tenantWritable = []string{"name", "signatureHeader", "publicBaseUrl", "allowedEventTypesOnly", "jwt"}
+
+// TenantSettings is the tenant's writable settings as PATCH /v1/tenant reads them,
+// after the merge: a member left out (or removed with null) takes its default.
+type TenantSettings struct {
+	Name                  *string      `json:"name"`
+	SignatureHeader       *string      `json:"signatureHeader"`
+	PublicBaseURL         *string      `json:"publicBaseUrl"`
+	AllowedEventTypesOnly *bool        `json:"allowedEventTypesOnly"`
+	JWT                   *JWTSettings `json:"jwt"`
+}
+
 // Patch applies a JSON merge patch (RFC 7396) to t's settings and validates the
 // result. null clears an optional setting (allowedEventTypesOnly returns to true);
 // a jwt.secret that is omitted or sent back in its masked form keeps the stored one.
 // Errors name the field (e.g. "jwt.issuer").
 func (t Tenant) Patch(patch []byte, policy TargetPolicy) (Tenant, error) {
-	var p map[string]any
-	dec := json.NewDecoder(bytes.NewReader(patch))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil || p == nil {
-		return t, Errorf(KindBadRequest, "request body must be a JSON object")
-	}
-	if _, ok := p[""]; ok {
-		// No field has an empty name, and a field error naming "" names nothing.
-		return t, Errorf(KindBadRequest, "malformed JSON: a member has an empty name")
+	p, err := decodePatch(patch)
+	if err != nil {
+		return t, err
 	}
 	var errs []FieldError
 	bad := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
 	for k := range p {
 		switch {
-		case tenantPatchable[k]:
+		case slices.Contains(tenantWritable, k):
 		case tenantReadOnly[k] != "":
 			bad(k, tenantReadOnly[k])
 		default:
@@ -328,70 +329,42 @@ func (t Tenant) Patch(patch []byte, policy TargetPolicy) (Tenant, error) {
 			bad("jwt."+k, "is not a known field")
 		}
 	}
+	if v, ok := p["name"]; ok && v == nil {
+		bad("name", "is required and cannot be cleared")
+	}
 	if len(errs) > 0 {
 		return t, Invalid(errs...)
+	}
+	merged, err := mergeWritable(t.Masked(time.Time{}), tenantWritable, p)
+	if err != nil {
+		return t, err
+	}
+	var in TenantSettings
+	if err := DecodeJSON(merged, &in); err != nil {
+		return t, err
 	}
 
 	out := t
-	if v, ok := p["name"]; ok {
-		s, isStr := v.(string)
-		switch {
-		case v == nil:
-			bad("name", "is required and cannot be cleared")
-		case !isStr:
-			bad("name", "must be a string")
-		default:
-			out.Name = strings.TrimSpace(s)
+	out.Name = strings.TrimSpace(deref(in.Name))
+	out.SignatureHeader = deref(in.SignatureHeader)
+	out.PublicBaseURL = strings.TrimRight(deref(in.PublicBaseURL), "/")
+	out.AllowedEventTypesOnly = in.AllowedEventTypesOnly == nil || *in.AllowedEventTypesOnly
+	out.JWT = nil
+	if j := in.JWT; j != nil {
+		kept := t.JWT != nil && t.JWT.Secret != "" && j.Secret == Mask(t.JWT.Secret)
+		if kept {
+			j.Secret = t.JWT.Secret // the masked form read or sent back: keep
 		}
-	}
-	patchString(p, "signatureHeader", "", &out.SignatureHeader, bad)
-	patchString(p, "publicBaseUrl", "", &out.PublicBaseURL, bad)
-	out.PublicBaseURL = strings.TrimRight(out.PublicBaseURL, "/")
-	if v, ok := p["allowedEventTypesOnly"]; ok {
-		switch b := v.(type) {
-		case nil:
-			out.AllowedEventTypesOnly = true
-		case bool:
-			out.AllowedEventTypesOnly = b
-		default:
-			bad("allowedEventTypesOnly", "must be a boolean")
+		// A value inherited from the previous algorithm does not apply to the new one:
+		// a secret not sent (or sent back masked), a jwksUrl not sent.
+		_, urlSent := jwtPatch["jwksUrl"]
+		if j.Algorithm != AlgHS256 && (kept || jwtPatch["secret"] == nil) {
+			j.Secret = ""
 		}
-	}
-	if v, ok := p["jwt"]; ok {
-		if v == nil {
-			out.JWT = nil
-		} else {
-			var j JWTSettings
-			if t.JWT != nil {
-				j = *t.JWT
-			}
-			stored := j.Secret
-			patchString(jwtPatch, "issuer", "jwt.", &j.Issuer, bad)
-			patchString(jwtPatch, "audience", "jwt.", &j.Audience, bad)
-			patchString(jwtPatch, "algorithm", "jwt.", &j.Algorithm, bad)
-			patchString(jwtPatch, "jwksUrl", "jwt.", &j.JWKSURL, bad)
-			secretSent := false
-			if sv, ok := jwtPatch["secret"]; ok {
-				if str, isStr := sv.(string); isStr && stored != "" && str == Mask(stored) {
-					j.Secret = stored // the masked form sent back: keep
-				} else {
-					patchString(jwtPatch, "secret", "jwt.", &j.Secret, bad)
-					secretSent = sv != nil
-				}
-			}
-			// A value inherited from the previous algorithm does not apply to the new one.
-			_, urlSent := jwtPatch["jwksUrl"]
-			if j.Algorithm != AlgHS256 && !secretSent {
-				j.Secret = ""
-			}
-			if j.Algorithm == AlgHS256 && !urlSent {
-				j.JWKSURL = ""
-			}
-			out.JWT = &j
+		if j.Algorithm == AlgHS256 && !urlSent {
+			j.JWKSURL = ""
 		}
-	}
-	if len(errs) > 0 {
-		return t, Invalid(errs...)
+		out.JWT = j
 	}
 	if err := out.Validate(policy); err != nil {
 		return t, err
@@ -399,18 +372,10 @@ func (t Tenant) Patch(patch []byte, policy TargetPolicy) (Tenant, error) {
 	return out, nil
 }
 
-// patchString applies one string member of a merge patch: absent keeps, null clears.
-func patchString(p map[string]any, key, prefix string, dst *string, bad func(field, msg string)) {
-	v, ok := p[key]
-	if !ok {
-		return
+// deref is *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	switch s := v.(type) {
-	case nil:
-		*dst = ""
-	case string:
-		*dst = s
-	default:
-		bad(prefix+key, "must be a string or null")
-	}
+	return *s
 }

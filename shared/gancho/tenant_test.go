@@ -202,6 +202,10 @@ func TestTenantPatch(t *testing.T) {
 		{"switch to RS256 drops the secret", `{"jwt":{"algorithm":"RS256","jwksUrl":"https://idp/jwks"}}`, func(t *gancho.Tenant) {
 			t.JWT = &gancho.JWTSettings{Issuer: "https://idp", Audience: "gancho", Algorithm: "RS256", JWKSURL: "https://idp/jwks"}
 		}, ""},
+		{"switch to RS256 sending the masked secret back drops it", `{"jwt":{"algorithm":"RS256","jwksUrl":"https://idp/jwks","secret":"****kkkk","issuer":"https://idp","audience":"gancho"}}`, func(t *gancho.Tenant) {
+			t.JWT = &gancho.JWTSettings{Issuer: "https://idp", Audience: "gancho", Algorithm: "RS256", JWKSURL: "https://idp/jwks"}
+		}, ""},
+		{"number in a string setting", `{"publicBaseUrl":5}`, nil, "publicBaseUrl"},
 		{"switch to RS256 without url", `{"jwt":{"algorithm":"RS256"}}`, nil, "jwt.jwksUrl"},
 		{"RS256 with explicit secret", `{"jwt":{"algorithm":"RS256","jwksUrl":"https://idp/jwks","secret":"` + strings.Repeat("n", 32) + `"}}`, nil, "jwt.secret"},
 		{"clear jwt secret", `{"jwt":{"secret":null}}`, nil, "jwt.secret"},

@@ -1,16 +1,11 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
@@ -41,67 +36,7 @@ func decodeLimit(r *http.Request, v any, limit int) error {
 }
 
 // decodeBytes is decode for a body already read.
-func decodeBytes(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return gancho.Errorf(gancho.KindBadRequest, "request body must be a JSON object")
-	}
-	if !utf8.Valid(body) {
-		// encoding/json would keep invalid bytes in a RawMessage (a payload), stored
-		// and served back as JSON that is not JSON, and replace them elsewhere.
-		return gancho.Errorf(gancho.KindBadRequest, "request body must be valid UTF-8 (JSON text is UTF-8)")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	if dec.More() {
-		return gancho.Errorf(gancho.KindBadRequest, "request body must hold one JSON object")
-	}
-	return nil
-}
-
-func decodeError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return gancho.Errorf(gancho.KindBadRequest, "malformed JSON at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			return gancho.Errorf(gancho.KindBadRequest, "request body must be a JSON object")
-		}
-		return gancho.Invalid(gancho.FieldError{Field: field, Message: fmt.Sprintf("must be %s", jsonKind(typ.Type.Kind().String()))})
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return gancho.Errorf(gancho.KindBadRequest, "malformed JSON: unexpected end of input")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		if field == "" {
-			// No field has an empty name, and a field error naming "" names nothing.
-			return gancho.Errorf(gancho.KindBadRequest, "malformed JSON: a member has an empty name")
-		}
-		return gancho.Invalid(gancho.FieldError{Field: field, Message: "is not a known field"})
-	}
-	return gancho.Errorf(gancho.KindBadRequest, "malformed JSON")
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "an array"
-	case "map", "struct", "ptr":
-		return "an object"
-	}
-	if strings.HasPrefix(goKind, "int") || strings.HasPrefix(goKind, "uint") || strings.HasPrefix(goKind, "float") {
-		return "a number"
-	}
-	return "of another type"
-}
+func decodeBytes(body []byte, v any) error { return gancho.DecodeJSON(body, v) }
 
 // page reads ?limit= and ?cursor=.
 func page(r *http.Request) (int, string, error) {

@@ -29,12 +29,9 @@ const (
 	HeaderIdempotentReplayed = "Idempotent-Replayed"
 	// MaxIdempotencyKeyLength bounds a key; keys are printable ASCII.
 	MaxIdempotencyKeyLength = 255
-	// IdempotencyWindow is how long a key's first response is replayed.
-	IdempotencyWindow = 24 * time.Hour
-	// IdempotencyLease is how long a request may run before a repeat of it may take
-	// its key over (its process died before finishing). Every API Lambda is stopped
-	// long before this.
-	IdempotencyLease = time.Minute
+	// IdempotencyWindow is how long a key's first response is replayed (the rules
+	// are gancho's, shared with publishing).
+	IdempotencyWindow = gancho.IdempotencyWindow
 	// maxReplayBody bounds the responses that are stored; a larger one (only a big
 	// page of results can be) is not remembered, and a repeat runs again.
 	maxReplayBody = 256 << 10
@@ -92,7 +89,7 @@ func (a *API) idempotent(rt Route, w http.ResponseWriter, r *http.Request) {
 		Route:       rt.Name,
 		RequestHash: requestHash(r, body),
 		Lock:        hex.EncodeToString(gancho.RandomToken(16)),
-		LeaseUntil:  now.Add(IdempotencyLease),
+		LeaseUntil:  now.Add(gancho.IdempotencyLease),
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(IdempotencyWindow),
 	}

@@ -155,42 +155,19 @@ func (a *API) replaceSubscription(w http.ResponseWriter, r *http.Request) {
 	a.saveSubscription(w, r, old, in)
 }
 
-// writableFields are the subscription fields a client sets; PATCH merges into them.
-var writableFields = []string{"name", "description", "url", "method", "events", "ownerId", "context", "headers",
-	"auth", "mode", "format", "isActive", "timeoutSeconds", "rateLimitPerSecond", "retrySchedule", "ordered", "metadata"}
-
 func (a *API) updateSubscription(w http.ResponseWriter, r *http.Request) {
 	old, err := a.loadSubscription(r)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
-	var patch map[string]any
+	var patch json.RawMessage
 	if err := decode(r, &patch); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
-	// The current writable fields as a client reads them (write-only values masked,
-	// which KeepWriteOnly restores), merged with the patch (RFC 7396), then validated
-	// exactly like a PUT.
-	current, err := toMap(old.Redacted())
+	in, err := old.Patch(patch)
 	if err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
-	doc := map[string]any{}
-	for _, f := range writableFields {
-		if v, ok := current[f]; ok {
-			doc[f] = v
-		}
-	}
-	merged, err := json.Marshal(mergePatch(doc, patch))
-	if err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
-	var in gancho.SubscriptionInput
-	if err := decodeBytes(merged, &in); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
@@ -291,38 +268,4 @@ func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, secretResponse{Secret: sub.Secret, PreviousValidUntil: sub.PreviousValidUntil(now)})
-}
-
-// toMap is v as a generic JSON object.
-func toMap(v any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, json.Unmarshal(b, &m)
-}
-
-// mergePatch applies an RFC 7396 JSON merge patch to target.
-func mergePatch(target, patch any) any {
-	p, ok := patch.(map[string]any)
-	if !ok {
-		return patch
-	}
-	t, ok := target.(map[string]any)
-	if !ok {
-		t = map[string]any{}
-	}
-	out := make(map[string]any, len(t))
-	for k, v := range t {
-		out[k] = v
-	}
-	for k, v := range p {
-		if v == nil {
-			delete(out, k)
-			continue
-		}
-		out[k] = mergePatch(out[k], v)
-	}
-	return out
 }

@@ -64,7 +64,7 @@ const DefaultInlineFanOut = 50
 
 // New returns a Publisher.
 func New(store Store, q Queue, now func() time.Time) *Publisher {
-	return &Publisher{store: store, queue: q, now: now, inline: DefaultInlineFanOut, batchInline: DefaultBatchInlineFanOut, takeover: 30 * time.Second}
+	return &Publisher{store: store, queue: q, now: now, inline: DefaultInlineFanOut, batchInline: DefaultBatchInlineFanOut, takeover: gancho.IdempotencyLease}
 }
 
 // WithInlineFanOut sets the largest fan-out done inline (tests use small numbers).
