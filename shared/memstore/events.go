@@ -129,7 +129,7 @@ func (st *Store) LoadDeliveryBatch(_ context.Context, refs []gancho.DeliveryRef)
 			b.Events[e.ev.ID] = cloneEvent(e.ev)
 		}
 		if s, ok := st.subs[k2(r.TenantID, r.SubscriptionID)]; ok && r.SubscriptionID != gancho.CallbackDestination {
-			b.Subscriptions[s.sub.ID] = clone(s.sub)
+			b.Subscriptions[s.sub.ID] = cloneSub(s.sub)
 		}
 	}
 	return b, nil

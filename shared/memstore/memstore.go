@@ -138,9 +138,24 @@ func clone[T any](v T) T {
 	return out
 }
 
+// rawCopy keeps raw JSON as given, byte for byte, as the DynamoDB store does (the
+// JSON round trip of clone would compact it).
+func rawCopy(b json.RawMessage) json.RawMessage {
+	if b == nil {
+		return nil
+	}
+	return append(json.RawMessage{}, b...)
+}
+
+func cloneSub(s gancho.Subscription) gancho.Subscription {
+	out := clone(s)
+	out.Metadata = rawCopy(s.Metadata)
+	return out
+}
+
 func cloneEvent(ev gancho.Event) gancho.Event {
 	out := clone(ev)
-	out.TenantID = ev.TenantID
+	out.TenantID, out.Payload = ev.TenantID, rawCopy(ev.Payload)
 	if ev.Destinations != nil {
 		out.Destinations = append(make([]gancho.Destination, 0, len(ev.Destinations)), ev.Destinations...)
 	}

@@ -21,7 +21,7 @@ func (st *Store) CreateSubscription(_ context.Context, sub gancho.Subscription) 
 	if _, ok := st.subs[k]; ok {
 		return fmt.Errorf("create subscription %s: %w", sub.ID, gancho.ErrConflict)
 	}
-	st.subs[k] = &subscription{sub: clone(sub)}
+	st.subs[k] = &subscription{sub: cloneSub(sub)}
 	return nil
 }
 
@@ -33,7 +33,7 @@ func (st *Store) GetSubscription(_ context.Context, tenant, id string) (gancho.S
 	if !ok {
 		return gancho.Subscription{}, fmt.Errorf("subscription %s: %w", id, gancho.ErrNotFound)
 	}
-	return clone(s.sub), nil
+	return cloneSub(s.sub), nil
 }
 
 // ListSubscriptions returns tenant's subscriptions, newest first.
@@ -49,7 +49,7 @@ func (st *Store) ListSubscriptions(_ context.Context, tenant string, f gancho.Su
 		case f.Event != "" && !contains(sub.Events, f.Event):
 		case f.IsActive != nil && sub.IsActive != *f.IsActive:
 		default:
-			all = append(all, clone(sub))
+			all = append(all, cloneSub(sub))
 		}
 	}
 	out, next, err := pageDesc(all, func(s gancho.Subscription) string { return s.ID }, "S#"+tenant, p)
@@ -102,6 +102,12 @@ func (st *Store) updateSub(old, sub gancho.Subscription) error {
 	if err := json.Unmarshal(b, &merged); err != nil {
 		return fmt.Errorf("update subscription: %w", err)
 	}
+	switch _, written := after["metadata"]; {
+	case !bytes.Equal(before["metadata"], after["metadata"]) && written:
+		merged.Metadata = rawCopy(sub.Metadata)
+	case written || before["metadata"] == nil:
+		merged.Metadata = rawCopy(s.sub.Metadata)
+	}
 	s.sub = merged
 	return nil
 }
@@ -138,7 +144,7 @@ func (st *Store) DisableSubscription(_ context.Context, sub gancho.Subscription,
 		if !ok {
 			return fmt.Errorf("subscription %s: %w", sub.ID, gancho.ErrNotFound)
 		}
-		sub = clone(s.sub)
+		sub = cloneSub(s.sub)
 	}
 	return fmt.Errorf("disable subscription %s: %w", sub.ID, gancho.ErrConflict)
 }
