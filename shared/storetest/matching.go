@@ -74,7 +74,7 @@ var matchCases = []Case{
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-						ev := gancho.Event{TenantID: tenant, ID: gancho.NewID(gancho.PrefixEvent, time.Now()), Type: tc.typ, OwnerID: tc.owner, Context: tc.evCtx}
+				ev := gancho.Event{TenantID: tenant, ID: gancho.NewID(gancho.PrefixEvent, time.Now()), Type: tc.typ, OwnerID: tc.owner, Context: tc.evCtx}
 				ms, err := e.St.MatchSubscriptions(e.Ctx, ev)
 				if err != nil {
 					t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 
 	"encoding/base64"
 	"encoding/json"
-	"unicode/utf8"
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"unicode/utf8"
 )
 
 func ids(subs []gancho.Subscription) []string {
