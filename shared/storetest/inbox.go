@@ -1,12 +1,12 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
 	"time"
 
-	"encoding/json"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 

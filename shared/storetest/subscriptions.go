@@ -1,17 +1,17 @@
 package storetest
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"encoding/base64"
-	"encoding/json"
-	"github.com/gancho-dev/gancho/shared/gancho"
 	"unicode/utf8"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
 func ids(subs []gancho.Subscription) []string {
