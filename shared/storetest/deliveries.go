@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -357,6 +358,116 @@ var deliveryCases = []Case{
 						t.Errorf("%s: %s recorded=%v status %s", tc.name, d.ID, d.Recorded, d.Status)
 					}
 				}
+			}
+		}
+	}},
+	{"requeue: only a record unchanged since it was read goes back to pending, and unparked", func(t *testing.T, e Env) {
+		ev := newEvent(e.Tenant, time.Now(), `{}`)
+		d := newDelivery(ev, gancho.NewID(gancho.PrefixSubscription, time.Now()))
+		if err := e.St.CreateEvent(e.Ctx, asQueued(ev, d)); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "requeue a delivery without a record", e.St.MarkRequeued(e.Ctx, d), gancho.ErrConflict)
+		next := time.Now().Add(-time.Second)
+		a := gancho.Attempt{Number: 1, At: time.Now().UTC(), StatusCode: 500, Outcome: gancho.OutcomeFailure}
+		if err := e.St.RecordAttempt(e.Ctx, d, a, gancho.StatusRetrying, &next, true); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "requeue from a read before the attempt", e.St.MarkRequeued(e.Ctx, d), gancho.ErrConflict)
+		got, err := e.St.GetDelivery(e.Ctx, e.Tenant, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.St.MarkRequeued(e.Ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		after, err := e.St.GetDelivery(e.Ctx, e.Tenant, d.ID)
+		if err != nil || after.Status != gancho.StatusPending || after.NextAttemptAt != nil || len(after.Attempts) != 1 || !after.Recorded {
+			t.Errorf("after requeue: %+v, %v", after, err)
+		}
+		if due := e.due(t, time.Now()); len(due) != 0 {
+			t.Errorf("a requeued delivery is still parked: %v", due)
+		}
+		wantErr(t, "requeue twice from the same read", e.St.MarkRequeued(e.Ctx, got), gancho.ErrConflict)
+	}},
+	{"list events: newest first, filtered, past retention left out", func(t *testing.T, e Env) {
+		base := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+		mk := func(i int, typ, owner, ref string) string {
+			ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, base.Add(time.Duration(i)*time.Minute)), TenantID: e.Tenant, Type: typ,
+				CreatedAt: base.Add(time.Duration(i) * time.Minute), OwnerID: owner, Payload: json.RawMessage(`{}`)}
+			if ref != "" {
+				ev.Reference = &gancho.Reference{Type: "order", ID: ref}
+			}
+			if err := e.St.CreateEvent(e.Ctx, asQueued(ev)); err != nil {
+				t.Fatal(err)
+			}
+			return ev.ID
+		}
+		a := mk(0, "crm.lead.created", "o1", "r1")
+		b := mk(1, "crm.lead.won", "o2", "r1")
+		c := mk(2, "crm.lead.created", "", "r2")
+		d := mk(3, "billing.paid", "o1", "")
+		old := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, time.Now().Add(-defaultRetention-time.Hour)), TenantID: e.Tenant,
+			Type: "crm.lead.created", CreatedAt: time.Now().Add(-defaultRetention - time.Hour).UTC(), Payload: json.RawMessage(`{}`)}
+		if err := e.St.CreateEvent(e.Ctx, asQueued(old)); err != nil {
+			t.Fatal(err)
+		}
+		// Another tenant's events never show.
+		if err := e.St.CreateEvent(e.Ctx, asQueued(newEvent(TenantID(), base.Add(90*time.Second), `{}`))); err != nil {
+			t.Fatal(err)
+		}
+		since, until := base.Add(time.Minute), base.Add(3*time.Minute)
+		for _, tc := range []struct {
+			name string
+			f    gancho.EventFilter
+			want []string
+		}{
+			{"all", gancho.EventFilter{}, []string{d, c, b, a}},
+			{"type", gancho.EventFilter{Type: "crm.lead.created"}, []string{c, a}},
+			{"owner", gancho.EventFilter{OwnerID: "o1"}, []string{d, a}},
+			{"reference", gancho.EventFilter{ReferenceID: "r1"}, []string{b, a}},
+			{"since and until", gancho.EventFilter{Since: &since, Until: &until}, []string{c, b}},
+			{"type and owner", gancho.EventFilter{Type: "crm.lead.created", OwnerID: "o1"}, []string{a}},
+		} {
+			for _, limit := range []int{1, 3, 100} {
+				evs := pages(t, limit, func(cursor string) ([]gancho.Event, string, error) {
+					return e.St.ListEvents(e.Ctx, e.Tenant, tc.f, gancho.Page{Limit: limit, Cursor: cursor})
+				})
+				var got []string
+				for _, ev := range evs {
+					got = append(got, ev.ID)
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("%s, limit %d: %v, want %v", tc.name, limit, got, tc.want)
+				}
+			}
+		}
+	}},
+	{"an event past retention and its deliveries are not found", func(t *testing.T, e Env) {
+		when := time.Now().Add(-defaultRetention - time.Hour)
+		ev := newEvent(e.Tenant, when, `{}`)
+		d, r := newDelivery(ev, gancho.NewID(gancho.PrefixSubscription, when)), newDelivery(ev, gancho.NewID(gancho.PrefixSubscription, when))
+		if err := e.St.CreateEvent(e.Ctx, asQueued(ev, d, r)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.St.SetDeliveryStatus(e.Ctx, r, gancho.StatusCancelled); err != nil { // a record, past retention too
+			t.Fatal(err)
+		}
+		_, err := e.St.GetEvent(e.Ctx, e.Tenant, ev.ID)
+		wantErr(t, "event", err, gancho.ErrNotFound)
+		for _, id := range []string{d.ID, r.ID} {
+			_, err = e.St.GetDelivery(e.Ctx, e.Tenant, id)
+			wantErr(t, "delivery", err, gancho.ErrNotFound)
+		}
+		if evs, err := e.St.LoadEvents(e.Ctx, []gancho.EventRef{{TenantID: e.Tenant, ID: ev.ID}}); err != nil || len(evs) != 0 {
+			t.Errorf("LoadEvents: %v, %v", evs, err)
+		}
+		if ds, _, err := e.St.ListDeliveries(e.Ctx, e.Tenant, false, ev.ID, gancho.DeliveryFilter{}, gancho.Page{Limit: 10}); err != nil || len(ds) != 0 {
+			t.Errorf("the event's deliveries: %v, %v", ds, err)
+		}
+		for _, sub := range []string{d.SubscriptionID, r.SubscriptionID} {
+			if ds, _, err := e.St.ListDeliveries(e.Ctx, e.Tenant, true, sub, gancho.DeliveryFilter{}, gancho.Page{Limit: 10}); err != nil || len(ds) != 0 {
+				t.Errorf("the subscription's deliveries: %v, %v", ds, err)
 			}
 		}
 	}},

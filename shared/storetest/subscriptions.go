@@ -358,4 +358,88 @@ var subscriptionCases = []Case{
 			}
 		})
 	}},
+	{"update writes only what changed: the status block and notice flag survive; a stale update conflicts", func(t *testing.T, e Env) {
+		c := newClock()
+		sub := newSub(t, e.Tenant, c, gancho.SubscriptionInput{Events: listp("crm.*")})
+		e.create(t, sub)
+		fail := gancho.Attempt{Number: 1, At: time.Now().UTC(), StatusCode: 500, Response: "boom", Outcome: gancho.OutcomeFailure}
+		if err := e.St.RecordSubscriptionOutcome(e.Ctx, e.Tenant, sub.ID, outcomeOf(fail)); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := e.St.ClaimNotice(e.Ctx, e.Tenant, sub.ID, "dlv_1", time.Now()); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		// An update from the read made before those writes.
+		renamed := sub
+		renamed.Name, renamed.Events, renamed.UpdatedAt = "renamed", []string{"billing.*"}, c.tick()
+		if err := e.St.UpdateSubscription(e.Ctx, sub, renamed); err != nil {
+			t.Fatal(err)
+		}
+		got := e.getSub(t, sub.ID)
+		if got.Name != "renamed" || !slices.Equal(got.Events, []string{"billing.*"}) || !got.UpdatedAt.Equal(renamed.UpdatedAt) {
+			t.Errorf("after the update: %+v", got)
+		}
+		if got.ConsecutiveFailures != 1 || got.LastStatusCode != 500 || !got.NeedView || got.LastUpdateAt == nil {
+			t.Errorf("the update lost what others wrote meanwhile: %+v", got.Status)
+		}
+		if ok, _ := e.St.ClaimNotice(e.Ctx, e.Tenant, sub.ID, "dlv_2", time.Now()); ok {
+			t.Error("the update cleared the pending-notice flag")
+		}
+		// The match entries follow the new patterns.
+		for typ, want := range map[string]int{"crm.lead.created": 0, "billing.paid": 1} {
+			ms, err := e.St.MatchSubscriptions(e.Ctx, gancho.Event{TenantID: e.Tenant, ID: gancho.NewID(gancho.PrefixEvent, time.Now()), Type: typ})
+			if err != nil || len(ms) != want {
+				t.Errorf("%s matches %d (%v), want %d", typ, len(ms), err, want)
+			}
+		}
+		lost := sub
+		lost.Name, lost.UpdatedAt = "lost", c.tick()
+		wantErr(t, "update from a stale read", e.St.UpdateSubscription(e.Ctx, sub, lost), gancho.ErrConflict)
+		if got := e.getSub(t, sub.ID); got.Name != "renamed" {
+			t.Errorf("name %q after a lost update", got.Name)
+		}
+		if err := e.St.DeleteSubscription(e.Ctx, renamed); err != nil {
+			t.Fatal(err)
+		}
+		again := renamed
+		again.UpdatedAt = c.tick()
+		wantErr(t, "update of a deleted subscription", e.St.UpdateSubscription(e.Ctx, renamed, again), gancho.ErrConflict)
+		_, err := e.St.GetSubscription(e.Ctx, e.Tenant, sub.ID)
+		wantErr(t, "get after a refused update", err, gancho.ErrNotFound)
+	}},
+	{"disable: with its reason, from a stale read too; a deleted one is not found", func(t *testing.T, e Env) {
+		c := newClock()
+		sub := newSub(t, e.Tenant, c, gancho.SubscriptionInput{Events: listp("*")})
+		e.create(t, sub)
+		renamed := sub
+		renamed.Name, renamed.UpdatedAt = "renamed", c.tick()
+		if err := e.St.UpdateSubscription(e.Ctx, sub, renamed); err != nil {
+			t.Fatal(err)
+		}
+		at := c.tick()
+		if err := e.St.DisableSubscription(e.Ctx, sub, "gone", at); err != nil {
+			t.Fatalf("disable from a stale read: %v", err)
+		}
+		got := e.getSub(t, sub.ID)
+		if got.IsActive || got.DisabledReason != "gone" || got.Name != "renamed" || !got.UpdatedAt.Equal(at) {
+			t.Errorf("disabled: %+v", got)
+		}
+		ms, err := e.St.MatchSubscriptions(e.Ctx, gancho.Event{TenantID: e.Tenant, ID: gancho.NewID(gancho.PrefixEvent, time.Now()), Type: "a.b"})
+		if err != nil || len(ms) != 0 {
+			t.Errorf("a disabled subscription matches: %v %v", ms, err)
+		}
+		// Disabling an inactive copy changes nothing.
+		if err := e.St.DisableSubscription(e.Ctx, got, "other", c.tick()); err != nil {
+			t.Fatal(err)
+		}
+		if again := e.getSub(t, sub.ID); again.DisabledReason != "gone" || !again.UpdatedAt.Equal(at) {
+			t.Errorf("disabling an inactive subscription changed it: %+v", again)
+		}
+		other := newSub(t, e.Tenant, c, gancho.SubscriptionInput{})
+		e.create(t, other)
+		if err := e.St.DeleteSubscription(e.Ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "disable a deleted subscription", e.St.DisableSubscription(e.Ctx, other, "gone", c.tick()), gancho.ErrNotFound)
+	}},
 }
