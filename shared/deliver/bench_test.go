@@ -27,39 +27,26 @@ import (
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
-// memStore is an in-memory Store (and RateLimiter) for the handler's unit tests and
-// benchmarks. With stateless, attempts are counted but records never change, so the
-// same messages can be delivered again and again.
-type memStore struct {
-	stateless bool
-
-	mu         sync.Mutex
+// benchStore is the benchmarks' Store: the records never change, so the same
+// messages can be delivered again and again; attempts are only counted. (The handler's
+// tests use the in-memory store, package memstore: see store_test.go.)
+type benchStore struct {
 	deliveries map[string]gancho.Delivery
 	events     map[string]gancho.Event
 	subs       map[string]gancho.Subscription
-	windows    map[string]int64 // rate windows: tenant/sub/second -> count
-	outcomes   int
-
-	attempts atomic.Int64 // RecordAttempt calls that succeeded
-	takes    atomic.Int64 // TakeRateToken calls
-	takeErr  error        // returned by TakeRateToken when set
+	attempts   atomic.Int64 // RecordAttempt calls
 }
 
-func newMemStore() *memStore {
-	return &memStore{deliveries: map[string]gancho.Delivery{}, events: map[string]gancho.Event{},
-		subs: map[string]gancho.Subscription{}, windows: map[string]int64{}}
+func newBenchStore() *benchStore {
+	return &benchStore{deliveries: map[string]gancho.Delivery{}, events: map[string]gancho.Event{},
+		subs: map[string]gancho.Subscription{}}
 }
 
-func (s *memStore) LoadDeliveryBatch(_ context.Context, refs []gancho.DeliveryRef) (gancho.DeliveryBatch, error) {
+func (s *benchStore) LoadDeliveryBatch(_ context.Context, refs []gancho.DeliveryRef) (gancho.DeliveryBatch, error) {
 	b := gancho.DeliveryBatch{Deliveries: make(map[string]gancho.Delivery, len(refs)),
 		Events: make(map[string]gancho.Event, len(refs)), Subscriptions: map[string]gancho.Subscription{}}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, r := range refs {
 		if d, ok := s.deliveries[r.DeliveryID]; ok && d.TenantID == r.TenantID {
-			if !s.stateless {
-				d.Attempts = append([]gancho.Attempt(nil), d.Attempts...)
-			}
 			b.Deliveries[d.ID] = d
 		}
 		if ev, ok := s.events[r.EventID]; ok && ev.TenantID == r.TenantID {
@@ -72,77 +59,33 @@ func (s *memStore) LoadDeliveryBatch(_ context.Context, refs []gancho.DeliveryRe
 	return b, nil
 }
 
-func (s *memStore) RecordAttempt(_ context.Context, d gancho.Delivery, a gancho.Attempt, status string, next *time.Time, _ bool) error {
-	if s.stateless {
-		s.attempts.Add(1)
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.deliveries[d.ID]
-	if !ok || len(cur.Attempts) != a.Number-1 {
-		return fmt.Errorf("attempt %d of %s: %w", a.Number, d.ID, gancho.ErrConflict)
-	}
-	cur.Attempts = append(cur.Attempts, a)
-	cur.Status, cur.NextAttemptAt = status, next
-	s.deliveries[d.ID] = cur
+func (s *benchStore) RecordAttempt(context.Context, gancho.Delivery, gancho.Attempt, string, *time.Time, bool) error {
 	s.attempts.Add(1)
 	return nil
 }
 
-func (s *memStore) SetDeliveryStatus(_ context.Context, d gancho.Delivery, status string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.deliveries[d.ID]
-	if !ok || gancho.Final(cur.Status) {
-		return gancho.ErrConflict
-	}
-	cur.Status = status
-	s.deliveries[d.ID] = cur
+func (s *benchStore) SetDeliveryStatus(context.Context, gancho.Delivery, string) error { return nil }
+
+func (s *benchStore) RecordSubscriptionOutcome(context.Context, string, string, gancho.Outcome) error {
 	return nil
 }
 
-func (s *memStore) RecordSubscriptionOutcome(context.Context, string, string, gancho.Outcome) error {
-	s.mu.Lock()
-	s.outcomes++
-	s.mu.Unlock()
+func (s *benchStore) DisableSubscription(context.Context, gancho.Subscription, string, time.Time) error {
 	return nil
 }
 
-func (s *memStore) DisableSubscription(_ context.Context, sub gancho.Subscription, reason string, _ time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.subs[sub.ID]
-	cur.IsActive, cur.DisabledReason = false, reason
-	s.subs[sub.ID] = cur
-	return nil
-}
-
-func (s *memStore) GetTenant(_ context.Context, id string) (gancho.Tenant, error) {
+func (s *benchStore) GetTenant(_ context.Context, id string) (gancho.Tenant, error) {
 	return gancho.Tenant{ID: id, Name: "bench"}, nil
 }
 
-func (s *memStore) TakeRateToken(_ context.Context, tenant, subID string, at time.Time) (int64, error) {
-	s.takes.Add(1)
-	if s.takeErr != nil {
-		return 0, s.takeErr
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := tenant + "/" + subID + "/" + strconv.FormatInt(at.Unix(), 10)
-	s.windows[k]++
-	return s.windows[k], nil
+// TakeRateToken: the benchmarked subscriptions have no rate limit.
+func (s *benchStore) TakeRateToken(context.Context, string, string, time.Time) (int64, error) {
+	return 1, nil
 }
 
-// SettleNotice: these tests push; notify subscriptions are tested on the store.
-func (s *memStore) SettleNotice(context.Context, string, string, string, *time.Time) error {
+// SettleNotice: the benchmarks push; there is no notice to settle.
+func (s *benchStore) SettleNotice(context.Context, string, string, string, *time.Time) error {
 	return nil
-}
-
-func (s *memStore) delivery(id string) gancho.Delivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.deliveries[id]
 }
 
 // sentMessage is one message a memQueue was given.
@@ -307,8 +250,7 @@ func benchLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard
 func BenchmarkDeliverHandler(b *testing.B) {
 	srv, hits := benchReceiver(b)
 	f := newBenchFixture(newBenchSub("ten_bench", srv.URL+"/hooks/:id"), benchBatch)
-	st := newMemStore()
-	st.stateless = true
+	st := newBenchStore()
 	st.subs[f.sub.ID] = f.sub
 	for i := range f.dels {
 		st.deliveries[f.dels[i].ID], st.events[f.events[i].ID] = f.dels[i], f.events[i]

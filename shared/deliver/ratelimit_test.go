@@ -25,7 +25,7 @@ import (
 // test moves.
 type rlEnv struct {
 	t   *testing.T
-	st  *memStore
+	st  *testStore
 	q   *memQueue
 	h   *deliver.Handler
 	f   benchFixture
@@ -58,13 +58,10 @@ func newRLEnv(t *testing.T, limit *int, n int) *rlEnv {
 	t.Cleanup(srv.Close)
 	sub := newBenchSub("ten_rl", srv.URL+"/hooks")
 	sub.RateLimitPerSecond = limit
-	e := &rlEnv{t: t, st: newMemStore(), q: &memQueue{}, f: newBenchFixture(sub, n), rcv: rcv,
+	e := &rlEnv{t: t, st: newTestStore(), q: &memQueue{}, f: newBenchFixture(sub, n), rcv: rcv,
 		// Half-way through a second, so a test's steps stay inside their windows.
 		now: time.Unix(time.Now().Unix()+10, 500e6)}
-	e.st.subs[sub.ID] = sub
-	for i := range e.f.dels {
-		e.st.deliveries[e.f.dels[i].ID], e.st.events[e.f.events[i].ID] = e.f.dels[i], e.f.events[i]
-	}
+	e.st.seed(t, e.f)
 	e.h = deliver.NewHandler(e.st, e.q, outbound.NewClient(outbound.Options{AllowPrivate: true}), testenv.Logger(t),
 		deliver.WithClock(e.clock))
 	return e
@@ -111,6 +108,15 @@ func (e *rlEnv) first() []queue.Message {
 		out = append(out, queue.Message{TenantID: d.TenantID, DeliveryID: d.ID, EventID: d.EventID, SubscriptionID: d.SubscriptionID, Attempt: 1})
 	}
 	return out
+}
+
+// attempts is the number of attempts recorded on the env's deliveries.
+func (e *rlEnv) attempts() int {
+	n := 0
+	for _, d := range e.f.dels {
+		n += len(e.st.delivery(d.ID).Attempts)
+	}
+	return n
 }
 
 func intp(v int) *int { return &v }
@@ -203,7 +209,7 @@ func TestRateLimitedRetryKeepsItsAttemptNumber(t *testing.T) {
 	next := e.clock()
 	d.Status, d.NextAttemptAt = gancho.StatusRetrying, &next
 	d.Attempts = []gancho.Attempt{{Number: 1, At: e.clock().Add(-5 * time.Second), StatusCode: 500, Outcome: gancho.OutcomeFailure}}
-	e.st.deliveries[d.ID] = d
+	e.st.putRecord(t, d)
 	m := e.first()[0]
 	m.Attempt = 2
 
@@ -238,7 +244,7 @@ func TestRateLimitedManualRetryStaysManual(t *testing.T) {
 	d := e.f.dels[0]
 	d.Status = gancho.StatusFailed
 	d.Attempts = []gancho.Attempt{{Number: 1, At: e.clock().Add(-time.Hour), StatusCode: 500, Outcome: gancho.OutcomeFailure}}
-	e.st.deliveries[d.ID] = d
+	e.st.putRecord(t, d)
 	m := e.first()[0]
 	m.Attempt, m.Manual = 2, true
 
@@ -268,7 +274,7 @@ func TestRateLimitStoreErrorDelays(t *testing.T) {
 	if sent := e.q.take(); len(sent) != 2 {
 		t.Fatalf("re-sent %d, want 2", len(sent))
 	}
-	if n := e.st.attempts.Load(); n != 0 {
+	if n := e.attempts(); n != 0 {
 		t.Errorf("%d attempts recorded", n)
 	}
 }
@@ -282,7 +288,7 @@ func TestRateLimitQueueErrorFailsTheItem(t *testing.T) {
 	if len(failed) != 1 {
 		t.Fatalf("failed items %v, want the delayed message reported so it comes back", failed)
 	}
-	if n := e.st.attempts.Load(); n != 0 || len(e.rcv.headers()) != 0 {
+	if n := e.attempts(); n != 0 || len(e.rcv.headers()) != 0 {
 		t.Errorf("%d attempts, %d sent", n, len(e.rcv.headers()))
 	}
 }

@@ -59,8 +59,9 @@ func TestRetryNowOfARetryingDeliveryIsNotSentTwice(t *testing.T) {
 				d.Attempts = []gancho.Attempt{{Number: 1, At: now.Add(-time.Second), StatusCode: 500, Outcome: gancho.OutcomeFailure}}
 				// As MarkRequeued leaves it after the retry was asked for.
 				d.Status, d.NextAttemptAt = gancho.StatusPending, nil
-				st, q := newMemStore(), &memQueue{}
-				st.subs[sub.ID], st.deliveries[d.ID], st.events[f.events[0].ID] = sub, d, f.events[0]
+				st, q := newTestStore(), &memQueue{}
+				st.seed(t, f)
+				st.putRecord(t, d)
 				h := deliver.NewHandler(st, q, outbound.NewClient(outbound.Options{AllowPrivate: true}), testenv.Logger(t),
 					deliver.WithClock(func() time.Time { return now }))
 

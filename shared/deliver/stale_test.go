@@ -21,12 +21,11 @@ func TestStaleMessageRequeuesOnlyWhenRedelivered(t *testing.T) {
 		t.Run("receives="+tc.receives, func(t *testing.T) {
 			e := newRLEnv(t, nil, 1)
 			rec := e.f.msgs[0]
-			id := e.f.dels[0].ID
-			d := e.st.deliveries[id]
+			d := e.f.dels[0]
 			next := e.now.Add(5 * time.Second)
 			d.Attempts = []gancho.Attempt{{Number: 1, At: e.now, StatusCode: 500, Outcome: gancho.OutcomeFailure}}
 			d.Status, d.NextAttemptAt = gancho.StatusRetrying, &next
-			e.st.deliveries[id] = d
+			e.st.putRecord(t, d)
 			rec.Attributes = map[string]string{"ApproximateReceiveCount": tc.receives}
 			out, err := e.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec}})
 			if err != nil || len(out.BatchItemFailures) != 0 {

@@ -52,20 +52,15 @@ func TestStatusBlockWrittenOnlyOnChange(t *testing.T) {
 			sub := newBenchSub("ten_status", srv.URL+"/hooks/:id")
 			sub.Status = tc.status(now)
 			f := newBenchFixture(sub, 3)
-			st, q := newMemStore(), &memQueue{}
-			st.subs[sub.ID] = sub
-			for i := range f.dels {
-				st.deliveries[f.dels[i].ID], st.events[f.events[i].ID] = f.dels[i], f.events[i]
-			}
+			st, q := newTestStore(), &memQueue{}
+			st.seed(t, f)
 			h := deliver.NewHandler(st, q, outbound.NewClient(outbound.Options{AllowPrivate: true}), testenv.Logger(t))
 			out, err := h.Handle(context.Background(), events.SQSEvent{Records: f.msgs})
 			if err != nil || len(out.BatchItemFailures) != 0 {
 				t.Fatalf("handle: %v %+v", err, out)
 			}
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			if st.outcomes != tc.outcomes {
-				t.Errorf("status block written %d times, want %d", st.outcomes, tc.outcomes)
+			if n := st.outcomeCount(); n != tc.outcomes {
+				t.Errorf("status block written %d times, want %d", n, tc.outcomes)
 			}
 		})
 	}

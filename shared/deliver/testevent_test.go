@@ -44,8 +44,8 @@ func TestTestDeliveryNeverCounts(t *testing.T) {
 				f.events[0].Type, f.events[0].TargetSubscriptionID = gancho.TypeTest, sub.ID
 				f.dels[0].EventType = gancho.TypeTest
 			}
-			st, q := newMemStore(), &memQueue{}
-			st.subs[sub.ID], st.deliveries[f.dels[0].ID], st.events[f.events[0].ID] = sub, f.dels[0], f.events[0]
+			st, q := newTestStore(), &memQueue{}
+			st.seed(t, f)
 			h := deliver.NewHandler(st, q, outbound.NewClient(outbound.Options{AllowPrivate: true}), testenv.Logger(t),
 				deliver.WithClock(func() time.Time { return now }))
 			out, err := h.Handle(context.Background(), events.SQSEvent{Records: f.msgs})
@@ -55,13 +55,11 @@ func TestTestDeliveryNeverCounts(t *testing.T) {
 			if d := st.delivery(f.dels[0].ID); len(d.Attempts) != 1 || d.Attempts[0].StatusCode != tc.code {
 				t.Fatalf("delivery %+v, want one attempt answered %d", d, tc.code)
 			}
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			if st.outcomes != tc.outcomes {
-				t.Errorf("status block updated %d times, want %d", st.outcomes, tc.outcomes)
+			if n := st.outcomeCount(); n != tc.outcomes {
+				t.Errorf("status block updated %d times, want %d", n, tc.outcomes)
 			}
-			if alive := st.subs[sub.ID].IsActive; alive != tc.wantAlive {
-				t.Errorf("subscription active = %v, want %v (%s)", alive, tc.wantAlive, st.subs[sub.ID].DisabledReason)
+			if got := st.sub(sub.ID); got.IsActive != tc.wantAlive {
+				t.Errorf("subscription active = %v, want %v (%s)", got.IsActive, tc.wantAlive, got.DisabledReason)
 			}
 		})
 	}

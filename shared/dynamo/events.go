@@ -789,7 +789,9 @@ func (st *Store) SetDeliveryStatus(ctx context.Context, d gancho.Delivery, statu
 type Outcome = gancho.Outcome
 
 // RecordSubscriptionOutcome updates a subscription's status block with one update per
-// batch. A subscription deleted meanwhile is left alone.
+// batch: gancho.Status.Apply's rule as one update expression, so concurrent batches
+// add their failures without reading the block. A subscription deleted meanwhile is
+// left alone.
 func (st *Store) RecordSubscriptionOutcome(ctx context.Context, tenant, subID string, o Outcome) error {
 	a := o.Last
 	ts := func(t time.Time) av { return s(t.UTC().Format(time.RFC3339Nano)) }

@@ -90,26 +90,3 @@ func TestTakeRateTokenExactlyLimitPerWindow(t *testing.T) {
 		}
 	}
 }
-
-func TestTakeRateTokenIsPerTenantAndSubscription(t *testing.T) {
-	_, c := testenv.Clients(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	at := time.Now()
-	t1, t2 := testenv.TenantID(), testenv.TenantID()
-	subA, subB := gancho.NewID(gancho.PrefixSubscription, at), gancho.NewID(gancho.PrefixSubscription, at)
-	for _, k := range [][2]string{{t1, subA}, {t1, subA}, {t1, subA}} {
-		if _, err := c.Store.TakeRateToken(ctx, k[0], k[1], at); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, k := range [][2]string{{t1, subB}, {t2, subA}} {
-		n, err := c.Store.TakeRateToken(ctx, k[0], k[1], at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n != 1 {
-			t.Errorf("tenant %s subscription %s: count %d, want a window of its own", k[0], k[1], n)
-		}
-	}
-}

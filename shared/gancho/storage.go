@@ -155,6 +155,29 @@ func (o *Outcome) Add(a Attempt) {
 	}
 }
 
+// Apply returns the status block st after the attempts folded into o: the last
+// status code and response always; a success resets the failure count (failures
+// after it start a new count); failures with no success add to the count, and
+// failingSince keeps the first failure of the run. Stores apply this rule
+// atomically, without reading the block first (DynamoDB in one update expression).
+func (st Status) Apply(o Outcome) Status {
+	ts := func(t time.Time) *time.Time { u := t.UTC(); return &u }
+	a := o.Last
+	st.LastStatusCode, st.LastResponse, st.LastAttemptAt = a.StatusCode, TruncateUTF8(a.Response, MaxStatusResponse), ts(a.At)
+	switch {
+	case o.LastSuccess != nil && o.Failures == 0:
+		st.LastSuccessAt, st.ConsecutiveFailures, st.FailingSince = ts(*o.LastSuccess), 0, nil
+	case o.LastSuccess != nil:
+		st.LastSuccessAt, st.ConsecutiveFailures, st.FailingSince = ts(*o.LastSuccess), o.Failures, ts(*o.FirstFailure)
+	default:
+		if st.FailingSince == nil {
+			st.FailingSince = ts(*o.FirstFailure)
+		}
+		st.ConsecutiveFailures += o.Failures
+	}
+	return st
+}
+
 // Changes reports whether writing o would change what a reader of st (the status
 // block the batch read) relies on: the last status code and response, the failure
 // count and failingSince, or times more than StatusRefresh older than o's. Failures

@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/gancho-dev/gancho/shared/config"
-	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/memstore"
 	"github.com/gancho-dev/gancho/shared/publish"
+	"github.com/gancho-dev/gancho/shared/storetest"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -78,15 +78,25 @@ func (c *callCounter) String() string {
 }
 
 type batchEnv struct {
-	ctx     context.Context
-	cfg     config.Config
-	clients config.Clients
-	count   *callCounter
-	pub     *publish.Publisher
-	tenant  string
+	ctx    context.Context
+	st     storetest.Store
+	q      publish.Queue
+	count  *callCounter // on the emulators only
+	pub    *publish.Publisher
+	tenant string
 }
 
+// newBatchEnv publishes to the in-memory store and a queue double.
 func newBatchEnv(t *testing.T) *batchEnv {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	st, q := memstore.New(), &memQueue{}
+	return &batchEnv{ctx: ctx, st: st, q: q, pub: publish.New(st, q, time.Now), tenant: storetest.TenantID()}
+}
+
+// newEmulatorEnv publishes to DynamoDB Local and the SQS emulator, counting the calls.
+func newEmulatorEnv(t *testing.T) *batchEnv {
 	t.Helper()
 	cfg := testenv.Config(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -102,7 +112,7 @@ func newBatchEnv(t *testing.T) *batchEnv {
 	})
 	sq := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, count.middleware("sqs")) })
 	clients := cfg.ClientsFrom(ddb, sq)
-	return &batchEnv{ctx: ctx, cfg: cfg, clients: clients, count: count,
+	return &batchEnv{ctx: ctx, st: clients.Store, q: clients.Queue, count: count,
 		pub: publish.New(clients.Store, clients.Queue, time.Now), tenant: testenv.TenantID()}
 }
 
@@ -117,7 +127,7 @@ func (e *batchEnv) subscribe(t *testing.T, in gancho.SubscriptionInput) gancho.S
 	}
 	now := time.Now().UTC()
 	sub.ID, sub.TenantID, sub.Secret, sub.CreatedAt, sub.UpdatedAt = gancho.NewID(gancho.PrefixSubscription, now), e.tenant, gancho.NewSecret(), now, now
-	if err := e.clients.Store.CreateSubscription(e.ctx, sub); err != nil {
+	if err := e.st.CreateSubscription(e.ctx, sub); err != nil {
 		t.Fatal(err)
 	}
 	return sub
@@ -143,7 +153,7 @@ func listp(v ...string) *[]string { return &v }
 // one by one, and counts the AWS calls of each: the batch must write everything a
 // single publish writes, with a fraction of the calls.
 func TestPublishBatchCallCount(t *testing.T) {
-	e := newBatchEnv(t)
+	e := newEmulatorEnv(t)
 	sub := e.subscribe(t, gancho.SubscriptionInput{Events: listp("order.*")})
 	const n = 100
 
@@ -172,16 +182,16 @@ func TestPublishBatchCallCount(t *testing.T) {
 	}
 	// What a single publish leaves: the event queued, out of the outbox, its delivery pending.
 	for _, it := range items {
-		ev, err := e.clients.Store.GetEvent(e.ctx, e.tenant, it.Event.ID)
+		ev, err := e.st.GetEvent(e.ctx, e.tenant, it.Event.ID)
 		if err != nil || ev.QueuedAt == nil || ev.DeliveryCount != 1 {
 			t.Fatalf("event %s: %+v, %v; want it stored, queued, deliveryCount 1", it.Event.ID, ev, err)
 		}
-		d, err := e.clients.Store.GetDelivery(e.ctx, e.tenant, gancho.DeliveryID(ev.ID, sub.ID))
+		d, err := e.st.GetDelivery(e.ctx, e.tenant, gancho.DeliveryID(ev.ID, sub.ID))
 		if err != nil || d.Status != gancho.StatusPending {
 			t.Fatalf("delivery of %s: %+v, %v; want it pending", ev.ID, d, err)
 		}
 	}
-	pending, err := e.clients.Store.PendingEvents(e.ctx, time.Now().Add(time.Minute), 1000)
+	pending, err := e.st.PendingEvents(e.ctx, time.Now().Add(time.Minute), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +236,7 @@ func TestPublishBatchMatchesLikePublish(t *testing.T) {
 		{"notify again", func(i int) gancho.Event { return e.event("crm.deal.lost", i) }}, // coalesced
 	}
 	deliveredTo := func(ev gancho.Event) []string {
-		ds, _, err := e.clients.Store.ListDeliveries(e.ctx, e.tenant, false, ev.ID, gancho.DeliveryFilter{}, gancho.Page{Limit: 100})
+		ds, _, err := e.st.ListDeliveries(e.ctx, e.tenant, false, ev.ID, gancho.DeliveryFilter{}, gancho.Page{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +257,7 @@ func TestPublishBatchMatchesLikePublish(t *testing.T) {
 	}
 	// The notice ends, so the batch's first notify event gets one again.
 	noticeOf := gancho.DeliveryID(single[len(single)-2].ID, notify.ID)
-	if err := e.clients.Store.SettleNotice(e.ctx, e.tenant, notify.ID, noticeOf, nil); err != nil {
+	if err := e.st.SettleNotice(e.ctx, e.tenant, notify.ID, noticeOf, nil); err != nil {
 		t.Fatal(err)
 	}
 	var items []publish.BatchItem
@@ -321,7 +331,7 @@ func TestPublishBatchIdempotency(t *testing.T) {
 
 // failingStore fails chosen batch writes.
 type failingStore struct {
-	*dynamo.Store
+	storetest.Store
 	failEvents  bool
 	failFanOuts bool
 	failMarks   bool
@@ -360,7 +370,7 @@ func TestPublishBatchCrashSafety(t *testing.T) {
 	t.Run("stored first, not marked queued", func(t *testing.T) {
 		// Events too large to travel in their messages are stored in the outbox
 		// before their deliveries are queued.
-		pub := publish.New(&failingStore{Store: e.clients.Store, failMarks: true}, e.clients.Queue, time.Now)
+		pub := publish.New(&failingStore{Store: e.st, failMarks: true}, e.q, time.Now)
 		big := func(n int) gancho.Event {
 			ev := e.event("order.created", n)
 			ev.Payload = json.RawMessage(fmt.Sprintf(`{"n":%d,"pad":%q}`, n, strings.Repeat("x", 20*1024)))
@@ -372,7 +382,7 @@ func TestPublishBatchCrashSafety(t *testing.T) {
 				t.Fatalf("item %d: %v; want the injected failure", i, o.Err)
 			}
 		}
-		pending, err := e.clients.Store.PendingEvents(e.ctx, time.Now().Add(time.Minute), 1000)
+		pending, err := e.st.PendingEvents(e.ctx, time.Now().Add(time.Minute), 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -384,14 +394,14 @@ func TestPublishBatchCrashSafety(t *testing.T) {
 			if n, err := e.pub.ResumeFanOut(e.ctx, e.tenant, it.Event.ID, true); err != nil || n != 1 {
 				t.Fatalf("repair of %s: %d, %v", it.Event.ID, n, err)
 			}
-			if _, err := e.clients.Store.GetDelivery(e.ctx, e.tenant, gancho.DeliveryID(it.Event.ID, sub.ID)); err != nil {
+			if _, err := e.st.GetDelivery(e.ctx, e.tenant, gancho.DeliveryID(it.Event.ID, sub.ID)); err != nil {
 				t.Errorf("after the repair, the delivery of %s: %v", it.Event.ID, err)
 			}
 		}
 	})
 
 	t.Run("event not stored", func(t *testing.T) {
-		pub := publish.New(&failingStore{Store: e.clients.Store, failEvents: true}, e.clients.Queue, time.Now)
+		pub := publish.New(&failingStore{Store: e.st, failEvents: true}, e.q, time.Now)
 		key := publish.ScopedKey("key_test", "", "crash-"+e.tenant)
 		first := e.event("order.created", 3)
 		out := pub.PublishBatch(e.ctx, []publish.BatchItem{{Event: first, Key: key, Hash: "h"}})
@@ -409,7 +419,7 @@ func TestPublishBatchCrashSafety(t *testing.T) {
 // stallingStore parks PutEvents until released, as a run that stalls (throttled, or a
 // paused Lambda) between claiming its keys and storing its events.
 type stallingStore struct {
-	*dynamo.Store
+	storetest.Store
 	entered chan struct{}
 	release chan struct{}
 }
@@ -427,24 +437,24 @@ func TestPublishBatchStalledRunAfterTakeover(t *testing.T) {
 	e := newBatchEnv(t)
 	sub := e.subscribe(t, gancho.SubscriptionInput{Events: listp("order.*")})
 	key := publish.ScopedKey("key_test", "", "stall-"+e.tenant)
-	stall := &stallingStore{Store: e.clients.Store, entered: make(chan struct{}), release: make(chan struct{})}
-	stalled := publish.New(stall, e.clients.Queue, time.Now)
+	stall := &stallingStore{Store: e.st, entered: make(chan struct{}), release: make(chan struct{})}
+	stalled := publish.New(stall, e.q, time.Now)
 	first := e.event("order.created", 1)
 	done := make(chan []publish.BatchOutcome)
 	go func() { done <- stalled.PublishBatch(e.ctx, []publish.BatchItem{{Event: first, Key: key, Hash: "h"}}) }()
 	<-stall.entered
 
 	// The repeat comes after the takeover time and finishes the publish.
-	later := publish.New(e.clients.Store, e.clients.Queue, func() time.Time { return time.Now().Add(time.Minute) })
+	later := publish.New(e.st, e.q, func() time.Time { return time.Now().Add(time.Minute) })
 	out := later.PublishBatch(e.ctx, []publish.BatchItem{{Event: e.event("order.created", 1), Key: key, Hash: "h"}})
 	if out[0].Err != nil || out[0].Result.Event.ID != first.ID {
 		t.Fatalf("repeat: %+v; want event %s published", out[0], first.ID)
 	}
-	d, err := e.clients.Store.GetDelivery(e.ctx, e.tenant, gancho.DeliveryID(first.ID, sub.ID))
+	d, err := e.st.GetDelivery(e.ctx, e.tenant, gancho.DeliveryID(first.ID, sub.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.clients.Store.SetDeliveryStatus(e.ctx, d, gancho.StatusDelivered); err != nil {
+	if err := e.st.SetDeliveryStatus(e.ctx, d, gancho.StatusDelivered); err != nil {
 		t.Fatal(err)
 	}
 
@@ -454,10 +464,10 @@ func TestPublishBatchStalledRunAfterTakeover(t *testing.T) {
 	if !errors.As(got[0].Err, &ge) || ge.Kind != gancho.KindConflict {
 		t.Errorf("stalled run: %+v; want a conflict (the repeat published the event)", got[0])
 	}
-	if d, err := e.clients.Store.GetDelivery(e.ctx, e.tenant, d.ID); err != nil || d.Status != gancho.StatusDelivered {
+	if d, err := e.st.GetDelivery(e.ctx, e.tenant, d.ID); err != nil || d.Status != gancho.StatusDelivered {
 		t.Errorf("the delivery after the stalled run: %+v, %v; want it still delivered", d, err)
 	}
-	pending, err := e.clients.Store.PendingEvents(e.ctx, time.Now().Add(time.Minute), 1000)
+	pending, err := e.st.PendingEvents(e.ctx, time.Now().Add(time.Minute), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +485,7 @@ func TestPublishBatchKeepsOrderPastTheInlineLimit(t *testing.T) {
 	e.subscribe(t, gancho.SubscriptionInput{Events: listp("order.created")})
 	e.subscribe(t, gancho.SubscriptionInput{Events: listp("order.created")})
 	ref := func(in *gancho.EventInput) { in.Reference = &gancho.Reference{ID: "r-1"} }
-	pub := publish.New(e.clients.Store, e.clients.Queue, time.Now).WithBatchInlineFanOut(2)
+	pub := publish.New(e.st, e.q, time.Now).WithBatchInlineFanOut(2)
 	out := pub.PublishBatch(e.ctx, []publish.BatchItem{
 		{Event: e.event("order.created", 1, ref)}, // 3 deliveries: over the batch's inline budget
 		{Event: e.event("order.paid", 2, ref)},    // 1 delivery: would fit, but must not overtake

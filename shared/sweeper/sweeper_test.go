@@ -2,47 +2,57 @@ package sweeper_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/memstore"
 	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/sweeper"
 )
 
-// fakeStore lists the same due deliveries until they are unparked, like an index
-// that lags behind its table.
-type fakeStore struct {
-	due       []gancho.Delivery
-	lagging   int // how many more listings still show unparked ones
-	unparked  map[string]bool
-	stuck     []gancho.Event
+// laggingStore lists deliveries already unparked again for a few listings, as
+// DynamoDB's due index does while it lags behind its table.
+type laggingStore struct {
+	*memstore.Store
+	mu        sync.Mutex
+	lagging   int
+	unparked  []gancho.Delivery
 	pendingEr error
 }
 
-func (f *fakeStore) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]gancho.Delivery, error) {
-	var out []gancho.Delivery
-	for _, d := range f.due {
-		if !f.unparked[d.ID] || f.lagging > 0 {
-			out = append(out, d)
-		}
+func (s *laggingStore) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]gancho.Delivery, error) {
+	out, err := s.Store.DueDeliveries(ctx, now, limit)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lagging > 0 {
+		s.lagging--
+		out = append(out, s.unparked...)
 	}
-	if f.lagging > 0 {
-		f.lagging--
-	}
-	return out, nil
+	return out, err
 }
 
-func (f *fakeStore) Unpark(ctx context.Context, d gancho.Delivery) error {
-	f.unparked[d.ID] = true
-	return nil
+func (s *laggingStore) Unpark(ctx context.Context, d gancho.Delivery) error {
+	err := s.Store.Unpark(ctx, d)
+	if err == nil {
+		s.mu.Lock()
+		s.unparked = append(s.unparked, d)
+		s.mu.Unlock()
+	}
+	return err
 }
 
-func (f *fakeStore) PendingEvents(ctx context.Context, olderThan time.Time, limit int) ([]gancho.Event, error) {
-	return f.stuck, f.pendingEr
+func (s *laggingStore) PendingEvents(ctx context.Context, olderThan time.Time, limit int) ([]gancho.Event, error) {
+	if s.pendingEr != nil {
+		return nil, s.pendingEr
+	}
+	return s.Store.PendingEvents(ctx, olderThan, limit)
 }
 
 type fakeQueue struct{ sent []queue.Message }
@@ -52,41 +62,121 @@ func (q *fakeQueue) Send(ctx context.Context, msgs []queue.Message, delay time.D
 	return nil
 }
 
-func newSweeper(st *fakeStore, q *fakeQueue) *sweeper.Sweeper {
-	return sweeper.New(st, q, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+func (q *fakeQueue) take() []queue.Message {
+	out := q.sent
+	q.sent = nil
+	return out
 }
 
-func TestUnparkSendsEachDueDeliveryOnce(t *testing.T) {
-	st := &fakeStore{unparked: map[string]bool{}, lagging: 2, due: []gancho.Delivery{
-		{ID: "dlv_1", TenantID: "t", EventID: "evt_1", SubscriptionID: "sub_1", Attempts: make([]gancho.Attempt, 3)},
-		{ID: "dlv_2", TenantID: "t", EventID: "evt_2", SubscriptionID: "sub_1", Attempts: make([]gancho.Attempt, 1)},
-	}}
-	q := &fakeQueue{}
-	n, err := newSweeper(st, q).Sweep(context.Background())
-	if err != nil || n != 2 || len(q.sent) != 2 {
-		t.Fatalf("sweep = %d, %v; sent %+v", n, err, q.sent)
-	}
-	if q.sent[0].Attempt != 4 || q.sent[1].Attempt != 2 || !st.unparked["dlv_1"] || !st.unparked["dlv_2"] {
-		t.Fatalf("sent %+v, unparked %v", q.sent, st.unparked)
-	}
+const tenant = "ten_sweep"
+
+// env is a store with a clock the sweeper shares.
+type env struct {
+	st  *laggingStore
+	q   *fakeQueue
+	now time.Time
+	sw  *sweeper.Sweeper
 }
 
-func TestStuckEventsGoToTheConsumerAndNeverBlockUnparking(t *testing.T) {
-	st := &fakeStore{unparked: map[string]bool{},
-		stuck: []gancho.Event{{ID: "evt_9", TenantID: "t"}},
-		due:   []gancho.Delivery{{ID: "dlv_1", TenantID: "t", EventID: "evt_1", SubscriptionID: "sub_1"}}}
-	q := &fakeQueue{}
-	if _, err := newSweeper(st, q).Sweep(context.Background()); err != nil {
+func newEnv() *env {
+	e := &env{st: &laggingStore{Store: memstore.New()}, q: &fakeQueue{}, now: time.Now().UTC()}
+	e.sw = sweeper.New(e.st, e.q, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return e.now })
+	return e
+}
+
+// event stores an event created at at, in the outbox unless queued (to sub).
+func (e *env) event(t *testing.T, at time.Time, queuedTo string) gancho.Event {
+	t.Helper()
+	ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, at), TenantID: tenant, Type: "order.created", CreatedAt: at,
+		Payload: json.RawMessage(`{}`)}
+	stored := ev
+	if queuedTo != "" {
+		stored.QueuedAt, stored.DeliveryCount = &at, 1
+		stored.Destinations = []gancho.Destination{{SubscriptionID: queuedTo}}
+	}
+	if err := e.st.CreateEvent(context.Background(), stored); err != nil {
 		t.Fatal(err)
 	}
-	if len(q.sent) != 2 || q.sent[0].Kind != queue.KindFanOut || q.sent[0].EventID != "evt_9" || q.sent[1].DeliveryID != "dlv_1" {
-		t.Fatalf("sent %+v", q.sent)
+	return ev
+}
+
+// failed records n failed attempts of the delivery of a new event to a new
+// subscription, the last one retrying at next (parked for the sweeper when park).
+func (e *env) failed(t *testing.T, n int, next time.Time, park bool) gancho.Delivery {
+	t.Helper()
+	sub := gancho.NewID(gancho.PrefixSubscription, e.now)
+	ev := e.event(t, e.now.Add(-time.Hour), sub)
+	d := gancho.PendingDelivery(ev, gancho.Destination{SubscriptionID: sub})
+	for i := 1; i <= n; i++ {
+		a := gancho.Attempt{Number: i, At: e.now.Add(-time.Minute), StatusCode: 503, Outcome: gancho.OutcomeFailure}
+		if err := e.st.RecordAttempt(context.Background(), d, a, gancho.StatusRetrying, &next, park && i == n); err != nil {
+			t.Fatal(err)
+		}
+		d.Attempts, d.Recorded = append(d.Attempts, a), true
+	}
+	return d
+}
+
+func ids(msgs []queue.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.DeliveryID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Parked retries that are due go back to the queue as their next attempt, once; the
+// others wait for their time.
+func TestUnparkSendsEachDueDeliveryOnce(t *testing.T) {
+	e := newEnv()
+	three := e.failed(t, 3, e.now.Add(-time.Second), true)
+	one := e.failed(t, 1, e.now.Add(-time.Second), true)
+	later := e.failed(t, 1, e.now.Add(time.Hour), true)
+	e.failed(t, 1, e.now.Add(-time.Second), false) // retried by its own queued message
+	e.st.lagging = 2
+
+	n, err := e.sw.Sweep(context.Background())
+	sent := e.q.take()
+	if err != nil || n != 2 || len(sent) != 2 {
+		t.Fatalf("sweep = %d, %v; sent %+v", n, err, sent)
+	}
+	want := map[string]int{three.ID: 4, one.ID: 2}
+	for _, m := range sent {
+		if want[m.DeliveryID] != m.Attempt || m.Manual || m.EventID == "" || m.SubscriptionID == "" {
+			t.Errorf("sent %+v, want attempt %d", m, want[m.DeliveryID])
+		}
+	}
+	if n, err := e.sw.Sweep(context.Background()); err != nil || n != 0 || len(e.q.take()) != 0 {
+		t.Fatalf("second sweep = %d, %v; want nothing left", n, err)
+	}
+	e.now = e.now.Add(time.Hour)
+	if n, err := e.sw.Sweep(context.Background()); err != nil || n != 1 || !slices.Equal(ids(e.q.take()), []string{later.ID}) {
+		t.Fatalf("an hour later = %d, %v; want %s", n, err, later.ID)
+	}
+}
+
+// Events left in the outbox past the grace time go to the consumer to finish their
+// fan-out; an outbox error never stops parked retries.
+func TestStuckEventsGoToTheConsumerAndNeverBlockUnparking(t *testing.T) {
+	e := newEnv()
+	stuck := e.event(t, e.now.Add(-sweeper.DefaultGrace-time.Second), "")
+	e.event(t, e.now.Add(-time.Second), "") // still within its publish
+	e.event(t, e.now.Add(-time.Hour), gancho.NewID(gancho.PrefixSubscription, e.now))
+	due := e.failed(t, 1, e.now.Add(-time.Second), true)
+	if _, err := e.sw.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sent := e.q.take()
+	if len(sent) != 2 || sent[0].Kind != queue.KindFanOut || sent[0].EventID != stuck.ID || sent[0].TenantID != tenant ||
+		sent[1].DeliveryID != due.ID {
+		t.Fatalf("sent %+v", sent)
 	}
 	// The outbox query failing must not stop parked retries.
-	st2 := &fakeStore{unparked: map[string]bool{}, pendingEr: errors.New("throttled"),
-		due: []gancho.Delivery{{ID: "dlv_2", TenantID: "t", EventID: "evt_2", SubscriptionID: "sub_1"}}}
-	q2 := &fakeQueue{}
-	if _, err := newSweeper(st2, q2).Sweep(context.Background()); err == nil || len(q2.sent) != 1 {
-		t.Fatalf("err %v, sent %+v: want the error reported and the delivery queued anyway", err, q2.sent)
+	e2 := newEnv()
+	e2.st.pendingEr = errors.New("throttled")
+	d2 := e2.failed(t, 1, e2.now.Add(-time.Second), true)
+	if _, err := e2.sw.Sweep(context.Background()); err == nil || !slices.Equal(ids(e2.q.sent), []string{d2.ID}) {
+		t.Fatalf("err %v, sent %+v: want the error reported and the delivery queued anyway", err, e2.q.sent)
 	}
 }
