@@ -14,8 +14,8 @@ const module = "github.com/gancho-dev/gancho/"
 // start), so the deliveries consumer has no HTTP API, JWT or JSON Schema handlers,
 // and no route links the consumer or the sweeper.
 var consumers = map[string][]string{
-	"deliver": {"shared/httpapi", "shared/sweeper", "shared/ingest"},
-	"sweeper": {"shared/httpapi", "shared/deliver", "shared/ingest"},
+	"deliver": {"shared/httpapi", "shared/auth", "shared/sweeper", "shared/ingest"},
+	"sweeper": {"shared/httpapi", "shared/auth", "shared/deliver", "shared/ingest"},
 	"ingest":  {"shared/deliver", "shared/sweeper"},
 }
 
@@ -83,7 +83,7 @@ func TestFunctionsLinkOnlyWhatTheyRun(t *testing.T) {
 // (shared/gancho) and define the small interfaces they need, so none of them depends
 // on the store's package or the AWS SDK's DynamoDB client: the store is chosen by the
 // wiring (shared/app), and a test double or another store fits without them.
-var services = []string{"shared/gancho", "shared/publish", "shared/deliver", "shared/httpapi", "shared/sweeper", "shared/ingest"}
+var services = []string{"shared/gancho", "shared/publish", "shared/deliver", "shared/httpapi", "shared/auth", "shared/sweeper", "shared/ingest"}
 
 // TestServicesDoNotDependOnTheStore reads `go list -deps` of the service packages.
 func TestServicesDoNotDependOnTheStore(t *testing.T) {

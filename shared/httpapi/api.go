@@ -10,13 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/publish"
 )
 
 // Store is what the API needs from storage; each area of the API defines its part.
 type Store interface {
-	KeyStore
+	auth.KeyStore
 	TenantStore
 	EventTypeStore
 	IdempotencyStore
@@ -39,7 +40,7 @@ type API struct {
 	store     Store
 	publisher Publisher
 	dlq       publish.DeadLetters
-	auth      *Authenticator
+	auth      *auth.Authenticator
 	log       *slog.Logger
 	policy    gancho.TargetPolicy
 	adminHash string
@@ -70,8 +71,8 @@ func New(c Config) *API {
 	if now == nil {
 		now = time.Now
 	}
-	auth := NewAuthenticator(AuthConfig{Keys: c.Store, Issuers: c.Store, AdminKeyHash: c.AdminKeyHash, Client: c.HTTPClient, Now: now})
-	return &API{store: c.Store, publisher: c.Publisher, dlq: c.DeadLetters, auth: auth,
+	authn := auth.New(auth.Config{Keys: c.Store, Issuers: c.Store, AdminKeyHash: c.AdminKeyHash, Client: c.HTTPClient, Now: now})
+	return &API{store: c.Store, publisher: c.Publisher, dlq: c.DeadLetters, auth: authn,
 		log: c.Log, policy: c.Policy, adminHash: c.AdminKeyHash, now: now}
 }
 
@@ -139,7 +140,7 @@ func (a *API) wrap(rt Route) http.Handler {
 		if rt.Scope != ScopeNone {
 			p, err := a.auth.Authenticate(r)
 			if err == nil {
-				err = Authorize(p, rt.Scope)
+				err = auth.Authorize(p, rt.Scope)
 			}
 			if err != nil {
 				writeError(rec, r, a.log, err)
