@@ -111,7 +111,7 @@ func (a *API) subscriptionCallback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"needView": unseen})
+	writeJSON(w, http.StatusOK, callbackResponse{NeedView: unseen})
 }
 
 func (a *API) subscriptionResults(w http.ResponseWriter, r *http.Request) {
