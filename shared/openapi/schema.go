@@ -46,6 +46,9 @@ type Schema struct {
 // Set sets a keyword of the schema.
 func (s Schema) Set(key string, v any) { s.m[key] = v }
 
+// Delete removes a keyword of the schema.
+func (s Schema) Delete(key string) { delete(s.m, key) }
+
 // Property is the schema of the named property, to change in place; a name the type
 // does not have is reported as a problem of the document.
 func (s Schema) Property(name string) map[string]any {
