@@ -14,8 +14,8 @@ const module = "github.com/gancho-dev/gancho/"
 // start), so the deliveries consumer has no HTTP API, JWT or JSON Schema handlers,
 // and no route links the consumer or the sweeper.
 var consumers = map[string][]string{
-	"deliver": {"shared/httpapi", "shared/auth", "shared/sweeper", "shared/ingest"},
-	"sweeper": {"shared/httpapi", "shared/auth", "shared/deliver", "shared/ingest"},
+	"deliver": {"shared/httpapi", "shared/auth", "shared/openapi", "shared/sweeper", "shared/ingest"},
+	"sweeper": {"shared/httpapi", "shared/auth", "shared/openapi", "shared/deliver", "shared/ingest"},
 	"ingest":  {"shared/deliver", "shared/sweeper"},
 }
 
