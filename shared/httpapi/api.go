@@ -17,7 +17,7 @@ import (
 
 // Store is what the API needs from storage; each area of the API defines its part.
 type Store interface {
-	auth.KeyStore
+	KeyStore
 	TenantStore
 	EventTypeStore
 	IdempotencyStore

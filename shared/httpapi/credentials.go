@@ -16,3 +16,9 @@ func NewAPIKey() string { return auth.NewAPIKey() }
 
 // HashKey is the stored form of an API key; see auth.HashKey.
 func HashKey(raw string) string { return auth.HashKey(raw) }
+
+// KeyStore finds API keys by hash; see auth.KeyStore.
+type KeyStore = auth.KeyStore
+
+// IssuerStore finds the tenant that configured a JWT issuer; see auth.IssuerStore.
+type IssuerStore = auth.IssuerStore

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -126,13 +125,13 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.now().UTC()
-	raw := auth.NewAPIKey()
+	raw := NewAPIKey()
 	k.ID = gancho.NewID(gancho.PrefixKey, now)
 	k.TenantID = p.TenantID
 	k.MaskedKey = gancho.Mask(raw)
 	k.CreatedBy = p.KeyID
 	k.CreatedAt = now
-	if err := a.store.CreateAPIKey(r.Context(), k, auth.HashKey(raw)); err != nil {
+	if err := a.store.CreateAPIKey(r.Context(), k, HashKey(raw)); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
