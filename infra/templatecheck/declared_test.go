@@ -49,11 +49,11 @@ var nonRoutes = map[string]nonRoute{
 			{"SQSSendMessagePolicy", "GANCHO_DELIVERIES_DLQ_URL"}, // dead-letters deliveries that exhaust their attempts
 			{"SQSPollerPolicy", "GANCHO_ORDERED_QUEUE_URL"},       // holds an ordered message invisible until its retry
 		},
-		forbidden: []string{"shared/httpapi", "shared/sweeper", "shared/ingest"},
+		forbidden: []string{"shared/httpapi", "shared/auth", "shared/openapi", "shared/catalog", "shared/results", "shared/sweeper", "shared/ingest"},
 	},
 	"sweeper": {
 		access:    httpapi.AccessWrite | httpapi.AccessQueue | httpapi.AccessOrderedQueue,
-		forbidden: []string{"shared/httpapi", "shared/deliver", "shared/ingest"},
+		forbidden: []string{"shared/httpapi", "shared/auth", "shared/openapi", "shared/catalog", "shared/results", "shared/deliver", "shared/ingest"},
 	},
 	"ingest": {
 		access:    httpapi.AccessWrite | httpapi.AccessQueue | httpapi.AccessOrderedQueue,

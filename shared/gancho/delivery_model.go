@@ -20,7 +20,7 @@ type Event struct {
 	// CallbackURL, when set, receives the event instead of the subscriptions
 	// (a per-request callback).
 	CallbackURL string          `json:"callbackUrl,omitempty"`
-	Payload     json.RawMessage `json:"data"`
+	Payload     json.RawMessage `json:"data" doc:"the payload as published"`
 	// DeliveryCount is how many deliveries the event was queued for; QueuedAt is
 	// when its fan-out finished (absent while it is still under way).
 	DeliveryCount int        `json:"deliveryCount,omitempty"`
@@ -71,7 +71,7 @@ type Delivery struct {
 	SubscriptionID string     `json:"subscriptionId"`
 	EventType      string     `json:"eventType"`
 	OwnerID        string     `json:"ownerId,omitempty"`
-	Status         string     `json:"status"`
+	Status         string     `json:"status" schema:"enum=pending|retrying|delivered|failed|cancelled"`
 	Attempts       []Attempt  `json:"attempts"`
 	NextAttemptAt  *time.Time `json:"nextAttemptAt,omitempty"`
 	CreatedAt      time.Time  `json:"createdAt"`
@@ -89,7 +89,7 @@ type Attempt struct {
 	DurationMs int64     `json:"durationMs"`
 	Response   string    `json:"response,omitempty"`
 	Error      string    `json:"error,omitempty"`
-	Outcome    string    `json:"outcome"` // "success" or "failure"
+	Outcome    string    `json:"outcome" schema:"enum=success|failure"` // "success" or "failure"
 	// RetryAfterSeconds is the receiver's Retry-After on a 429 or 503.
 	RetryAfterSeconds int `json:"retryAfterSeconds,omitempty"`
 }

@@ -15,12 +15,12 @@ const MaxPayloadBytes = 256 * 1024
 type EventInput struct {
 	Type           string          `json:"type"`
 	Payload        json.RawMessage `json:"payload"`
-	OwnerID        *string         `json:"ownerId"`
+	OwnerID        *string         `json:"ownerId" doc:"\"*\" reaches every owner's subscriptions"`
 	Context        *string         `json:"context"`
 	Subject        *string         `json:"subject"`
 	Reference      *Reference      `json:"reference"`
 	CallbackURL    *string         `json:"callbackUrl"`
-	IdempotencyKey string          `json:"idempotencyKey"`
+	IdempotencyKey string          `json:"idempotencyKey" doc:"same as the Idempotency-Key header"`
 }
 
 // BroadcastOwner as an event's ownerId reaches subscriptions of every owner.

@@ -34,7 +34,7 @@ type EventType struct {
 	TenantID    string          `json:"-"`
 	Name        string          `json:"name"`
 	Description string          `json:"description"`
-	Schema      json.RawMessage `json:"schema,omitempty"`
+	Schema      json.RawMessage `json:"schema,omitempty" doc:"the JSON Schema payloads must match"`
 	Archived    bool            `json:"archived"`
 	// BuiltIn marks the types Gancho itself defines (webhook.test); they cannot be
 	// changed or archived and carry no timestamps.
@@ -56,7 +56,7 @@ func (et EventType) Active() bool { return !et.Archived }
 // description becomes empty and an omitted (or null) schema removes the schema.
 type EventTypeInput struct {
 	Description *string         `json:"description"`
-	Schema      json.RawMessage `json:"schema"`
+	Schema      json.RawMessage `json:"schema" doc:"a JSON Schema for the payload"`
 }
 
 // BuiltInEventTypes are in every tenant's catalog.

@@ -13,21 +13,21 @@ type Subscription struct {
 	Name               string            `json:"name"`
 	Description        string            `json:"description,omitempty"`
 	URL                string            `json:"url"`
-	Method             string            `json:"method"`
+	Method             string            `json:"method" schema:"enum=POST|PUT|PATCH|GET|DELETE"`
 	Events             []string          `json:"events"`
 	OwnerID            string            `json:"ownerId,omitempty"`
 	Context            string            `json:"context,omitempty"`
 	Headers            map[string]string `json:"headers"`
 	Auth               Auth              `json:"auth"`
 	Mode               string            `json:"mode"`
-	Format             string            `json:"format"`
+	Format             string            `json:"format" schema:"enum=envelope|raw"`
 	IsActive           bool              `json:"isActive"`
 	TimeoutSeconds     int               `json:"timeoutSeconds"`
 	RateLimitPerSecond *int              `json:"rateLimitPerSecond"`
-	RetrySchedule      []int             `json:"retrySchedule"`
+	RetrySchedule      []int             `json:"retrySchedule" doc:"seconds before each retry"`
 	Ordered            bool              `json:"ordered"`
 	Metadata           json.RawMessage   `json:"metadata,omitempty"`
-	Secret             string            `json:"secret,omitempty"`
+	Secret             string            `json:"secret,omitempty" doc:"on create only"`
 	// PreviousSecret still signs, next to Secret, until PreviousSecretValidUntil.
 	PreviousSecret           string     `json:"previousSecret,omitempty"`
 	PreviousSecretValidUntil *time.Time `json:"previousSecretValidUntil,omitempty"`
@@ -40,8 +40,8 @@ type Subscription struct {
 type Status struct {
 	LastStatusCode      int        `json:"lastStatusCode,omitempty"`
 	LastResponse        string     `json:"lastResponse,omitempty"`
-	LastAttemptAt       *time.Time `json:"lastAttemptAt,omitempty"`
-	LastSuccessAt       *time.Time `json:"lastSuccessAt,omitempty"`
+	LastAttemptAt       *time.Time `json:"lastAttemptAt,omitempty" doc:"a run of successes that changes nothing else in the status block updates it at most once a minute: up to 60 s behind the last attempt"`
+	LastSuccessAt       *time.Time `json:"lastSuccessAt,omitempty" doc:"up to 60 s behind the last success, as lastAttemptAt"`
 	LastUpdateAt        *time.Time `json:"lastUpdateAt,omitempty"`
 	LastViewedAt        *time.Time `json:"lastViewedAt,omitempty"`
 	NeedView            bool       `json:"needView"`

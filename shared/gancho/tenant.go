@@ -12,34 +12,34 @@ import (
 
 // Tenant is an API provider using Gancho, with its settings.
 type Tenant struct {
-	ID   string `json:"id"`
+	ID   string `json:"id" schema:"readOnly"`
 	Name string `json:"name"`
 	// SignatureHeader, when set, carries "sha256=<hex HMAC>" of each delivery's body
 	// in addition to the Standard Webhooks headers (e.g. X-JuriChat-Signature).
-	SignatureHeader string `json:"signatureHeader,omitempty"`
+	SignatureHeader string `json:"signatureHeader,omitempty" doc:"an extra header carrying sha256=<hex HMAC-SHA256 of the body>, e.g. X-JuriChat-Signature"`
 	// PublicBaseURL is where this API is reachable, for links in notices; no
 	// trailing slash.
-	PublicBaseURL string       `json:"publicBaseUrl,omitempty"`
-	JWT           *JWTSettings `json:"jwt,omitempty"`
+	PublicBaseURL string       `json:"publicBaseUrl,omitempty" doc:"base of the links in notices"`
+	JWT           *JWTSettings `json:"jwt,omitempty" doc:"the JWT issuer: iss, aud, an HS256 secret (write-only) or a JWKS URL, the pinned algorithm"`
 	// AllowedEventTypesOnly confines subscriptions and publishes to the catalog.
 	// NewTenant sets it; a zero Tenant (built directly) leaves it off.
 	AllowedEventTypesOnly bool `json:"allowedEventTypesOnly"`
 	// Secret is the tenant's default signing secret (write-only).
-	Secret string `json:"secret,omitempty"`
+	Secret string `json:"secret,omitempty" schema:"readOnly" doc:"the default signing secret, masked"`
 	// PreviousSecret still signs until PreviousSecretValidUntil, after a rotation.
-	PreviousSecret           string     `json:"previousSecret,omitempty"`
-	PreviousSecretValidUntil *time.Time `json:"previousSecretValidUntil,omitempty"`
-	CreatedAt                time.Time  `json:"createdAt"`
-	UpdatedAt                time.Time  `json:"updatedAt"`
+	PreviousSecret           string     `json:"previousSecret,omitempty" schema:"readOnly" doc:"the rotated-out secret, masked, while it still signs"`
+	PreviousSecretValidUntil *time.Time `json:"previousSecretValidUntil,omitempty" schema:"readOnly"`
+	CreatedAt                time.Time  `json:"createdAt" schema:"readOnly"`
+	UpdatedAt                time.Time  `json:"updatedAt" schema:"readOnly"`
 }
 
 // JWTSettings let a tenant's own identity provider issue tokens for this API.
 type JWTSettings struct {
 	Issuer    string `json:"issuer"`
 	Audience  string `json:"audience"`
-	Algorithm string `json:"algorithm"`
-	Secret    string `json:"secret,omitempty"`  // HS256 only; write-only
-	JWKSURL   string `json:"jwksUrl,omitempty"` // RS256, ES256
+	Algorithm string `json:"algorithm" schema:"enum=HS256|RS256|ES256"`
+	Secret    string `json:"secret,omitempty" doc:"HS256 only; write-only: shown masked"` // HS256 only; write-only
+	JWKSURL   string `json:"jwksUrl,omitempty"`                                           // RS256, ES256
 }
 
 // JWT algorithms a tenant may pin.
@@ -75,8 +75,8 @@ func IsTenantScope(s string) bool {
 
 // TenantInput is what the platform operator sends to create a tenant.
 type TenantInput struct {
-	ID   *string `json:"id"`
-	Name *string `json:"name"`
+	ID   *string `json:"id" doc:"optional tenant id; generated when left out"`
+	Name *string `json:"name" doc:"the tenant's display name"`
 }
 
 // NewTenant validates in and returns a new tenant created at now: its id (generated
@@ -293,11 +293,11 @@ var tenantWritable = []string{"name", "signatureHeader", "publicBaseUrl", "allow
 // TenantSettings is the tenant's writable settings as PATCH /v1/tenant reads them,
 // after the merge: a member left out (or removed with null) takes its default.
 type TenantSettings struct {
-	Name                  *string      `json:"name"`
-	SignatureHeader       *string      `json:"signatureHeader"`
-	PublicBaseURL         *string      `json:"publicBaseUrl"`
-	AllowedEventTypesOnly *bool        `json:"allowedEventTypesOnly"`
-	JWT                   *JWTSettings `json:"jwt"`
+	Name                  *string      `json:"name" doc:"the tenant's display name; cannot be cleared"`
+	SignatureHeader       *string      `json:"signatureHeader" doc:"an extra header carrying sha256=<hex HMAC-SHA256 of the body>, e.g. X-JuriChat-Signature; null removes it"`
+	PublicBaseURL         *string      `json:"publicBaseUrl" doc:"base of the links in notices; null removes it"`
+	AllowedEventTypesOnly *bool        `json:"allowedEventTypesOnly" doc:"confines subscriptions and publishes to the catalog; null restores the default, true"`
+	JWT                   *JWTSettings `json:"jwt" doc:"the JWT issuer: iss, aud, an HS256 secret (write-only; sent back masked, it is kept) or a JWKS URL, the pinned algorithm; null removes it"`
 }
 
 // Patch applies a JSON merge patch (RFC 7396) to t's settings and validates the

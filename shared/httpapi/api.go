@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/catalog"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/publish"
@@ -41,7 +42,7 @@ type API struct {
 	store     Store
 	publisher Publisher
 	dlq       publish.DeadLetters
-	auth      *Authenticator
+	auth      *auth.Authenticator
 	log       *slog.Logger
 	policy    gancho.TargetPolicy
 	adminHash string
@@ -73,8 +74,8 @@ func New(c Config) *API {
 	if now == nil {
 		now = time.Now
 	}
-	auth := NewAuthenticator(AuthConfig{Keys: c.Store, Issuers: c.Store, AdminKeyHash: c.AdminKeyHash, Client: c.HTTPClient, Now: now})
-	return &API{store: c.Store, publisher: c.Publisher, dlq: c.DeadLetters, auth: auth,
+	authn := auth.New(auth.Config{Keys: c.Store, Issuers: c.Store, AdminKeyHash: c.AdminKeyHash, Client: c.HTTPClient, Now: now})
+	return &API{store: c.Store, publisher: c.Publisher, dlq: c.DeadLetters, auth: authn,
 		log: c.Log, policy: c.Policy, adminHash: c.AdminKeyHash, now: now, catalog: catalog.New(c.Store, now),
 		results: results.New(c.Store, now, c.Log)}
 }
@@ -143,7 +144,7 @@ func (a *API) wrap(rt Route) http.Handler {
 		if rt.Scope != ScopeNone {
 			p, err := a.auth.Authenticate(r)
 			if err == nil {
-				err = Authorize(p, rt.Scope)
+				err = auth.Authorize(p, rt.Scope)
 			}
 			if err != nil {
 				writeError(rec, r, a.log, err)

@@ -274,7 +274,7 @@ func (a *API) recoverSubscription(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusAccepted, map[string]int{"requeued": n})
+	writeJSON(w, http.StatusAccepted, recoverResponse{Requeued: n})
 }
 
 // redriveDeadLetters moves the dead-letter queue back to delivery (operator only).
@@ -291,5 +291,5 @@ func (a *API) redriveDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.log.Warn("redrive stopped early", "moved", moved, "err", err)
 	}
-	writeJSON(w, http.StatusAccepted, map[string]int{"moved": moved, "skipped": skipped})
+	writeJSON(w, http.StatusAccepted, redriveResponse{Moved: moved, Skipped: skipped})
 }

@@ -7,7 +7,7 @@ import (
 )
 
 func (a *API) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": gancho.Version})
+	writeJSON(w, http.StatusOK, healthResponse{Status: "ok", Version: gancho.Version})
 }
 
 type listResponse[T any] struct {

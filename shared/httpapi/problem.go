@@ -15,7 +15,7 @@ type problem struct {
 	Title  string              `json:"title"`
 	Status int                 `json:"status"`
 	Detail string              `json:"detail,omitempty"`
-	Errors []gancho.FieldError `json:"errors,omitempty"`
+	Errors []gancho.FieldError `json:"errors,omitempty" doc:"the invalid fields, when the problem is about fields"`
 }
 
 // statusOf is the one place that maps error kinds to HTTP statuses.

@@ -12,6 +12,12 @@ import (
 
 // The pull-results routes; the use case is package results'.
 
+// resultsBody is the optional body of POST results, as the route decodes it.
+type resultsBody results.Body
+
+// resultsResponse is the route's answer.
+type resultsResponse results.Page
+
 func (a *API) subscriptionCallback(w http.ResponseWriter, r *http.Request) {
 	sub, err := a.loadSubscription(r)
 	if err != nil {
@@ -23,7 +29,7 @@ func (a *API) subscriptionCallback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"needView": unseen})
+	writeJSON(w, http.StatusOK, callbackResponse{NeedView: unseen})
 }
 
 func (a *API) subscriptionResults(w http.ResponseWriter, r *http.Request) {
@@ -42,7 +48,7 @@ func (a *API) subscriptionResults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, resultsResponse(out))
 }
 
 // readResultsQuery reads ?all and the optional body.
@@ -61,12 +67,12 @@ func readResultsQuery(r *http.Request) (results.Query, error) {
 	if err != nil {
 		return results.Query{}, gancho.Errorf(gancho.KindBadRequest, "could not read the request body")
 	}
-	var in results.Body
+	var in resultsBody
 	if len(bytes.TrimSpace(body)) > 0 {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if err := decode(r, &in); err != nil {
 			return results.Query{}, err
 		}
 	}
-	return in.Query(all)
+	return results.Body(in).Query(all)
 }

@@ -3,17 +3,18 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
 // Route scopes beyond the tenant scopes in package gancho.
 const (
 	// ScopeNone marks routes that need no credentials.
-	ScopeNone = ""
+	ScopeNone = auth.ScopeNone
 	// ScopeAuthenticated marks routes any valid credential may call.
-	ScopeAuthenticated = "authenticated"
+	ScopeAuthenticated = auth.ScopeAuthenticated
 	// ScopeAdmin is the platform operator's (tenants, dead letters); never a tenant scope.
-	ScopeAdmin = "admin"
+	ScopeAdmin = auth.ScopeAdmin
 )
 
 // Route is one API route. Name is also the folder of its Lambda under functions/.

@@ -1,4 +1,8 @@
-package httpapi
+// Package auth resolves a request's credentials to a principal: the platform
+// operator's admin key, a tenant's API key, or a JWT of a tenant's configured issuer
+// (its JWKS fetched and cached here); and it decides whether a principal may call a
+// route of a given scope. Key, issuer and JWKS lookups are cached per process.
+package auth
 
 import (
 	"context"
@@ -14,6 +18,16 @@ import (
 
 	"github.com/gancho-dev/gancho/shared/cache"
 	"github.com/gancho-dev/gancho/shared/gancho"
+)
+
+// Route scopes beyond the tenant scopes in package gancho.
+const (
+	// ScopeNone marks routes that need no credentials.
+	ScopeNone = ""
+	// ScopeAuthenticated marks routes any valid credential may call.
+	ScopeAuthenticated = "authenticated"
+	// ScopeAdmin is the platform operator's (tenants, dead letters); never a tenant scope.
+	ScopeAdmin = "admin"
 )
 
 // KeyStore finds API keys by hash.
@@ -47,8 +61,8 @@ const unknownKeyTTL = 5 * time.Second
 // AdminKeyID is the KeyID of the platform operator's principal.
 const AdminKeyID = "admin"
 
-// AuthConfig configures an Authenticator.
-type AuthConfig struct {
+// Config configures an Authenticator.
+type Config struct {
 	Keys    KeyStore
 	Issuers IssuerStore // nil: JWTs are refused
 	// AdminKeyHash is the SHA-256 (hex) of the operator's key; empty: no admin key.
@@ -75,8 +89,8 @@ func notFoundFor(err error) (time.Duration, bool) {
 	return unknownKeyTTL, errors.Is(err, gancho.ErrNotFound)
 }
 
-// NewAuthenticator returns an Authenticator.
-func NewAuthenticator(c AuthConfig) *Authenticator {
+// New returns an Authenticator.
+func New(c Config) *Authenticator {
 	now := c.Now
 	if now == nil {
 		now = time.Now

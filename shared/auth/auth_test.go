@@ -1,4 +1,4 @@
-package httpapi
+package auth
 
 import (
 	"context"
@@ -102,7 +102,7 @@ func newTestAuth(t *testing.T) (*Authenticator, *fakeKeys, *fakeIssuers, *fakeCl
 	}}
 	issuers := &fakeIssuers{tenants: map[string]gancho.Tenant{}}
 	clock := &fakeClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	a := NewAuthenticator(AuthConfig{Keys: keys, Issuers: issuers, AdminKeyHash: strings.ToUpper(HashKey(adminKey)), Now: clock.Now})
+	a := New(Config{Keys: keys, Issuers: issuers, AdminKeyHash: strings.ToUpper(HashKey(adminKey)), Now: clock.Now})
 	return a, keys, issuers, clock, raw
 }
 
@@ -157,7 +157,7 @@ func TestAuthenticateCredentials(t *testing.T) {
 }
 
 func TestNoAdminKeyConfigured(t *testing.T) {
-	a := NewAuthenticator(AuthConfig{Keys: &fakeKeys{keys: map[string]gancho.APIKey{}}})
+	a := New(Config{Keys: &fakeKeys{keys: map[string]gancho.APIKey{}}})
 	// The hash of the empty string must not become an admin key either.
 	for _, cred := range []string{adminKey, " "} {
 		if _, err := a.Authenticate(request("X-API-Key", cred)); gancho.KindOf(err) != gancho.KindUnauthorized {
