@@ -12,9 +12,9 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
-// seed002 is a legal-data request's lifecycle: a cached response, a fresh
+// requestLifecycle is a legal-data request's lifecycle: a cached response, a fresh
 // one, then the completion, which must come last.
-var seed002 = []string{"request.response_cached", "request.response_fresh", "request.completed"}
+var requestLifecycle = []string{"request.response_cached", "request.response_fresh", "request.completed"}
 
 // orderedReceiver fails the first attempt of the message of type failType and records
 // what it accepted, in order, with headers and bodies.
@@ -100,8 +100,8 @@ func equal(a, b []string) bool {
 func TestOrderedSubscriptionKeepsPublishOrder(t *testing.T) {
 	d := startDev(t)
 	c := client{t: t, base: d.URL, key: d.APIKey}
-	registerEventTypes(t, c, seed002...)
-	rcv, url := newOrderedReceiver(t, seed002[1])
+	registerEventTypes(t, c, requestLifecycle...)
+	rcv, url := newOrderedReceiver(t, requestLifecycle[1])
 	c.do("POST", "/v1/subscriptions", map[string]any{"url": url, "events": []string{"request.*"}, "ordered": true, "retrySchedule": []int{2, 2}}, nil)
 	publish := func(typ, ref string, extra map[string]any) {
 		body := map[string]any{"type": typ, "payload": map[string]any{"code": 600}, "reference": map[string]any{"type": "request", "id": ref}}
@@ -112,19 +112,19 @@ func TestOrderedSubscriptionKeepsPublishOrder(t *testing.T) {
 			t.Fatalf("publish %s: %d", typ, code)
 		}
 	}
-	for _, typ := range seed002 {
+	for _, typ := range requestLifecycle {
 		publish(typ, "ec545a1e", nil)
 	}
-	publish(seed002[0], "other", nil)
+	publish(requestLifecycle[0], "other", nil)
 	got := rcv.wait(t, 4)
-	if ours := only(got, "ec545a1e"); !equal(ours, seed002) {
-		t.Fatalf("reference ec545a1e arrived as %v, want %v", ours, seed002)
+	if ours := only(got, "ec545a1e"); !equal(ours, requestLifecycle) {
+		t.Fatalf("reference ec545a1e arrived as %v, want %v", ours, requestLifecycle)
 	}
-	if got[0] != "ec545a1e/"+seed002[0] && got[0] != "other/"+seed002[0] {
+	if got[0] != "ec545a1e/"+requestLifecycle[0] && got[0] != "other/"+requestLifecycle[0] {
 		t.Fatalf("first accepted %v", got)
 	}
 	// The other reference was not held behind the failing message.
-	if got[len(got)-1] == "other/"+seed002[0] {
+	if got[len(got)-1] == "other/"+requestLifecycle[0] {
 		t.Errorf("the other reference waited for the failing one: %v", got)
 	}
 }
@@ -134,19 +134,19 @@ func TestOrderedSubscriptionKeepsPublishOrder(t *testing.T) {
 func TestCallbackURLDeliveredInOrderWithTenantSecret(t *testing.T) {
 	d := startDev(t)
 	c := client{t: t, base: d.URL, key: d.APIKey}
-	registerEventTypes(t, c, seed002...)
-	rcv, url := newOrderedReceiver(t, seed002[1])
+	registerEventTypes(t, c, requestLifecycle...)
+	rcv, url := newOrderedReceiver(t, requestLifecycle[1])
 	other, otherURL := newReceiver(t, http.StatusOK)
 	c.do("POST", "/v1/subscriptions", map[string]any{"url": otherURL, "events": []string{"request.*"}}, nil)
-	for _, typ := range seed002 {
+	for _, typ := range requestLifecycle {
 		body := map[string]any{"type": typ, "payload": map[string]any{"code": 600},
 			"reference": map[string]any{"type": "request", "id": "ec545a1e"}, "callbackUrl": url + "/callback"}
 		if code := c.do("POST", "/v1/events", body, nil); code != 202 {
 			t.Fatalf("publish %s: %d", typ, code)
 		}
 	}
-	if got := only(rcv.wait(t, 3), "ec545a1e"); !equal(got, seed002) {
-		t.Fatalf("callback accepted %v, want %v", got, seed002)
+	if got := only(rcv.wait(t, 3), "ec545a1e"); !equal(got, requestLifecycle) {
+		t.Fatalf("callback accepted %v, want %v", got, requestLifecycle)
 	}
 	var sec struct{ Secret string }
 	if code := c.do("GET", "/v1/tenant/secret", nil, &sec); code != 200 {
