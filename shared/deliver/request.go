@@ -152,9 +152,10 @@ func (r request) build(ctx context.Context, now time.Time) (*http.Request, error
 	h.Set("webhook-id", r.delivery.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	h.Set("webhook-signature", signature.Header(keys, r.delivery.ID, ts, body))
-	if name := r.tenant.SignatureHeader; name != "" {
-		// A single-header scheme: one header, HMAC of the body with the current secret.
-		h.Set(name, keys[0].SignBody(body))
+	if hmacKey, ok := keys[0].(signature.Key); ok && r.tenant.SignatureHeader != "" {
+		// A single-header scheme: one header, HMAC of the body with the current secret
+		// (an ed25519 subscription has none to give).
+		h.Set(r.tenant.SignatureHeader, hmacKey.SignBody(body))
 	}
 	h.Set("X-Gancho-Event", r.event.ID)
 	h.Set("X-Gancho-Attempt", strconv.Itoa(r.attempt))
@@ -180,14 +181,14 @@ func callbackSubscription(t gancho.Tenant, ev gancho.Event) gancho.Subscription 
 
 // signingKeys are the subscription's current key and, while it is still valid, the
 // key it rotated out: receivers accept either during the changeover.
-func signingKeys(sub gancho.Subscription, now time.Time) ([]signature.Key, error) {
+func signingKeys(sub gancho.Subscription, now time.Time) ([]signature.Signer, error) {
 	secrets := sub.SigningSecrets(now)
 	if len(secrets) == 0 || secrets[0] != sub.Secret {
 		return nil, errors.New("subscription secret: none")
 	}
-	keys := make([]signature.Key, 0, len(secrets))
+	keys := make([]signature.Signer, 0, len(secrets))
 	for i, s := range secrets {
-		key, err := signature.ParseSecret(s)
+		key, err := signature.ParseSigner(s)
 		if err != nil {
 			return nil, fmt.Errorf("subscription secret %d: %w", i, err)
 		}

@@ -54,6 +54,7 @@ type SubscriptionInput struct {
 	RetrySchedule  *[]int            `json:"retrySchedule"`
 	Ordered        *bool             `json:"ordered"`
 	Metadata       json.RawMessage   `json:"metadata"`
+	Signature      *SignatureInput   `json:"signature"`
 }
 
 // AuthInput is the writable form of Auth; pointers tell omitted from empty.
@@ -309,6 +310,15 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 			bad("metadata", "must be at most %d bytes", MaxMetadataBytes)
 		} else {
 			s.Metadata = in.Metadata
+		}
+	}
+	s.Signature.Scheme = SchemeHMAC
+	if in.Signature != nil && in.Signature.Scheme != nil {
+		switch sc := *in.Signature.Scheme; sc {
+		case SchemeHMAC, SchemeEd25519:
+			s.Signature.Scheme = sc
+		default:
+			bad("signature.scheme", "must be %s or %s", SchemeHMAC, SchemeEd25519)
 		}
 	}
 	if len(errs) > 0 {
