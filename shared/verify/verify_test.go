@@ -81,6 +81,8 @@ func TestInteroperatesWithOfficialLibrary(t *testing.T) {
 			mutate: func(t *testing.T, _ signer, m *msg) {
 				m.h.Set("webhook-timestamp", strconv.FormatInt(mustAtoi(t, m.h.Get("webhook-timestamp"))+1, 10))
 			}},
+		{name: "timestamp with a leading zero", signWith: []string{secret}, // both read the number, not the text
+			mutate: func(_ *testing.T, _ signer, m *msg) { m.h.Set("webhook-timestamp", "0"+m.h.Get("webhook-timestamp")) }},
 		{name: "old timestamp", signWith: []string{secret}, at: -6 * time.Minute, wantErr: verify.ErrTooOld},
 		{name: "timestamp in the future", signWith: []string{secret}, at: 6 * time.Minute, wantErr: verify.ErrTooNew},
 		{name: "timestamp not a number", signWith: []string{secret}, wantErr: verify.ErrInvalidTimestamp,
