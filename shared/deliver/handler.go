@@ -400,7 +400,7 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b gancho.Deliver
 		// Out of time: the message comes back and the attempt is made again.
 		return nil, 0, ctx.Err()
 	}
-	status, next, delay := h.outcome(sub, a, now)
+	status, next, delay := h.outcome(sub, ev, a, now)
 	if m.Manual && status == gancho.StatusRetrying {
 		// A one-off attempt a user asked for: it does not start a retry schedule.
 		status, next = gancho.StatusFailed, nil
@@ -455,10 +455,15 @@ func pendingDelivery(m queue.Message, b gancho.DeliveryBatch) (gancho.Delivery, 
 }
 
 // outcome decides the delivery's status after attempt a, and when to try again, by
-// the subscription's retry schedule (gancho.RetryPolicy).
-func (h *Handler) outcome(sub gancho.Subscription, a gancho.Attempt, now time.Time) (string, *time.Time, time.Duration) {
+// the retry schedule of ev's type if it has one, else the subscription's
+// (gancho.RetryPolicy).
+func (h *Handler) outcome(sub gancho.Subscription, ev gancho.Event, a gancho.Attempt, now time.Time) (string, *time.Time, time.Duration) {
 	permanent := a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone
-	status, delay := gancho.RetryPolicy{Schedule: sub.RetrySchedule, Jitter: h.jitter}.Next(a, permanent)
+	schedule := sub.RetrySchedule
+	if len(ev.RetrySchedule) > 0 {
+		schedule = ev.RetrySchedule
+	}
+	status, delay := gancho.RetryPolicy{Schedule: schedule, Jitter: h.jitter}.Next(a, permanent)
 	if status != gancho.StatusRetrying {
 		return status, nil, 0
 	}

@@ -291,16 +291,7 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 		s.TimeoutSeconds = *in.TimeoutSeconds
 	}
 	if in.RetrySchedule != nil {
-		rs := *in.RetrySchedule
-		if len(rs) < 1 || len(rs) > MaxRetrySteps {
-			bad("retrySchedule", "must have 1-%d steps", MaxRetrySteps)
-		}
-		for i, d := range rs {
-			if d < 1 || d > MaxRetryStepSeconds {
-				bad(fmt.Sprintf("retrySchedule[%d]", i), "must be between 1 and %d seconds", MaxRetryStepSeconds)
-			}
-		}
-		s.RetrySchedule = append([]int(nil), rs...)
+		s.RetrySchedule = checkRetrySchedule(*in.RetrySchedule, bad)
 	}
 	if len(in.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(in.Metadata), []byte("null")) {
 		var obj map[string]any
@@ -325,6 +316,20 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 		return Subscription{}, Invalid(errs...)
 	}
 	return s, nil
+}
+
+// checkRetrySchedule validates a retry schedule (a subscription's or an event
+// type's) and returns a copy of it.
+func checkRetrySchedule(rs []int, bad func(field, format string, args ...any)) []int {
+	if len(rs) < 1 || len(rs) > MaxRetrySteps {
+		bad("retrySchedule", "must have 1-%d steps", MaxRetrySteps)
+	}
+	for i, d := range rs {
+		if d < 1 || d > MaxRetryStepSeconds {
+			bad(fmt.Sprintf("retrySchedule[%d]", i), "must be between 1 and %d seconds", MaxRetryStepSeconds)
+		}
+	}
+	return append([]int(nil), rs...)
 }
 
 // checkAuth validates an auth block and applies its defaults.
