@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,5 +88,31 @@ func TestFlushAfterFlushesEachInvocation(t *testing.T) {
 	}
 	if f.n != 3 {
 		t.Errorf("flushed %d times after 3 invocations", f.n)
+	}
+}
+
+// TestForFunction: EMF on Lambda, nothing elsewhere.
+func TestForFunction(t *testing.T) {
+	env := func(name string) func(string) string {
+		return func(k string) string {
+			if k == "AWS_LAMBDA_FUNCTION_NAME" {
+				return name
+			}
+			return ""
+		}
+	}
+	var out strings.Builder
+	s := ForFunction(FunctionDeliver, env("gancho-prod-DeliverFunction-X1"), &out)
+	s.Failed(ReasonTimeout)
+	s.Flush()
+	if !strings.Contains(out.String(), `"Function":"deliver"`) {
+		t.Errorf("on Lambda: wrote %q, want EMF lines for Function deliver", out.String())
+	}
+	out.Reset()
+	s = ForFunction(FunctionDeliver, env(""), &out)
+	s.Failed(ReasonTimeout)
+	s.Flush()
+	if out.Len() != 0 {
+		t.Errorf("off Lambda: wrote %q", out.String())
 	}
 }

@@ -11,6 +11,7 @@ package metrics
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -103,4 +104,20 @@ func FlushAfter[In, Out any](h func(context.Context, In) (Out, error), f Flusher
 		defer f.Flush()
 		return h(ctx, in)
 	}
+}
+
+// Sink is a Recorder that is flushed once per invocation.
+type Sink interface {
+	Recorder
+	Flusher
+}
+
+// ForFunction returns the Sink of the function named function (its folder under
+// functions/): EMF lines on w when it runs on Lambda (AWS_LAMBDA_FUNCTION_NAME is
+// set), Discard elsewhere.
+func ForFunction(function string, getenv func(string) string, w io.Writer) Sink {
+	if getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
+		return Discard{}
+	}
+	return NewEMF(w, function, time.Now)
 }
