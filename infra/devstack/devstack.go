@@ -200,7 +200,8 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		return fail(fmt.Errorf("listen: %w", err))
 	}
 	d.URL = "http://" + ln.Addr().String()
-	srv := &http.Server{Handler: httpapi.Admit(d.App.API.Handler(), maxRequests, time.Second), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: withStats(httpapi.Admit(d.App.API.Handler(), maxRequests, time.Second), d.App.Metrics),
+		ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			o.Log.Error("api server", "err", err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/signature"
 )
 
@@ -200,6 +201,13 @@ func signingKeys(sub gancho.Subscription, now time.Time) ([]signature.Signer, er
 // send performs one attempt and describes it. It never returns an error: network
 // failures are part of the attempt.
 func send(ctx context.Context, client *http.Client, r request, now time.Time) gancho.Attempt {
+	a, _ := sendClassified(ctx, client, r, now)
+	return a
+}
+
+// sendClassified is send that also tells why a failed attempt failed (the
+// DeliveryFailures metric's reason; empty for a success).
+func sendClassified(ctx context.Context, client *http.Client, r request, now time.Time) (gancho.Attempt, metrics.Reason) {
 	a := gancho.Attempt{Number: r.attempt, At: now.UTC(), Outcome: gancho.OutcomeFailure}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(r.sub.TimeoutSeconds)*time.Second)
 	defer cancel()
@@ -208,7 +216,7 @@ func send(ctx context.Context, client *http.Client, r request, now time.Time) ga
 	if err != nil {
 		a.Error = describe(err)
 		a.DurationMs = time.Since(start).Milliseconds()
-		return a
+		return a, failureReason(0, err)
 	}
 	defer resp.Body.Close()
 	a.StatusCode = resp.StatusCode
@@ -220,11 +228,14 @@ func send(ctx context.Context, client *http.Client, r request, now time.Time) ga
 	if err != nil {
 		a.Error = "reading response: " + describe(err)
 	}
+	var reason metrics.Reason
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		a.Outcome = gancho.OutcomeSuccess
+	} else {
+		reason = failureReason(resp.StatusCode, nil)
 	}
 	a.DurationMs = time.Since(start).Milliseconds()
-	return a
+	return a, reason
 }
 
 // do builds and sends the request; with token auth it adds the token and, on a 401,

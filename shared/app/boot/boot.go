@@ -12,15 +12,27 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/config"
+	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/outbound"
 	"github.com/gancho-dev/gancho/shared/publish"
 )
 
-// Env is a configured process: its configuration, clients and logger.
+// Env is a configured process: its configuration, clients and logger, and where it
+// counts what it does (nil: nowhere).
 type Env struct {
 	Config  config.Config
 	Clients config.Clients
 	Log     *slog.Logger
+	Metrics metrics.Recorder
+}
+
+// StartMetrics makes e count what it does as the function named function (its folder
+// under functions/): EMF lines on standard output on Lambda. The returned Flusher
+// writes them; the function flushes it once per invocation (metrics.FlushAfter).
+func (e *Env) StartMetrics(function string) metrics.Flusher {
+	s := metrics.ForFunction(function, os.Getenv, os.Stdout)
+	e.Metrics = s
+	return s
 }
 
 // FromEnv builds the Env of a Lambda, or exits: a Lambda that cannot configure itself
@@ -52,6 +64,9 @@ func (e Env) Publisher() *publish.Publisher {
 	p := publish.New(e.Clients.Store, e.Clients.Queue, time.Now)
 	if e.Config.InlineFanOut > 0 {
 		p.WithInlineFanOut(e.Config.InlineFanOut)
+	}
+	if e.Metrics != nil {
+		p.WithMetrics(e.Metrics)
 	}
 	return p
 }
