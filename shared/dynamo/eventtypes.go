@@ -36,16 +36,16 @@ func eventTypeSchemaKey(tenant, name string) map[string]av {
 
 // eventTypeItem is the stored form of a type, without its schema.
 type eventTypeItem struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Archived    bool      `json:"archived"`
-	HasSchema   bool      `json:"hasSchema"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Archived    bool   `json:"archived"`
+	HasSchema   bool   `json:"hasSchema"`
 	// RetrySchedule is kept with the type (not with its schema) so that the catalog
 	// a publish checks carries it.
 	RetrySchedule []int     `json:"retrySchedule,omitempty"`
 	Rev           int64     `json:"rev"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
 func (it eventTypeItem) eventType(tenant string) gancho.EventType {
