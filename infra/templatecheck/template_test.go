@@ -88,6 +88,9 @@ func TestCheckerFindsBrokenTemplate(t *testing.T) {
 		{"references", "a dangling ${} inside !Sub", "${HttpAPI}"},
 		{"routes", "an HttpApi event for a route httpapi.Routes() does not have", "GET /v1/deliveries/{id}/attempts"},
 		{"sample-events", "a sample event of a function the template does not have", "events/ingest.json"},
+		{"environment", "the keys themselves in the environment", "GANCHO_ENCRYPTION_KEYS puts the encryption keys in the functions' environment"},
+		{"environment", "a function that does not name the keys' secret", "GANCHO_ENCRYPTION_KEYS_SECRET is not set"},
+		{"iam", "a secret named by a literal ARN", "AWSSecretsManagerGetSecretValuePolicy.SecretArn is \"arn:aws:secretsmanager"},
 	} {
 		found := slices.ContainsFunc(got[want.check], func(m string) bool { return strings.Contains(m, want.mentions) })
 		if !found {
@@ -160,6 +163,13 @@ func TestConfigEnvProbe(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"GANCHO_ALLOW_INSECURE_TARGETS", "GANCHO_LOG_LEVEL"} {
+		if !slices.Contains(env.read, name) || env.required[name] {
+			t.Errorf("config.FromEnv should read %s as optional; probe found read=%v required=%v", name, env.read, env.required)
+		}
+	}
+	// The keys are given outright or named by their secret: either will do, so
+	// neither is required, and the secret's name is read only without the keys.
+	for _, name := range []string{config.EnvKeys, config.EnvKeysSecret} {
 		if !slices.Contains(env.read, name) || env.required[name] {
 			t.Errorf("config.FromEnv should read %s as optional; probe found read=%v required=%v", name, env.read, env.required)
 		}
@@ -613,6 +623,9 @@ func checkEnvironment(c *checker, r *report) {
 	}
 	for _, f := range t.functions() {
 		eff := t.env(f)
+		if eff[config.EnvKeysSecret] == nil {
+			r.addf(f.res, f.id, "%s is not set (in Globals or the function): the function would have no encryption keys and fail its init", config.EnvKeysSecret)
+		}
 		for _, name := range env.read {
 			if env.required[name] && eff[name] == nil {
 				r.addf(f.res, f.id, "%s is not set (in Globals or the function) but config.FromEnv requires it: the function would fail its init", name)
@@ -623,10 +636,6 @@ func checkEnvironment(c *checker, r *report) {
 
 // envResource says which resource type a variable must !Ref: the code uses the Ref
 // value (a table's name, a queue's URL) directly.
-// secretEnv are variables holding keys: they must come from a NoEcho parameter without
-// a default (or a dynamic reference), never from the template's text.
-var secretEnv = map[string]bool{"GANCHO_ENCRYPTION_KEYS": true}
-
 var envResource = map[string]string{
 	"GANCHO_TABLE_NAME":           "AWS::DynamoDB::Table",
 	"GANCHO_DELIVERIES_QUEUE_URL": "AWS::SQS::Queue",
@@ -636,18 +645,26 @@ var envResource = map[string]string{
 
 func (c *checker) checkEnvValue(r *report, subject, name string, val *node) {
 	t := c.t
-	if secretEnv[name] {
+	switch name {
+	case config.EnvKeys:
+		// Whatever its source, a value here is in the function's configuration, which
+		// the console and GetFunctionConfiguration show to whoever may read it.
+		r.addf(val, subject, "%s puts the encryption keys in the functions' environment; name their Secrets Manager secret with %s instead (README \"Deploy\")", name, config.EnvKeysSecret)
+		return
+	case config.EnvKeysSecret:
 		fn, arg, _ := val.intrinsic()
 		id, _ := arg.scalar()
 		p := t.params[id]
 		switch {
-		case fn == "" && val.kind == yaml.ScalarNode:
-			r.addf(val, subject, "%s is a literal: the key would be in version control; pass it as a NoEcho parameter", name)
-		case fn == "Ref" && p != nil && scalarOr(p.get("NoEcho"), "") != "true":
-			r.addf(p, "parameter "+id, "holds %s but is not NoEcho: the key would show in the console and in describe-stacks", name)
-		case fn == "Ref" && p != nil && p.get("Default") != nil:
-			r.addf(p.get("Default"), "parameter "+id, "holds %s but has a Default: every deployment that omits it would share one key", name)
+		case fn == "Ref" && t.typeOf(id) == "AWS::SecretsManager::Secret":
+		case fn != "Ref" || p == nil:
+			r.addf(val, subject, "%s is %s; it must be !Ref of a parameter (the secret is made before the stack) or of an AWS::SecretsManager::Secret", name, val)
+		case p.get("Default") != nil:
+			r.addf(p.get("Default"), "parameter "+id, "holds %s but has a Default: a deployment must name its own keys' secret", name)
+		case !strings.Contains(scalarOr(p.get("AllowedPattern"), ""), ":secretsmanager:"):
+			r.addf(p, "parameter "+id, "holds %s but has no AllowedPattern of Secrets Manager ARNs: a name or a wrong ARN would deploy, and every function then fail its init", name)
 		}
+		return
 	}
 	if typ, ok := envResource[name]; ok {
 		fn, arg, _ := val.intrinsic()
@@ -849,10 +866,29 @@ func checkIAM(c *checker, r *report) {
 					r.addf(p, f.id, "policy template %s names no resource: it grants its actions on every resource of that kind", tmpl)
 				}
 				for j, name := range params.keys() {
+					if name == "SecretArn" {
+						c.checkSecretParam(r, f, tmpl+"."+name, params.vals[j])
+						continue
+					}
 					c.checkPolicyParam(r, f.id, tmpl+"."+name, name, params.vals[j])
 				}
 			}
 		}
+	}
+}
+
+// checkSecretParam checks a policy's secret: the one secret a function may read is the
+// one holding its encryption keys, made before the stack (README "Deploy"), so it is
+// named by the same parameter as the function's GANCHO_ENCRYPTION_KEYS_SECRET.
+func (c *checker) checkSecretParam(r *report, f function, what string, v *node) {
+	env := c.t.env(f)[config.EnvKeysSecret]
+	fn, arg, _ := v.intrinsic()
+	id, _ := arg.scalar()
+	switch {
+	case fn != "Ref" || (c.t.params[id] == nil && c.t.typeOf(id) != "AWS::SecretsManager::Secret"):
+		r.addf(v, f.id, "%s is %s; it must be !Ref of the parameter (or AWS::SecretsManager::Secret) naming the keys' secret, as %s does", what, v, config.EnvKeysSecret)
+	case env == nil || env.String() != v.String():
+		r.addf(v, f.id, "%s is %s but the function's %s is %s: it may read its keys' secret only", what, v, config.EnvKeysSecret, env)
 	}
 }
 
