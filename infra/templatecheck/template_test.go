@@ -271,8 +271,37 @@ func checkSampleEvents(c *checker, r *report) {
 				decode = func(body string) error { _, err := ingest.Decode(body); return err }
 				what = `an ingest message {"tenantId", "event"}`
 			}
-			for _, problem := range checkSQSSample(data, decode, what) {
-				r.addf(f.res, file, "%s", problem)
+			// events/<folder>.json is of the first SQS event; extraSamples name the others'.
+			samples := map[string]string{file: sqs[0].name}
+			for name, evName := range extraSamples[f.folder] {
+				samples["events/"+name+".json"] = evName
+			}
+			covered := map[string]bool{}
+			for _, sfile := range slices.Sorted(maps.Keys(samples)) {
+				evName := samples[sfile]
+				i := slices.IndexFunc(sqs, func(ev fnEvent) bool { return ev.name == evName })
+				if i < 0 {
+					r.addf(f.res, sfile, "extraSamples gives it to SQS event %s, which %s does not have", evName, f.id)
+					continue
+				}
+				covered[evName] = true
+				sdata := data
+				if sfile != file {
+					if sdata, err = os.ReadFile(filepath.Join(c.root, filepath.FromSlash(sfile))); err != nil {
+						r.addf(sqs[i].node, sfile, "the sample of SQS event %s is missing: %v", evName, errors.Unwrap(err))
+						continue
+					}
+				}
+				qID, _ := getAttID(sqs[i].props.get("Queue"), "Arn")
+				fifo := scalarOr(c.t.resources[qID].at("Properties", "FifoQueue"), "") == "true"
+				for _, problem := range checkSQSSample(sdata, decode, what, fifo) {
+					r.addf(sqs[i].node, sfile, "%s", problem)
+				}
+			}
+			for _, ev := range sqs {
+				if !covered[ev.name] {
+					r.addf(ev.node, f.id+" event "+ev.name, "has no sample event: add events/%s-<queue>.json and name it in extraSamples (sam local invoke and the Lambda binary test use it)", f.folder)
+				}
 			}
 		case len(sched) > 0:
 			for _, problem := range checkScheduleSample(data, sched[0]) {
@@ -290,6 +319,13 @@ func checkSampleEvents(c *checker, r *report) {
 	if err != nil {
 		r.addf(nil, "events/", "cannot list the sample events: %v", err)
 		return
+	}
+	for folder, extra := range extraSamples {
+		if folders[folder] {
+			for name := range extra {
+				folders[name] = true
+			}
+		}
 	}
 	for _, s := range samples {
 		if name := strings.TrimSuffix(filepath.Base(s), ".json"); !folders[name] {
@@ -395,8 +431,20 @@ func checkAPISample(data []byte, routeKeys []string, rt httpapi.Route, hasRoute 
 	return out
 }
 
-// checkSQSSample checks an SQS batch whose bodies decode decodes (what: what they are).
-func checkSQSSample(data []byte, decode func(string) error, what string) []string {
+// extraSamples are a function's sample events beyond events/<folder>.json (which is
+// its first SQS event's): sample name → the SQS event it is of. The deliveries
+// consumer reads two queues, and a batch from the FIFO queue takes its own path
+// (recognised by MessageGroupId), so each has a sample.
+var extraSamples = map[string]map[string]string{
+	"deliver": {"deliver-ordered": "Ordered"},
+}
+
+// fifoAttributes are the attributes SQS adds to a message received from a FIFO queue.
+var fifoAttributes = []string{"MessageGroupId", "MessageDeduplicationId", "SequenceNumber"}
+
+// checkSQSSample checks an SQS batch whose bodies decode decodes (what: what they are),
+// received from a FIFO queue or a standard one.
+func checkSQSSample(data []byte, decode func(string) error, what string, fifo bool) []string {
 	var ev events.SQSEvent
 	if err := strictJSON(data, &ev); err != nil {
 		return []string{"is not an SQS event: " + err.Error()}
@@ -426,6 +474,20 @@ func checkSQSSample(data []byte, decode func(string) error, what string) []strin
 		}
 		if err := decode(rec.Body); err != nil {
 			bad("body %s is not %s: %v", rec.Body, what, err)
+		}
+		switch fromFIFO := strings.HasSuffix(rec.EventSourceARN, ".fifo"); {
+		case fifo && !fromFIFO:
+			bad("eventSourceARN %q is not a FIFO queue's (.fifo), but the sample is of one", rec.EventSourceARN)
+		case !fifo && fromFIFO:
+			bad("eventSourceARN %q is a FIFO queue's, but the sample is of a standard queue", rec.EventSourceARN)
+		}
+		for _, a := range fifoAttributes {
+			switch {
+			case fifo && rec.Attributes[a] == "":
+				bad("attributes.%s is missing: SQS sets it on every message of a FIFO queue (and the consumer takes the ordered path by MessageGroupId)", a)
+			case !fifo && rec.Attributes[a] != "":
+				bad("attributes.%s is set, which only a FIFO queue's messages carry: the consumer would take the ordered path", a)
+			}
 		}
 	}
 	return out
@@ -1602,4 +1664,32 @@ func strictJSON(data []byte, v any) error {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
+}
+
+// TestSQSSampleQueueKind: a sample is of the kind of queue its event reads, since the
+// consumer tells an ordered batch by its FIFO attributes; the wrong kind is reported.
+func TestSQSSampleQueueKind(t *testing.T) {
+	decode := func(body string) error { _, err := queue.Decode(body); return err }
+	for _, tc := range []struct {
+		file     string
+		fifo     bool
+		mentions string // "" for no report
+	}{
+		{"deliver.json", false, ""},
+		{"deliver-ordered.json", true, ""},
+		{"deliver.json", true, "attributes.MessageGroupId is missing"},
+		{"deliver-ordered.json", false, "attributes.MessageGroupId is set"},
+	} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), "events", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := checkSQSSample(data, decode, "a delivery message", tc.fifo)
+		switch {
+		case tc.mentions == "" && len(got) > 0:
+			t.Errorf("%s (fifo %v): reported %q, want nothing", tc.file, tc.fifo, got)
+		case tc.mentions != "" && !slices.ContainsFunc(got, func(m string) bool { return strings.Contains(m, tc.mentions) }):
+			t.Errorf("%s (fifo %v): reported %q, want a report mentioning %q", tc.file, tc.fifo, got, tc.mentions)
+		}
+	}
 }
