@@ -31,6 +31,11 @@ import (
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
+// extraSamples are the samples beyond events/<function>.json, each invoked on its
+// function: the consumer's batch from the ordered (FIFO) queue, which takes the
+// ordered path. infra/templatecheck checks every sample against its queue.
+var extraSamples = map[string]string{"deliver-ordered": "deliver"}
+
 // invokeTimeout bounds one invocation, start-up included.
 const invokeTimeout = 60 * time.Second
 
@@ -42,13 +47,24 @@ func TestFunctions(t *testing.T) {
 	bins := buildFunctions(t, root)
 	requireStack(t)
 	names := slices.Sorted(maps.Keys(bins))
-	fx := newFixture(t, root, names)
+	fx := newFixture(t, root, append(slices.Clone(names), slices.Collect(maps.Keys(extraSamples))...))
+	// A function's further samples (a queue each) are invoked as subtests of their own.
+	runs := map[string]string{} // sample → function
 	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
+		runs[name] = name
+	}
+	for sample, fn := range extraSamples {
+		if bins[fn] != "" {
+			runs[sample] = fn
+		}
+	}
+	for _, sample := range slices.Sorted(maps.Keys(runs)) {
+		name := runs[sample]
+		t.Run(sample, func(t *testing.T) {
 			t.Parallel()
-			event := fx.events[name]
+			event := fx.events[sample]
 			if event == nil {
-				t.Fatalf("no sample event events/%s.json", name)
+				t.Fatalf("no sample event events/%s.json", sample)
 			}
 			check, ok := expectations[name]
 			if !ok {
@@ -774,16 +790,19 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		}
 	}
 
-	// The consumer's sample names a delivery that must not exist.
-	var batch events.SQSEvent
-	if err := json.Unmarshal(fx.events["deliver"], &batch); err == nil {
+	// The consumer's samples name deliveries that must not exist.
+	for _, sample := range []string{"deliver", "deliver-ordered"} {
+		var batch events.SQSEvent
+		if err := json.Unmarshal(fx.events[sample], &batch); err != nil {
+			continue
+		}
 		for _, rec := range batch.Records {
 			m, err := queue.Decode(rec.Body)
 			if err != nil {
 				continue
 			}
 			if _, err := fx.store.GetDelivery(ctx, m.TenantID, m.DeliveryID); !errors.Is(err, gancho.ErrNotFound) {
-				t.Fatalf("events/deliver.json names delivery %s of %s, which must not exist (got %v)", m.DeliveryID, m.TenantID, err)
+				t.Fatalf("events/%s.json names delivery %s of %s, which must not exist (got %v)", sample, m.DeliveryID, m.TenantID, err)
 			}
 		}
 	}

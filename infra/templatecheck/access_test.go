@@ -45,6 +45,8 @@ var samPolicyActions = map[string][]string{
 	"DynamoDBReadPolicy":   {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"},
 	"DynamoDBWritePolicy":  {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
 	"SQSSendMessagePolicy": {"sqs:SendMessage*"},
+	// On the secret its SecretArn names (a parameter: the secret is made before the stack).
+	"AWSSecretsManagerGetSecretValuePolicy": {"secretsmanager:GetSecretValue"},
 	"SQSPollerPolicy": {"sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch", "sqs:DeleteMessage",
 		"sqs:DeleteMessageBatch", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 }

@@ -36,15 +36,18 @@ func (e *Env) StartMetrics(function string) metrics.Flusher {
 }
 
 // FromEnv builds the Env of a Lambda, or exits: a Lambda that cannot configure itself
-// must fail its init, visibly, rather than serve errors.
+// must fail its init, visibly, rather than serve errors. Its encryption keys are
+// fetched here, once per cold start, when the environment names their secret.
 func FromEnv() Env {
-	cfg, err := config.FromEnv(os.Getenv)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg, err := config.Load(ctx, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gancho: configuration:", err)
 		os.Exit(1)
 	}
 	log := cfg.Logger(os.Stdout)
-	clients, err := cfg.NewClients(context.Background())
+	clients, err := cfg.NewClients(ctx)
 	if err != nil {
 		log.Error("init", "err", err)
 		os.Exit(1)
