@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
 // POST /v1/subscriptions/{id}/test takes an optional subject; without one, ":id" in
@@ -63,8 +62,7 @@ func TestSubscriptionTestSubject(t *testing.T) {
 // deliveries; only pending is 409. The 202 body is the delivery as GET shows it.
 func TestRetryDelivery(t *testing.T) {
 	e := newEnv(t)
-	_, clients := testenv.Clients(t)
-	st := clients.Store
+	st := e.b.store
 	ctx := context.Background()
 	sub := e.createSub(e.keyA, `{"url":"http://127.0.0.1:9/hooks","retrySchedule":[3600,3600]}`)
 	now := time.Now().UTC()
