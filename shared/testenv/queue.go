@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -13,16 +14,24 @@ import (
 
 // Queue is an in-memory double of the deliveries queue, its FIFO twin and its
 // dead-letter queue (publish.Queue and publish.DeadLetters): it keeps what was sent
-// for tests to inspect. SQS's own behaviour (batching, visibility, redrive policy)
-// is tested on the emulators.
+// for tests to inspect, and hides received dead letters for their visibility
+// timeout. The rest of SQS's behaviour (batching, retention, redrive policy) is
+// tested on the emulators.
 type Queue struct {
 	mu      sync.Mutex
 	sent    []queue.Message
 	delays  []time.Duration
 	ordered []queue.Message
 	groups  []string
-	dead    []queue.DeadLetter
+	dead    []deadLetter
 	handles int
+}
+
+// deadLetter is a message on the dead-letter queue, hidden from receives until
+// hiddenUntil (SQS's visibility timeout).
+type deadLetter struct {
+	l           queue.DeadLetter
+	hiddenUntil time.Time
 }
 
 // Send records msgs as sent with delay.
@@ -54,29 +63,50 @@ func (q *Queue) SendOrdered(_ context.Context, msgs []queue.Message, groups []st
 
 // SendDeadLetter puts msgs on the dead-letter queue.
 func (q *Queue) SendDeadLetter(_ context.Context, msgs []queue.Message) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	for _, m := range msgs {
-		q.handles++
-		q.dead = append(q.dead, queue.DeadLetter{Message: m, Valid: true, ReceiptHandle: "h-" + strconv.Itoa(q.handles)})
+		body, err := json.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("encode message: %w", err)
+		}
+		q.SendDeadLetterBody(string(body))
 	}
 	return nil
 }
 
-// ReceiveDeadLetters returns up to ten dead letters. They stay on the queue until
-// deleted; unlike SQS, a letter is not hidden between receives, so a caller that
-// neither deletes nor stops receiving sees it again.
-func (q *Queue) ReceiveDeadLetters(context.Context, time.Duration) ([]queue.DeadLetter, error) {
+// SendDeadLetterBody puts a message with body on the dead-letter queue; a body that
+// is not a delivery message is received as not Valid, as from SQS.
+func (q *Queue) SendDeadLetterBody(body string) {
+	m, err := queue.Decode(body)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return slices.Clone(q.dead[:min(len(q.dead), 10)]), nil
+	q.handles++
+	q.dead = append(q.dead, deadLetter{l: queue.DeadLetter{Message: m, Valid: err == nil, ReceiptHandle: "h-" + strconv.Itoa(q.handles)}})
+}
+
+// ReceiveDeadLetters returns up to ten dead letters and hides them for visibility,
+// as SQS does: they stay on the queue until deleted.
+func (q *Queue) ReceiveDeadLetters(_ context.Context, visibility time.Duration) ([]queue.DeadLetter, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	var out []queue.DeadLetter
+	for i := range q.dead {
+		if len(out) == 10 {
+			break
+		}
+		if d := &q.dead[i]; !now.Before(d.hiddenUntil) {
+			d.hiddenUntil = now.Add(visibility)
+			out = append(out, d.l)
+		}
+	}
+	return out, nil
 }
 
 // DeleteDeadLetters removes the dead letters with the given receipt handles.
 func (q *Queue) DeleteDeadLetters(_ context.Context, handles []string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.dead = slices.DeleteFunc(q.dead, func(d queue.DeadLetter) bool { return slices.Contains(handles, d.ReceiptHandle) })
+	q.dead = slices.DeleteFunc(q.dead, func(d deadLetter) bool { return slices.Contains(handles, d.l.ReceiptHandle) })
 	return nil
 }
 
@@ -94,13 +124,13 @@ func (q *Queue) Ordered() ([]queue.Message, []string) {
 	return slices.Clone(q.ordered), slices.Clone(q.groups)
 }
 
-// DeadLetters returns the messages on the dead-letter queue.
-func (q *Queue) DeadLetters() []queue.Message {
+// DeadLetters returns what is on the dead-letter queue, hidden or not.
+func (q *Queue) DeadLetters() []queue.DeadLetter {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make([]queue.Message, len(q.dead))
+	out := make([]queue.DeadLetter, len(q.dead))
 	for i, d := range q.dead {
-		out[i] = d.Message
+		out[i] = d.l
 	}
 	return out
 }
