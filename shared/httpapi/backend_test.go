@@ -33,7 +33,6 @@ type testStore interface {
 type backend struct {
 	store  testStore
 	queue  publish.Queue
-	dlq    publish.DeadLetters
 	policy gancho.TargetPolicy
 	settle func(time.Duration) // sets the store's fan-out settle time
 
@@ -50,14 +49,14 @@ type emulators struct {
 func newBackend(t *testing.T) *backend {
 	t.Helper()
 	if cfg, clients, ok := testenv.Emulated(t); ok {
-		return &backend{store: clients.Store, queue: clients.Queue, dlq: clients.Queue,
+		return &backend{store: clients.Store, queue: clients.Queue,
 			policy:   gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure},
 			settle:   func(d time.Duration) { clients.Store.WithFanOutSettle(d) },
 			emulated: &emulators{cfg: cfg, clients: clients}}
 	}
 	st, q := memstore.New(), &testenv.Queue{}
 	// Like testenv.Config for the emulators: tests' receivers are on loopback.
-	return &backend{store: st, queue: q, dlq: q, policy: gancho.TargetPolicy{AllowInsecure: true},
+	return &backend{store: st, queue: q, policy: gancho.TargetPolicy{AllowInsecure: true},
 		settle: func(d time.Duration) { st.WithFanOutSettle(d) }}
 }
 
