@@ -50,7 +50,7 @@ func (e *apiError) Error() string {
 	if e.Problem.Title != "" && e.Problem.Title != http.StatusText(e.Status) {
 		fmt.Fprintf(&b, ": %s", e.Problem.Title)
 	}
-	if e.Problem.Detail != "" {
+	if e.Problem.Detail != "" && !repeatsFields(e.Problem) {
 		fmt.Fprintf(&b, "\n  %s", e.Problem.Detail)
 	}
 	for _, fe := range e.Problem.Errors {
@@ -64,6 +64,17 @@ func (e *apiError) Error() string {
 		fmt.Fprintf(&b, "\n  %s", truncate(strings.TrimSpace(string(e.Raw)), 500))
 	}
 	return b.String()
+}
+
+// repeatsFields reports whether a problem's detail only says again what one of its
+// field errors says (the API puts the first one in the detail).
+func repeatsFields(p problem) bool {
+	for _, fe := range p.Errors {
+		if fe.Message != "" && strings.Contains(p.Detail, fe.Message) {
+			return true
+		}
+	}
+	return false
 }
 
 // netError is a request that got no answer: the server is unreachable or the

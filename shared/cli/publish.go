@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -313,14 +314,22 @@ func problemLine(p problem) string {
 	if p.Title != "" {
 		parts = append(parts, p.Title)
 	}
-	if p.Detail != "" {
+	if p.Detail != "" && !repeatsFields(p) {
 		parts = append(parts, p.Detail)
 	}
 	for _, fe := range p.Errors {
-		parts = append(parts, fe.Field+": "+fe.Message)
+		// "events/3/payload/n" is "payload/n" of the line already named.
+		field := batchField.ReplaceAllString(fe.Field, "")
+		if field == "" {
+			field = "(event)"
+		}
+		parts = append(parts, field+": "+fe.Message)
 	}
 	return strings.Join(parts, "; ")
 }
+
+// batchField is the prefix a batch's problems put before an event's own fields.
+var batchField = regexp.MustCompile(`^events/\d+/?`)
 
 // countLines counts the non-blank lines of r.
 func countLines(r io.Reader) (int64, error) {
