@@ -230,7 +230,7 @@ func TestLoginStoresCredentialsForTheUserOnly(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
-	d := stack(t)
+	stack(t)
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +275,6 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
-	_ = d
 }
 
 func TestHelpListsExitCodesAndExamples(t *testing.T) {
@@ -337,7 +336,9 @@ func TestEventTypesAndSubscriptions(t *testing.T) {
 	}{
 		{"--set", []string{"--set", "isActive=false", "--set", "timeoutSeconds=5"}, func(s gancho.Subscription) bool { return !s.IsActive && s.TimeoutSeconds == 5 }},
 		{"--set nested and JSON values", []string{"--set", `events=["cli.sub.created","webhook.test"]`, "--set", "metadata.team=billing"},
-			func(s gancho.Subscription) bool { return len(s.Events) == 2 && strings.Contains(string(s.Metadata), "billing") }},
+			func(s gancho.Subscription) bool {
+				return len(s.Events) == 2 && strings.Contains(string(s.Metadata), "billing")
+			}},
 		{"--patch", []string{"--patch", `{"isActive": true, "description": "patched"}`}, func(s gancho.Subscription) bool { return s.IsActive && s.Description == "patched" }},
 	}
 	for _, tc := range tests {
