@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -574,10 +577,12 @@ func TestListenVerifiesEachDeliveryAndRemovesItsSubscription(t *testing.T) {
 		name   string
 		status int // the --forward-to target's answer; 0: no --forward-to
 		json   bool
+		port   bool // --port instead of a free port of its choosing
 	}{
-		{"print", 0, false},
-		{"forward", http.StatusAccepted, false},
-		{"json", 0, true},
+		{"print", 0, false, false},
+		{"forward", http.StatusAccepted, false, false},
+		{"json", 0, true, false},
+		{"port", 0, false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -594,6 +599,16 @@ func TestListenVerifiesEachDeliveryAndRemovesItsSubscription(t *testing.T) {
 			}
 			if tc.json {
 				args = append(args, "--json")
+			}
+			port := ""
+			if tc.port {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+				ln.Close()
+				args = append(args, "--port", port)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -615,6 +630,9 @@ func TestListenVerifiesEachDeliveryAndRemovesItsSubscription(t *testing.T) {
 				}
 				return m != nil
 			})
+			if port != "" && !strings.Contains(stderr.String(), "at http://127.0.0.1:"+port+"/") {
+				t.Errorf("--port %s: %s", port, stderr.String())
+			}
 			r := u.ok("publish", "--type", "cli.listen", "--payload", `{"hello": "listen"}`)
 			evID := regexp.MustCompile(`evt_\S+`).FindString(r.stdout)
 			waitFor(t, "the delivery to be printed", func() bool { return strings.Contains(stdout.String(), evID) })
@@ -656,5 +674,77 @@ func TestListenVerifiesEachDeliveryAndRemovesItsSubscription(t *testing.T) {
 				t.Errorf("the temporary subscription is still there: exit %d", r.code)
 			}
 		})
+	}
+}
+
+// TestPublishRerunAfterALostAnswerPublishesNothingTwice: the second chunk reaches the
+// API and is published, but its answer is lost on the way back; the run stops with
+// exit 3 and its run id, and the rerun with that id publishes every event once.
+func TestPublishRerunAfterALostAnswerPublishesNothingTwice(t *testing.T) {
+	d := stack(t)
+	u := loggedIn(t)
+	eventType(u, "cli.rerun")
+	api, err := url.Parse(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	batches, loseAnswer := 0, 2
+	proxy := httputil.NewSingleHostReverseProxy(api)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/events/batch" {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		mu.Lock()
+		batches++
+		lose := batches == loseAnswer
+		mu.Unlock()
+		if !lose {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		proxy.ServeHTTP(rec, r)
+		if rec.Code != http.StatusAccepted {
+			t.Errorf("the lost batch was answered %d", rec.Code)
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer front.Close()
+	u.env["GANCHO_URL"] = front.URL
+
+	var in strings.Builder
+	for i := range 250 {
+		fmt.Fprintf(&in, `{"type":"cli.rerun","payload":{"n":%d}}`+"\n", i)
+	}
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(file, []byte(in.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first run draws a progress bar, as on a terminal.
+	var stdout, stderr bytes.Buffer
+	env := u.cliEnv()
+	env.Terminal = func(any) bool { return true }
+	code := cli.Run(context.Background(), []string{"publish", "-f", file}, strings.NewReader(""), &stdout, &stderr, env)
+	if code != cli.ExitServer {
+		t.Fatalf("first run: exit %d, want %d\n%s", code, cli.ExitServer, stderr.String())
+	}
+	m := regexp.MustCompile(`--run-id (\S+)`).FindStringSubmatch(stderr.String())
+	if m == nil || !strings.Contains(stderr.String(), "published 100, failed 0; stopped early") || !strings.Contains(stderr.String(), "502") {
+		t.Fatalf("first run said:\n%s", stderr.String())
+	}
+
+	r := u.run("", "publish", "-f", file, "--run-id", m[1])
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "published 250, failed 0" {
+		t.Fatalf("rerun: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var events struct {
+		Data []gancho.Event `json:"data"`
+	}
+	u.okJSON(&events, "events", "list", "--type", "cli.rerun", "--all", "--limit", "100")
+	if len(events.Data) != 250 {
+		t.Errorf("%d cli.rerun events stored, want 250", len(events.Data))
 	}
 }

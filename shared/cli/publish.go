@@ -43,7 +43,8 @@ to 100 events. Each line is an event as POST /v1/events takes it:
 {"type": "...", "payload": {...}, "ownerId": "...", "subject": "...", ...}.
 
 Every chunk carries an Idempotency-Key made of the run id and the chunk's number,
-so running the same input again with the same --run-id after a failure is safe:
+so running the same input again with the same --run-id (and --batch-size) after a
+failure is safe:
 the chunks that were published are answered from the first run, not published
 twice. The run id is printed when a run stops early.
 
