@@ -463,7 +463,7 @@ func TestPublishNDJSONCountsRefusedEvents(t *testing.T) {
 		t.Fatalf("rerun --json: %d lines, want 251", len(lines))
 	}
 	ok := 0
-	for _, l := range lines {
+	for i, l := range lines {
 		var item struct {
 			ID    string          `json:"id"`
 			Error json.RawMessage `json:"error"`
@@ -473,6 +473,10 @@ func TestPublishNDJSONCountsRefusedEvents(t *testing.T) {
 		}
 		if item.ID != "" {
 			ok++
+		}
+		// In input order: the line that is not JSON is the 102nd event line.
+		if notJSON := strings.Contains(l, "Not sent"); notJSON != (i == 101) {
+			t.Errorf("result %d: %s", i, l)
 		}
 	}
 	if ok != published {

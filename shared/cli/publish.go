@@ -194,96 +194,116 @@ func (a *app) publishNDJSON(cmd *cobra.Command, f publishFlags) error {
 	prog := a.newProgress("publishing", total)
 	var (
 		ok, failed, chunkNo int
-		chunk               []json.RawMessage
-		chunkLines          []int
-		chunkBytes          int
+		pending             []ndjsonLine // in input order, refused lines included
+		events, chunkBytes  int          // the events of pending, and their size
 	)
-	refuse := func(line int, msg string) {
-		failed++
-		fmt.Fprintf(a.stderr, "line %d: %s\n", line, msg)
-		if a.json {
-			_ = writeJSON(a.stdout, map[string]any{"line": line, "error": problem{Title: "Not sent", Detail: msg}}, false)
+	// report prints one line's outcome: its result with --json, why it was refused on
+	// standard error.
+	report := func(l ndjsonLine, itemRaw json.RawMessage, prob *problem) {
+		if l.refused != "" {
+			failed++
+			fmt.Fprintf(a.stderr, "line %d: %s\n", l.line, l.refused)
+			if a.json {
+				_ = writeJSON(a.stdout, map[string]any{"line": l.line, "error": map[string]string{"title": "Not sent", "detail": l.refused}}, false)
+			}
+			return
 		}
+		if a.json {
+			_ = writeJSON(a.stdout, itemRaw, false)
+		}
+		if prob != nil {
+			failed++
+			fmt.Fprintf(a.stderr, "line %d: %s\n", l.line, problemLine(*prob))
+			return
+		}
+		ok++
 	}
 	flush := func() error {
-		if len(chunk) == 0 {
+		if len(pending) == 0 {
 			return nil
 		}
-		var buf bytes.Buffer
-		buf.WriteString(`{"events":[`)
-		for i, ev := range chunk {
-			if i > 0 {
-				buf.WriteByte(',')
+		var results []json.RawMessage
+		if events > 0 {
+			var buf bytes.Buffer
+			buf.WriteString(`{"events":[`)
+			first, last := 0, 0
+			for _, l := range pending {
+				if l.event == nil {
+					continue
+				}
+				if first == 0 { // lines count from 1
+					first = l.line
+				} else {
+					buf.WriteByte(',')
+				}
+				last = l.line
+				buf.Write(l.event)
 			}
-			buf.Write(ev)
-		}
-		buf.WriteString("]}")
-		h := http.Header{}
-		h.Set("Idempotency-Key", fmt.Sprintf("gancho-cli/%s/%d", runID, chunkNo))
-		raw, _, err := c.do(cmd.Context(), http.MethodPost, "/v1/events/batch", json.RawMessage(buf.Bytes()), h)
-		if err != nil {
-			return fmt.Errorf("chunk %d (lines %d-%d): %w", chunkNo, chunkLines[0], chunkLines[len(chunkLines)-1], err)
-		}
-		var resp struct {
-			Data []json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(raw, &resp); err != nil || len(resp.Data) != len(chunk) {
-			return fmt.Errorf("chunk %d: unexpected answer (%d results for %d events)", chunkNo, len(resp.Data), len(chunk))
-		}
-		for i, itemRaw := range resp.Data {
-			var item batchItem
-			if err := json.Unmarshal(itemRaw, &item); err != nil {
-				return fmt.Errorf("chunk %d: unexpected result: %w", chunkNo, err)
+			buf.WriteString("]}")
+			h := http.Header{}
+			h.Set("Idempotency-Key", fmt.Sprintf("gancho-cli/%s/%d", runID, chunkNo))
+			raw, _, err := c.do(cmd.Context(), http.MethodPost, "/v1/events/batch", json.RawMessage(buf.Bytes()), h)
+			if err != nil {
+				return fmt.Errorf("chunk %d (lines %d-%d): %w", chunkNo, first, last, err)
 			}
-			if a.json {
-				_ = writeJSON(a.stdout, itemRaw, false)
+			var resp struct {
+				Data []json.RawMessage `json:"data"`
 			}
-			if item.Error != nil {
-				failed++
-				fmt.Fprintf(a.stderr, "line %d: %s\n", chunkLines[i], problemLine(*item.Error))
+			if err := json.Unmarshal(raw, &resp); err != nil || len(resp.Data) != events {
+				return fmt.Errorf("chunk %d: unexpected answer (%d results for %d events)", chunkNo, len(resp.Data), events)
+			}
+			results = resp.Data
+			chunkNo++
+		}
+		for _, l := range pending {
+			if l.event == nil {
+				report(l, nil, nil)
 				continue
 			}
-			ok++
+			itemRaw := results[0]
+			results = results[1:]
+			var item batchItem
+			if err := json.Unmarshal(itemRaw, &item); err != nil {
+				return fmt.Errorf("chunk %d: unexpected result: %w", chunkNo-1, err)
+			}
+			report(l, itemRaw, item.Error)
 		}
-		prog.add(len(chunk))
-		chunkNo++
-		chunk, chunkLines, chunkBytes = chunk[:0], chunkLines[:0], 0
+		prog.add(len(pending))
+		pending, events, chunkBytes = pending[:0], 0, 0
 		return nil
 	}
 
 	sc := bufio.NewScanner(src)
 	sc.Buffer(make([]byte, 64<<10), maxBatchBody)
-	line := 0
+	n := 0
 	var runErr error
 	for sc.Scan() {
-		line++
-		ev := bytes.TrimSpace(sc.Bytes())
-		if len(ev) == 0 {
+		n++
+		l := ndjsonLine{line: n, event: bytes.TrimSpace(sc.Bytes())}
+		switch {
+		case len(l.event) == 0:
 			continue
+		case l.event[0] != '{' || !json.Valid(l.event):
+			l.event, l.refused = nil, "not a JSON object (each line must be one event)"
+		case len(l.event)+batchOverhead > maxBatchBody:
+			l.event, l.refused = nil, "the event is larger than a batch request may be (1 MiB)"
 		}
-		if ev[0] != '{' || !json.Valid(ev) {
-			refuse(line, "not a JSON object (each line must be one event)")
-			prog.add(1)
-			continue
-		}
-		if len(ev)+batchOverhead > maxBatchBody {
-			refuse(line, "the event is larger than a batch request may be (1 MiB)")
-			prog.add(1)
-			continue
-		}
-		if len(chunk) == f.batchSize || chunkBytes+len(ev)+1+batchOverhead > maxBatchBody {
+		if l.event != nil && (events == f.batchSize || chunkBytes+len(l.event)+1+batchOverhead > maxBatchBody) {
 			if runErr = flush(); runErr != nil {
 				break
 			}
 		}
-		chunk = append(chunk, append(json.RawMessage(nil), ev...))
-		chunkLines = append(chunkLines, line)
-		chunkBytes += len(ev) + 1
+		if l.event != nil {
+			l.event = append(json.RawMessage(nil), l.event...)
+			events++
+			chunkBytes += len(l.event) + 1
+		}
+		pending = append(pending, l)
 	}
 	if runErr == nil {
 		if err := sc.Err(); err != nil {
 			if errors.Is(err, bufio.ErrTooLong) {
-				err = fmt.Errorf("line %d is longer than 1 MiB", line+1)
+				err = fmt.Errorf("line %d is longer than 1 MiB", n+1)
 			}
 			runErr = err
 		}
@@ -307,6 +327,13 @@ func (a *app) publishNDJSON(cmd *cobra.Command, f publishFlags) error {
 		return &partialError{published: ok, failed: failed}
 	}
 	return nil
+}
+
+// ndjsonLine is one line of a publish's input: an event to send, or why it is not sent.
+type ndjsonLine struct {
+	line    int
+	event   json.RawMessage
+	refused string
 }
 
 // problemLine is a problem on one line: title, detail and each field.
