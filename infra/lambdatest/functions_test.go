@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
@@ -317,7 +318,7 @@ var expectations = map[string]expectation{
 		if !strings.HasPrefix(got.Tenant.ID, gancho.PrefixTenant) || got.Tenant.Name != in.Name || header(r, "Location") != "/v1/tenant" {
 			t.Errorf("created tenant %q %q, Location %q; want a new tenant named %q at /v1/tenant", got.Tenant.ID, got.Tenant.Name, header(r, "Location"), in.Name)
 		}
-		if !strings.HasPrefix(got.APIKey.Key, httpapi.KeyPrefix) || got.APIKey.TenantID != got.Tenant.ID || len(got.APIKey.Scopes) == 0 {
+		if !strings.HasPrefix(got.APIKey.Key, auth.KeyPrefix) || got.APIKey.TenantID != got.Tenant.ID || len(got.APIKey.Scopes) == 0 {
 			t.Errorf("first key %+v; want its value, shown once, with the tenant's scopes", got.APIKey)
 		}
 	},
@@ -353,7 +354,7 @@ var expectations = map[string]expectation{
 		if !strings.HasPrefix(got.ID, gancho.PrefixKey) || header(r, "Location") != "/v1/api-keys/"+got.ID {
 			t.Errorf("id %q, Location %q; want a key id and /v1/api-keys/<id>", got.ID, header(r, "Location"))
 		}
-		if !strings.HasPrefix(got.Key, httpapi.KeyPrefix) || got.Name != in.Name || !slices.Equal(got.Scopes, in.Scopes) || got.TenantID != fx.tenant {
+		if !strings.HasPrefix(got.Key, auth.KeyPrefix) || got.Name != in.Name || !slices.Equal(got.Scopes, in.Scopes) || got.TenantID != fx.tenant {
 			t.Errorf("got %s; want the new key's value, shown once, named %q with scopes %v", body, in.Name, in.Scopes)
 		}
 	},
@@ -694,10 +695,10 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 	fx.tenant = gancho.NewID(gancho.PrefixTenant, now)
 	key := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: fx.tenant, Name: "sample events",
 		Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	err = fx.store.CreateTenant(ctx, gancho.Tenant{ID: fx.tenant, Name: "Lambda binary test", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, key, httpapi.HashKey(keys[0]))
+	err = fx.store.CreateTenant(ctx, gancho.Tenant{ID: fx.tenant, Name: "Lambda binary test", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, key, auth.HashKey(keys[0]))
 	if errors.Is(err, gancho.ErrConflict) {
 		// The key is left from an earlier run on a long-lived emulator: move it here.
-		err = fx.store.PutAPIKey(ctx, key, httpapi.HashKey(keys[0]))
+		err = fx.store.PutAPIKey(ctx, key, auth.HashKey(keys[0]))
 	}
 	if err != nil {
 		t.Fatalf("store the sample key: %v", err)
@@ -752,7 +753,7 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		case strings.HasPrefix(rt.Path, "/v1/api-keys/{id}"):
 			k := gancho.APIKey{ID: id, TenantID: fx.tenant, Name: "seeded for " + rt.Name,
 				Scopes: []string{gancho.ScopeEventsWrite}, CreatedAt: now}
-			if err := fx.store.PutAPIKey(ctx, k, httpapi.HashKey(httpapi.NewAPIKey())); err != nil {
+			if err := fx.store.PutAPIKey(ctx, k, auth.HashKey(auth.NewAPIKey())); err != nil {
 				t.Fatalf("seed API key %s: %v", id, err)
 			}
 		case strings.HasPrefix(rt.Path, "/v1/deliveries/{id}"):
@@ -780,7 +781,7 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		var ev struct{ Type string }
 		_ = json.Unmarshal(m.Event, &ev)
 		k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: m.TenantID, Name: "ingest sample", Scopes: gancho.AllTenantScopes, CreatedAt: now}
-		err := fx.store.CreateTenant(ctx, gancho.Tenant{ID: m.TenantID, Name: "Ingest sample", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, k, httpapi.HashKey(httpapi.NewAPIKey()))
+		err := fx.store.CreateTenant(ctx, gancho.Tenant{ID: m.TenantID, Name: "Ingest sample", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, k, auth.HashKey(auth.NewAPIKey()))
 		if err != nil && !errors.Is(err, gancho.ErrConflict) {
 			t.Fatalf("seed the ingest sample's tenant: %v", err)
 		}
@@ -983,7 +984,7 @@ func invoke(t *testing.T, bin, name string, event []byte, env []string) (Result,
 func (fx *fixture) functionEnv(name string) []string {
 	set := map[string]string{"GANCHO_ALLOW_INSECURE_TARGETS": "true"}
 	if fx.adminKey != "" {
-		set["GANCHO_ADMIN_KEY_SHA256"] = httpapi.HashKey(fx.adminKey)
+		set["GANCHO_ADMIN_KEY_SHA256"] = auth.HashKey(fx.adminKey)
 	}
 	if name != "sweeper" {
 		set["GANCHO_DELIVERIES_QUEUE_URL"], set["GANCHO_DELIVERIES_DLQ_URL"] = fx.queueURL, fx.dlqURL

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/ingest"
@@ -423,9 +424,9 @@ func checkAPISample(data []byte, routeKeys []string, rt httpapi.Route, hasRoute 
 		bad("routeKey %q is not the route %s of httpapi.Routes() (%s %s)", ev.RouteKey, rt.Name, rt.Method, rt.Path)
 	}
 	if rt.Scope != httpapi.ScopeNone {
-		auth := ev.Headers["authorization"]
-		if !strings.HasPrefix(auth, "Bearer "+httpapi.KeyPrefix) && ev.Headers["x-api-key"] == "" {
-			bad("route needs scope %s: send authorization: Bearer %s... (got %q)", rt.Scope, httpapi.KeyPrefix, auth)
+		header := ev.Headers["authorization"]
+		if !strings.HasPrefix(header, "Bearer "+auth.KeyPrefix) && ev.Headers["x-api-key"] == "" {
+			bad("route needs scope %s: send authorization: Bearer %s... (got %q)", rt.Scope, auth.KeyPrefix, header)
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/testenv"
@@ -39,14 +40,14 @@ func newEnv(t *testing.T) *env {
 	tenants := map[string]bool{}
 	e.create = func(tenant, owner string, scopes []string) string {
 		t.Helper()
-		raw := httpapi.NewAPIKey()
+		raw := auth.NewAPIKey()
 		k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, time.Now()), TenantID: tenant, Name: "test", Scopes: scopes, OwnerID: owner, CreatedAt: time.Now()}
 		var err error
 		if !tenants[tenant] {
 			tenants[tenant] = true
-			err = b.store.CreateTenant(context.Background(), gancho.Tenant{ID: tenant, Name: tenant, AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, httpapi.HashKey(raw))
+			err = b.store.CreateTenant(context.Background(), gancho.Tenant{ID: tenant, Name: tenant, AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, auth.HashKey(raw))
 		} else {
-			err = b.store.PutAPIKey(context.Background(), k, httpapi.HashKey(raw))
+			err = b.store.PutAPIKey(context.Background(), k, auth.HashKey(raw))
 		}
 		if err != nil {
 			t.Fatal(err)

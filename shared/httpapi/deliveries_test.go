@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/queue"
@@ -156,8 +157,8 @@ func TestRedriveDeadLetters(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	dlq := &testenv.Queue{}
-	admin := "gk_admin_" + httpapi.NewAPIKey()[3:]
-	srv := httptest.NewServer(e.b.api(t, httpapi.Config{Policy: e.b.policy, DeadLetters: dlq, AdminKeyHash: httpapi.HashKey(admin)}).Handler())
+	admin := "gk_admin_" + auth.NewAPIKey()[3:]
+	srv := httptest.NewServer(e.b.api(t, httpapi.Config{Policy: e.b.policy, DeadLetters: dlq, AdminKeyHash: auth.HashKey(admin)}).Handler())
 	t.Cleanup(srv.Close)
 
 	sub := e.createSub(e.keyA, `{"url":"http://127.0.0.1:9/hooks","retrySchedule":[60]}`)

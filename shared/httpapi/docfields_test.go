@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
@@ -215,11 +216,11 @@ func (emptyDLQ) Send(context.Context, []queue.Message, time.Duration) error { re
 func TestResponsesCarryOnlyDocumentedFields(t *testing.T) {
 	b := newBackend(t)
 	b.settle(0)
-	admin := "gk_admin_" + httpapi.NewAPIKey()[3:]
+	admin := "gk_admin_" + auth.NewAPIKey()[3:]
 	api := b.api(t, httpapi.Config{
 		DeadLetters:  emptyDLQ{},
 		Policy:       b.policy,
-		AdminKeyHash: httpapi.HashKey(admin),
+		AdminKeyHash: auth.HashKey(admin),
 	})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/publish"
@@ -354,8 +355,8 @@ func TestIdempotencyStoredResponseIsSealed(t *testing.T) {
 // stored response holding a new tenant's API key is sealed too.
 func TestIdempotencyAdminRoute(t *testing.T) {
 	e := newEnv(t)
-	adminKey := httpapi.NewAPIKey()
-	api := e.b.api(t, httpapi.Config{Policy: e.b.policy, AdminKeyHash: httpapi.HashKey(adminKey)})
+	adminKey := auth.NewAPIKey()
+	api := e.b.api(t, httpapi.Config{Policy: e.b.policy, AdminKeyHash: auth.HashKey(adminKey)})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 

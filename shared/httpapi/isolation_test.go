@@ -17,6 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 )
@@ -418,7 +419,7 @@ func (x *isoCall) expect(t *testing.T, r response, want int) {
 	}
 	if r.status >= 400 {
 		checkProblem(t, what, r)
-		for _, p := range []string{"whsec_", httpapi.KeyPrefix} {
+		for _, p := range []string{"whsec_", auth.KeyPrefix} {
 			if strings.Contains(string(r.body), p) {
 				t.Errorf("%s: the %d answer holds a %q value: %s", what, r.status, p, r.body)
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/outbound"
@@ -49,12 +50,12 @@ type tenv struct {
 func newTenv(t *testing.T, policy gancho.TargetPolicy) *tenv {
 	t.Helper()
 	b := newBackend(t)
-	admin := "gk_admin_" + httpapi.NewAPIKey()[3:]
+	admin := "gk_admin_" + auth.NewAPIKey()[3:]
 	clock := &testClock{}
 	api := b.api(t, httpapi.Config{
 		Publisher:    b.publisher(clock.Now),
 		Policy:       policy,
-		AdminKeyHash: httpapi.HashKey(admin),
+		AdminKeyHash: auth.HashKey(admin),
 		HTTPClient:   outbound.NewClient(outbound.Options{AllowPrivate: true}),
 		Now:          clock.Now,
 	})
@@ -507,9 +508,9 @@ func TestTenantSecretMissingIsNotCreatedOnRead(t *testing.T) {
 	e := newTenv(t, gancho.TargetPolicy{})
 	ctx := context.Background()
 	id := testenv.TenantID()
-	raw := httpapi.NewAPIKey()
+	raw := auth.NewAPIKey()
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, time.Now()), TenantID: id, Name: "old", Scopes: gancho.AllTenantScopes, CreatedAt: time.Now()}
-	if err := e.store.CreateTenant(ctx, gancho.Tenant{ID: id, Name: "Old", Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, httpapi.HashKey(raw)); err != nil {
+	if err := e.store.CreateTenant(ctx, gancho.Tenant{ID: id, Name: "Old", Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, auth.HashKey(raw)); err != nil {
 		t.Fatal(err)
 	}
 	before, err := e.store.GetTenant(ctx, id)
