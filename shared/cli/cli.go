@@ -198,7 +198,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.eventTypesCommand(), a.subscriptionsCommand(),
 		a.publishCommand(), a.eventsCommand(), a.deliveriesCommand(),
 		a.retryCommand(), a.recoverCommand(), a.redriveCommand(),
-		a.listenCommand(),
+		a.listenCommand(), a.statsCommand(),
 	)
 	return root
 }

@@ -752,3 +752,35 @@ func TestPublishRerunAfterALostAnswerPublishesNothingTwice(t *testing.T) {
 		t.Errorf("%d cli.rerun events stored, want 250", len(events.Data))
 	}
 }
+
+// stats reads the local server's counters: after a delivery, the summary line counts
+// it, and --json prints the figures; an API without the local route is exit 1 with a
+// message that says where the figures are instead.
+func TestStatsReadsTheLocalServersFigures(t *testing.T) {
+	u := loggedIn(t)
+	eventType(u, "cli.stats")
+	target, _ := receiver(t, http.StatusOK)
+	var sub gancho.Subscription
+	u.okJSON(&sub, "subscriptions", "create", "--url", target, "--events", "cli.stats")
+	u.ok("publish", "--type", "cli.stats", "--payload", `{"n": 1}`)
+	var snap struct {
+		EventsPublished int64 `json:"eventsPublished"`
+		Deliveries      int64 `json:"deliveries"`
+	}
+	waitFor(t, "a delivery counted", func() bool {
+		u.okJSON(&snap, "stats")
+		return snap.Deliveries > 0
+	})
+	if snap.EventsPublished < 1 {
+		t.Fatalf("stats = %+v", snap)
+	}
+	if r := u.ok("stats"); !strings.HasPrefix(r.stdout, "stats: published ") || !strings.Contains(r.stdout, "delivered ") {
+		t.Fatalf("stats said %q", r.stdout)
+	}
+	elsewhere := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(elsewhere.Close)
+	other := &user{t: t, configDir: t.TempDir(), env: map[string]string{"GANCHO_URL": elsewhere.URL, "GANCHO_API_KEY": "gk_x"}}
+	if r := other.run("", "stats"); r.code != 1 || !strings.Contains(r.stderr, "CloudWatch") {
+		t.Fatalf("stats against an API without the route: %d %q", r.code, r.stderr)
+	}
+}
