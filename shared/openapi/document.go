@@ -41,8 +41,10 @@ type Doc struct {
 	// is their body, nil for none. Location: a created object's address is sent.
 	Success  []int
 	Response Body
-	Location bool
-	Query    []Param
+	// MediaType is the success body's media type; empty: application/json.
+	MediaType string
+	Location  bool
+	Query     []Param
 	// Errors adds statuses to those the route's shape implies (see errorStatuses).
 	Errors []int
 	// Params describes path parameters.
@@ -373,7 +375,11 @@ func (g *generator) operation(s Spec, rt Route) map[string]any {
 	for _, status := range d.Success {
 		resp := map[string]any{"description": http.StatusText(status)}
 		if body != nil && status != http.StatusNoContent {
-			resp["content"] = map[string]any{mediaJSON: map[string]any{"schema": body}}
+			media := d.MediaType
+			if media == "" {
+				media = mediaJSON
+			}
+			resp["content"] = map[string]any{media: map[string]any{"schema": body}}
 		}
 		headers := map[string]any{}
 		if d.Location && status != http.StatusOK {
