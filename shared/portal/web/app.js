@@ -51,6 +51,7 @@ function say(msg, isError) {
 function expired() {
   if (state.expired) return;
   state.expired = true;
+  state.viewSeq = (state.viewSeq || 0) + 1;
   sessionStorage.removeItem(STORE);
   $('#tabs').hidden = true;
   say('');
@@ -61,8 +62,13 @@ function expired() {
   $('#expired-title').focus();
 }
 
+// Each view drawn bumps viewSeq; a view whose data arrives after another was drawn
+// (a slow load, then a click elsewhere) is dropped rather than drawn over it.
+const stale = (seq) => seq !== state.viewSeq;
+
 function setView(name) {
   state.view = name;
+  state.viewSeq = (state.viewSeq || 0) + 1;
   for (const b of document.querySelectorAll('#tabs button')) {
     if (b.dataset.view === name) b.setAttribute('aria-current', 'page');
     else b.removeAttribute('aria-current');
@@ -108,11 +114,13 @@ async function loadSubs() {
 // ---- Subscriptions ----
 
 async function showSubscriptions() {
+  const seq = state.viewSeq;
   const v = $('#view');
   v.replaceChildren(heading('Subscriptions', h('button', { class: 'primary', type: 'button', onclick: () => showForm(null) }, 'New subscription')),
     h('p', { class: 'muted' }, 'Loading…'));
   focusTitle();
   const subs = await loadSubs();
+  if (stale(seq)) return;
   const list = h('div', { id: 'subscriptions' });
   if (subs.length === 0) {
     list.append(h('div', { class: 'empty' }, h('p', {}, 'No subscriptions yet.'),
@@ -195,8 +203,10 @@ function field(id, label, input, hint) {
 }
 
 async function showForm(sub) {
+  const seq = (state.viewSeq = (state.viewSeq || 0) + 1);
   const v = $('#view');
   const catalog = (await loadCatalog()).filter((t) => !t.archived && t.name !== 'webhook.test');
+  if (stale(seq)) return;
   const chosen = new Set(sub ? sub.events : []);
   const names = new Set(catalog.map((t) => t.name));
   const other = sub ? sub.events.filter((e) => !names.has(e)) : [];
@@ -266,10 +276,12 @@ async function submitForm(form, sub, formError) {
 // ---- Catalog ----
 
 async function showCatalog() {
+  const seq = state.viewSeq;
   const v = $('#view');
   v.replaceChildren(heading('Event catalog'), h('p', { class: 'muted' }, 'Loading…'));
   focusTitle();
   const types = (await loadCatalog(true)).filter((t) => !t.archived);
+  if (stale(seq)) return;
   const list = h('div', { id: 'catalog' });
   if (types.length <= 1) list.append(h('div', { class: 'empty' }, h('p', {}, `${state.provider} has not described its events yet.`),
     h('p', {}, 'You can still subscribe to patterns such as * on the Subscriptions page.')));
@@ -291,12 +303,14 @@ function localInput(d) {
 }
 
 async function showDeliveries() {
+  const seq = state.viewSeq;
   const v = $('#view');
   const f = state.filter || {};
   state.filter = null;
   v.replaceChildren(heading('Deliveries'), h('p', { class: 'muted' }, 'Loading…'));
   focusTitle();
   const [subs, catalog] = await Promise.all([loadSubs(), loadCatalog()]);
+  if (stale(seq)) return;
   const chartBox = h('section', { class: 'card', 'aria-labelledby': 'chart-title' },
     h('h3', { id: 'chart-title' }, 'Last 24 hours'),
     h('div', { class: 'legend' }, h('span', {}, h('span', { class: 'sw delivered' }), 'delivered'), h('span', {}, h('span', { class: 'sw failed' }), 'failed')),
@@ -333,11 +347,23 @@ function filterValues(form) {
 }
 
 async function listDeliveries(form, subs, results) {
+  // Only the latest listing is shown: an earlier one that answers late is dropped.
+  const seq = (state.listSeq = (state.listSeq || 0) + 1);
+  results.setAttribute('aria-busy', 'true');
+  try {
+    await renderDeliveries(form, subs, results, seq);
+  } finally {
+    if (seq === state.listSeq) results.setAttribute('aria-busy', 'false');
+  }
+}
+
+async function renderDeliveries(form, subs, results, seq) {
   const f = filterValues(form);
   const targets = (f.sub ? subs.filter((s) => s.id === f.sub) : subs).slice(0, MAX_SUBS);
   const q = new URLSearchParams({ limit: '50' });
   for (const k of ['status', 'since', 'until']) if (f[k]) q.set(k, f[k]);
   const pages = await Promise.all(targets.map((s) => state.api.get(`subscriptions/${s.id}/deliveries?${q}`)));
+  if (seq !== state.listSeq) return;
   const byID = Object.fromEntries(subs.map((s) => [s.id, s]));
   let ds = pages.flatMap((p) => p.data || []);
   if (f.type) ds = ds.filter((d) => d.eventType === f.type);
@@ -422,9 +448,11 @@ async function drawChart(subs) {
   const table = h('table', { class: 'visually-hidden' }, h('caption', {}, 'Deliveries per hour'),
     h('tbody', {}, buckets.map((b) => h('tr', {}, h('th', { scope: 'row' }, b.start.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
       h('td', {}, `${b.delivered} delivered`), h('td', {}, `${b.failed} failed`)))));
-  $('#chart').replaceChildren(chart(buckets), table,
-    total === 0 ? h('p', { class: 'hint' }, 'Nothing delivered or failed in the last 24 hours.') : null,
-    truncated ? h('p', { class: 'hint' }, 'Counts cover the most recent deliveries only.') : null);
+  const notes = [];
+  if (total === 0) notes.push(h('p', { class: 'hint' }, 'Nothing delivered or failed in the last 24 hours.'));
+  if (truncated) notes.push(h('p', { class: 'hint' }, 'Counts cover the most recent deliveries only.'));
+  const box = $('#chart');
+  if (box) box.replaceChildren(chart(buckets), table, ...notes); // gone if another view was drawn meanwhile
 }
 
 // ---- Start ----
