@@ -125,10 +125,10 @@ var routeDocs = map[string]openapi.Doc{
 	"portal": {
 		Description: "The customer portal page (HTML). It is static: open it through a portal link, whose fragment carries the token the page calls this API with. " +
 			"Sent with a Content-Security-Policy allowing only this origin's scripts, styles and connections.",
-		Success: []int{200}, Response: openapi.Out[string](), MediaType: "text/html"},
+		Success: []int{200}, Response: openapi.Out[string](), Media: []string{"text/html"}},
 	"portal-asset": {
 		Description: "A script (text/javascript) or stylesheet (text/css) of the customer portal page, with the page's Content-Security-Policy.",
-		Success:     []int{200}, Response: openapi.Out[string](), MediaType: "text/plain",
+		Success:     []int{200}, Response: openapi.Out[string](), Media: []string{"text/javascript", "text/css"},
 		Params: map[string]string{"asset": "the file, e.g. app.js or app.css"}},
 	"redrive-dead-letters": {
 		Description: "Moves the dead-letter queue's messages back to the deliveries queue.",

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
@@ -244,5 +249,72 @@ func TestPortalPage(t *testing.T) {
 	app := string(e.do("GET", "/portal/app.js", "", "").body)
 	if !strings.Contains(app, "location.hash") || strings.Contains(app, "URLSearchParams(location.search") || strings.Contains(app, "searchParams.get('token')") {
 		t.Errorf("app.js does not read the token from the fragment only")
+	}
+}
+
+func init() {
+	// The portal's page and assets are text: the contract check reads them as strings.
+	text := func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(body)
+		return string(b), err
+	}
+	for _, media := range []string{"text/html", "text/javascript", "text/css"} {
+		openapi3filter.RegisterBodyDecoder(media, text)
+	}
+
+	isolationCases["create-portal-link"] = isoCase{
+		about: "B's link is for its own tenant's owner and reaches nothing of A's; bob cannot make a link for alice",
+		body:  bodyOf(`{"ownerId":"alice","expiresIn":600}`), foreign: 201, owner: 403, check: checkPortalLinkIsolated}
+	isolationCases["portal"] = isoCase{about: "public, static page: the same for everyone, with nothing of any tenant",
+		foreign: 200, owner: 200}
+	isolationCases["portal-asset"] = isoCase{about: "public, static script: the same for everyone, with nothing of any tenant",
+		target: func(*isoFixture, *victim) string { return "app.js" }, foreign: 200, owner: 200}
+}
+
+// checkPortalLinkIsolated: the link B made for "alice" is of B's tenant; its token
+// reaches none of A's alice's objects.
+func checkPortalLinkIsolated(t *testing.T, x *isoCall, r response) {
+	var l gancho.PortalLink
+	if err := json.Unmarshal(r.body, &l); err != nil {
+		t.Fatalf("decode link: %v: %s", err, r.body)
+	}
+	u, err := url.Parse(l.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frag, _ := url.ParseQuery(u.Fragment)
+	token := frag.Get("token")
+	v := x.as.victim
+	x.follow(t, "GET", "/v1/subscriptions/"+v.sub, token, "", 404)
+	x.follow(t, "GET", "/v1/deliveries/"+v.delivery, token, "", 404)
+	x.follow(t, "DELETE", "/v1/api-keys/"+l.KeyID, x.as.key, "", 204)
+}
+
+// The portal routes answer as the document says: the link, the page and an asset.
+func TestPortalAnswersAsDocumented(t *testing.T) {
+	e := newPortalEnv(t)
+	_, root := e.newTenant("Documented")
+	doc, _ := servedDocument(t)
+	c := contract{t: t, doc: doc}
+	routes := map[string]httpapi.Route{}
+	for _, rt := range httpapi.Routes() {
+		routes[rt.Name] = rt
+	}
+	for _, tc := range []struct {
+		route, path, key, body string
+		want                   int
+	}{
+		{"create-portal-link", "/v1/portal-links", root, `{"ownerId":"o-1","expiresIn":60}`, 201},
+		{"create-portal-link", "/v1/portal-links", root, `{"expiresIn":1}`, 422},
+		{"portal", "/portal", "", "", 200},
+		{"portal-asset", "/portal/app.js", "", "", 200},
+		{"portal-asset", "/portal/app.css", "", "", 200},
+		{"portal-asset", "/portal/missing.js", "", "", 404},
+	} {
+		req, r := do(t, e.srv, routes[tc.route].Method, tc.path, tc.key, tc.body)
+		if r.status != tc.want {
+			t.Errorf("%s: %d, want %d: %s", tc.path, r.status, tc.want, r.body)
+		}
+		c.check(routes[tc.route], req, r)
 	}
 }

@@ -41,10 +41,10 @@ type Doc struct {
 	// is their body, nil for none. Location: a created object's address is sent.
 	Success  []int
 	Response Body
-	// MediaType is the success body's media type; empty: application/json.
-	MediaType string
-	Location  bool
-	Query     []Param
+	// Media are the success body's media types; empty: application/json.
+	Media    []string
+	Location bool
+	Query    []Param
 	// Errors adds statuses to those the route's shape implies (see errorStatuses).
 	Errors []int
 	// Params describes path parameters.
@@ -375,11 +375,15 @@ func (g *generator) operation(s Spec, rt Route) map[string]any {
 	for _, status := range d.Success {
 		resp := map[string]any{"description": http.StatusText(status)}
 		if body != nil && status != http.StatusNoContent {
-			media := d.MediaType
-			if media == "" {
-				media = mediaJSON
+			media := d.Media
+			if len(media) == 0 {
+				media = []string{mediaJSON}
 			}
-			resp["content"] = map[string]any{media: map[string]any{"schema": body}}
+			content := map[string]any{}
+			for _, m := range media {
+				content[m] = map[string]any{"schema": body}
+			}
+			resp["content"] = content
 		}
 		headers := map[string]any{}
 		if d.Location && status != http.StatusOK {
