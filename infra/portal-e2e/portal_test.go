@@ -21,15 +21,22 @@ import (
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
-const chromiumPath = "/usr/bin/chromium"
+// chromium is Debian's chromium; PORTAL_E2E_CHROMIUM names another binary (the test
+// that a missing browser fails in CI points it at nothing).
+func chromium() string {
+	if p := os.Getenv("PORTAL_E2E_CHROMIUM"); p != "" {
+		return p
+	}
+	return "/usr/bin/chromium"
+}
 
 // requireBrowser skips when chromium or playwright-core is missing on a developer
 // machine and fails in CI, so CI never passes by skipping.
 func requireBrowser(t *testing.T) string {
 	t.Helper()
 	var missing []string
-	if _, err := os.Stat(chromiumPath); err != nil {
-		missing = append(missing, chromiumPath)
+	if _, err := os.Stat(chromium()); err != nil {
+		missing = append(missing, chromium())
 	}
 	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err != nil {
 		missing = append(missing, "node_modules/playwright-core")
@@ -134,11 +141,27 @@ func TestPortalInBrowser(t *testing.T) {
 	cmd := exec.CommandContext(run, node, "portal.e2e.mjs")
 	cmd.Env = append(os.Environ(),
 		"PORTAL_URL="+link.URL, "EXPIRED_URL="+expired, "API="+d.URL, "API_KEY="+d.APIKey, "OWNER="+owner,
-		"RECEIVER="+receiver.URL+"/hooks", "PROVIDER="+ten.Name, "SHOTS="+shots, "CHROMIUM="+chromiumPath)
+		"RECEIVER="+receiver.URL+"/hooks", "PROVIDER="+ten.Name, "SHOTS="+shots, "CHROMIUM="+chromium())
 	out, err := cmd.CombinedOutput()
 	t.Logf("portal.e2e.mjs:\n%s", out)
 	if err != nil {
 		t.Fatalf("the browser test failed: %v", err)
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// In CI a missing browser fails the test rather than skipping it, so CI cannot pass
+// without running the portal in a browser.
+func TestMissingBrowserFailsInCI(t *testing.T) {
+	if os.Getenv("PORTAL_E2E_CHILD") != "" {
+		t.Skip("run by TestMissingBrowserFailsInCI")
+	}
+	testenv.Config(t) // the child needs the same stack environment to get as far as the browser
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run", "^TestPortalInBrowser$", "-test.v")
+	cmd.Env = append(os.Environ(), "CI=true", "PORTAL_E2E_CHILD=1", "PORTAL_E2E_CHROMIUM=/nonexistent/chromium")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--- FAIL: TestPortalInBrowser") ||
+		!strings.Contains(string(out), "needs /nonexistent/chromium") || strings.Contains(string(out), "--- SKIP") {
+		t.Fatalf("without chromium in CI: %v, want the test to fail naming the browser:\n%s", err, out)
+	}
 }
