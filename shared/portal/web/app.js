@@ -221,11 +221,12 @@ async function showForm(sub) {
       'Comma-separated, e.g. order.* for every order event, or * for all.'),
     eventsErr);
   const form = h('form', { novalidate: true, 'aria-labelledby': 'view-title' },
+    formError,
     field('name', 'Name', h('input', { type: 'text', value: sub ? sub.name : '', autocomplete: 'off' })),
     field('url', 'Endpoint URL', h('input', { type: 'url', value: sub ? sub.url : '', required: true, autocomplete: 'url', inputmode: 'url' }),
       'Where events are sent, e.g. https://example.com/webhooks'),
     field('description', 'Description', h('input', { type: 'text', value: sub ? sub.description || '' : '', autocomplete: 'off' })),
-    events, formError,
+    events,
     h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, sub ? 'Save' : 'Create subscription'),
       h('button', { type: 'button', onclick: () => setView('subscriptions') }, 'Cancel')));
   form.addEventListener('submit', (e) => {
