@@ -32,11 +32,12 @@ FUNCTIONS    := $(notdir $(wildcard functions/*))
 # reach nothing but loopback.
 ISOLATE      := $(shell unshare -n true 2>/dev/null && echo "unshare -n bash -c 'ip link set lo up && exec \"\$$0\" \"\$$@\"'")
 
-.PHONY: help deps run build test test-unit lint bench soak cost deploy clean
+.PHONY: help deps run build test test-unit test-fast lint bench soak cost deploy clean
 
 help:
 	@echo "make run    - emulators + API on 127.0.0.1:$${PORT:-8080} + delivery worker"
 	@echo "make test   - lint, unit and integration tests against the emulators"
+	@echo "make test-fast - the shared packages' logic on in-memory doubles, no emulators"
 	@echo "make fuzz   - every fuzz target for FUZZTIME each (default $(FUZZTIME))"
 	@echo "make build  - every function as bootstrap for Lambda (ARCH=$(ARCH))"
 	@echo "make bench  - hot path, cold start and end-to-end benchmarks (updates BENCHMARKS.md)"
@@ -86,6 +87,11 @@ lint: $(STATICCHECK) $(GOVULNCHECK) $(INDEXDB)
 # Unit tests only (no emulators).
 test-unit:
 	$(GO) test -race -count=1 -short ./...
+
+# The shared packages' logic, the API's included, on the in-memory store and queue:
+# seconds, no emulators, nothing to install.
+test-fast:
+	$(GO) test -race -count=1 -short ./shared/...
 
 test: deps lint
 	$(GO) test -race -count=1 -run XXX_compile_only ./... >/dev/null

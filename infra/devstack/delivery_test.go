@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -333,5 +334,45 @@ func TestRedeliveredMessageDoesNotCountTwice(t *testing.T) {
 	}
 	if dl.Status != gancho.StatusDelivered || len(numbers) < 2 || len(numbers) > 3 {
 		t.Fatalf("delivery %s with attempt numbers %v, want delivered after 2 or 3 attempts", dl.Status, numbers)
+	}
+}
+
+// An event type's retry schedule replaces the subscription's for deliveries of that
+// type: the subscription would wait an hour, the type says a second. Events of other
+// types keep the subscription's schedule.
+func TestEventTypeRetryScheduleReplacesTheSubscriptions(t *testing.T) {
+	d := startDev(t)
+	c := client{t: t, base: d.URL, key: d.APIKey}
+	if code := c.do("PUT", "/v1/event-types/invoice.paid", map[string]any{"retrySchedule": []int{1, 1}}, nil); code != 201 && code != 200 {
+		t.Fatalf("PUT event type: %d", code)
+	}
+	rcv, url := newMisbehaving(t, status(500), status(200), status(500))
+	var sub gancho.Subscription
+	c.do("POST", "/v1/subscriptions", map[string]any{"url": url, "retrySchedule": []int{3600}}, &sub)
+	var pub struct {
+		ID            string
+		RetrySchedule []int
+	}
+	if code := c.do("POST", "/v1/events", map[string]any{"type": "invoice.paid", "payload": map[string]any{"n": 1}}, &pub); code != 202 {
+		t.Fatalf("publish: %d", code)
+	}
+	dl := waitDelivery(t, c, gancho.DeliveryID(pub.ID, sub.ID), 20*time.Second)
+	if dl.Status != gancho.StatusDelivered || len(dl.Attempts) != 2 || rcv.count() != 2 {
+		t.Fatalf("delivery %s after %d attempts (receiver saw %d), want delivered on the type's 1 s retry", dl.Status, len(dl.Attempts), rcv.count())
+	}
+	var ev gancho.Event
+	c.do("GET", "/v1/events/"+pub.ID, nil, &ev)
+	if !slices.Equal(ev.RetrySchedule, []int{1, 1}) {
+		t.Fatalf("event shows retrySchedule %v", ev.RetrySchedule)
+	}
+	// Another type: it fails once and waits the subscription's hour (+-20 %).
+	other := firstDeliveryOf(t, c, sub.ID)
+	var got gancho.Delivery
+	waitFor(t, 20*time.Second, "the order's first attempt", func() bool {
+		c.do("GET", "/v1/deliveries/"+other, nil, &got)
+		return len(got.Attempts) == 1
+	})
+	if got.Status != gancho.StatusRetrying || got.NextAttemptAt == nil || time.Until(*got.NextAttemptAt) < 40*time.Minute {
+		t.Fatalf("order.created delivery = %s, next attempt at %v; want a retry in about an hour", got.Status, got.NextAttemptAt)
 	}
 }

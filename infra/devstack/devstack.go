@@ -18,6 +18,7 @@ import (
 
 	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/app"
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/gancho"
@@ -155,11 +156,11 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 	}
 	d.AdminKey = o.AdminKey
 	if d.AdminKey == "" {
-		d.AdminKey = "gk_admin_" + httpapi.NewAPIKey()[3:]
+		d.AdminKey = "gk_admin_" + auth.NewAPIKey()[3:]
 	}
 	d.Config = config.Config{
 		Sealer:         sealer,
-		AdminKeyHash:   httpapi.HashKey(d.AdminKey),
+		AdminKeyHash:   auth.HashKey(d.AdminKey),
 		TableName:      res.Tables["GanchoTable"],
 		QueueURL:       res.Queues["DeliveriesQueue"].URL,
 		DLQURL:         res.Queues["DeliveriesDLQ"].URL,
@@ -177,7 +178,7 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 
 	d.APIKey = o.APIKey
 	if d.APIKey == "" {
-		d.APIKey = httpapi.NewAPIKey()
+		d.APIKey = auth.NewAPIKey()
 	}
 	if err := ensureTenant(ctx, d.App, o.TenantID, d.APIKey); err != nil {
 		return fail(err)
@@ -200,7 +201,8 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		return fail(fmt.Errorf("listen: %w", err))
 	}
 	d.URL = "http://" + ln.Addr().String()
-	srv := &http.Server{Handler: httpapi.Admit(d.App.API.Handler(), maxRequests, time.Second), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: withStats(httpapi.Admit(d.App.API.Handler(), maxRequests, time.Second), d.App.Metrics),
+		ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			o.Log.Error("api server", "err", err)
@@ -326,9 +328,9 @@ func ensureTenant(ctx context.Context, a *app.App, tenantID, key string) error {
 	if err != nil {
 		return err
 	}
-	err = a.Clients.Store.CreateTenant(ctx, t, k, httpapi.HashKey(key))
+	err = a.Clients.Store.CreateTenant(ctx, t, k, auth.HashKey(key))
 	if errors.Is(err, gancho.ErrConflict) {
-		err = a.Clients.Store.PutAPIKey(ctx, k, httpapi.HashKey(key))
+		err = a.Clients.Store.PutAPIKey(ctx, k, auth.HashKey(key))
 	}
 	if err != nil {
 		return fmt.Errorf("create dev tenant: %w", err)

@@ -325,6 +325,9 @@ func createQueue(ctx context.Context, sq *sqs.Client, name string, attrs map[str
 	}
 	settable := maps.Clone(attrs)
 	delete(settable, "FifoQueue") // fixed at creation
+	// SQS-managed encryption at rest is AWS's; the SQS emulator takes it at creation
+	// but refuses it in SetQueueAttributes, and there is nothing to encrypt locally.
+	delete(settable, "SqsManagedSseEnabled")
 	_, err = sq.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: got.QueueUrl, Attributes: settable})
 	if err != nil {
 		return "", fmt.Errorf("update attributes of existing queue %s: %w", name, err)

@@ -74,6 +74,16 @@ func TestStackProvisionAndStop(t *testing.T) {
 	if !reflect.DeepEqual(res, again) {
 		t.Errorf("second Provision returned %+v, first %+v", again, res)
 	}
+	// A queue that exists with other attributes (a template changed between runs
+	// against long-lived emulators) is brought up to date, template-only attributes
+	// such as SqsManagedSseEnabled included.
+	changed := map[string]string{"VisibilityTimeout": "61", "SqsManagedSseEnabled": "true"}
+	if _, err := createQueue(ctx, sq, "gancho-test-changed", map[string]string{"VisibilityTimeout": "60", "SqsManagedSseEnabled": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createQueue(ctx, sq, "gancho-test-changed", changed); err != nil {
+		t.Fatalf("updating an existing queue: %v", err)
+	}
 
 	checkTable(t, ddb, res.Tables["GanchoTable"])
 	checkQueues(t, sq, res)

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
@@ -30,6 +31,11 @@ import (
 	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
+
+// extraSamples are the samples beyond events/<function>.json, each invoked on its
+// function: the consumer's batch from the ordered (FIFO) queue, which takes the
+// ordered path. infra/templatecheck checks every sample against its queue.
+var extraSamples = map[string]string{"deliver-ordered": "deliver"}
 
 // invokeTimeout bounds one invocation, start-up included.
 const invokeTimeout = 60 * time.Second
@@ -42,13 +48,24 @@ func TestFunctions(t *testing.T) {
 	bins := buildFunctions(t, root)
 	requireStack(t)
 	names := slices.Sorted(maps.Keys(bins))
-	fx := newFixture(t, root, names)
+	fx := newFixture(t, root, append(slices.Clone(names), slices.Collect(maps.Keys(extraSamples))...))
+	// A function's further samples (a queue each) are invoked as subtests of their own.
+	runs := map[string]string{} // sample → function
 	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
+		runs[name] = name
+	}
+	for sample, fn := range extraSamples {
+		if bins[fn] != "" {
+			runs[sample] = fn
+		}
+	}
+	for _, sample := range slices.Sorted(maps.Keys(runs)) {
+		name := runs[sample]
+		t.Run(sample, func(t *testing.T) {
 			t.Parallel()
-			event := fx.events[name]
+			event := fx.events[sample]
 			if event == nil {
-				t.Fatalf("no sample event events/%s.json", name)
+				t.Fatalf("no sample event events/%s.json", sample)
 			}
 			check, ok := expectations[name]
 			if !ok {
@@ -301,7 +318,7 @@ var expectations = map[string]expectation{
 		if !strings.HasPrefix(got.Tenant.ID, gancho.PrefixTenant) || got.Tenant.Name != in.Name || header(r, "Location") != "/v1/tenant" {
 			t.Errorf("created tenant %q %q, Location %q; want a new tenant named %q at /v1/tenant", got.Tenant.ID, got.Tenant.Name, header(r, "Location"), in.Name)
 		}
-		if !strings.HasPrefix(got.APIKey.Key, httpapi.KeyPrefix) || got.APIKey.TenantID != got.Tenant.ID || len(got.APIKey.Scopes) == 0 {
+		if !strings.HasPrefix(got.APIKey.Key, auth.KeyPrefix) || got.APIKey.TenantID != got.Tenant.ID || len(got.APIKey.Scopes) == 0 {
 			t.Errorf("first key %+v; want its value, shown once, with the tenant's scopes", got.APIKey)
 		}
 	},
@@ -337,7 +354,7 @@ var expectations = map[string]expectation{
 		if !strings.HasPrefix(got.ID, gancho.PrefixKey) || header(r, "Location") != "/v1/api-keys/"+got.ID {
 			t.Errorf("id %q, Location %q; want a key id and /v1/api-keys/<id>", got.ID, header(r, "Location"))
 		}
-		if !strings.HasPrefix(got.Key, httpapi.KeyPrefix) || got.Name != in.Name || !slices.Equal(got.Scopes, in.Scopes) || got.TenantID != fx.tenant {
+		if !strings.HasPrefix(got.Key, auth.KeyPrefix) || got.Name != in.Name || !slices.Equal(got.Scopes, in.Scopes) || got.TenantID != fx.tenant {
 			t.Errorf("got %s; want the new key's value, shown once, named %q with scopes %v", body, in.Name, in.Scopes)
 		}
 	},
@@ -347,7 +364,7 @@ var expectations = map[string]expectation{
 		decodeBody(t, r, body, "application/json", &got)
 		var in struct{ OwnerID string }
 		fx.sampleBody(t, "create-portal-link", &in)
-		if !strings.HasPrefix(got.URL, "https://k3xq8w2m1p.execute-api.us-east-1.amazonaws.com/portal#token="+httpapi.KeyPrefix) {
+		if !strings.HasPrefix(got.URL, "https://k3xq8w2m1p.execute-api.us-east-1.amazonaws.com/portal#token="+auth.KeyPrefix) {
 			t.Errorf("url %q; want the deployment's /portal with the token in the fragment", got.URL)
 		}
 		k, err := fx.store.GetAPIKey(t.Context(), fx.tenant, got.KeyID)
@@ -707,10 +724,10 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 	fx.tenant = gancho.NewID(gancho.PrefixTenant, now)
 	key := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: fx.tenant, Name: "sample events",
 		Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	err = fx.store.CreateTenant(ctx, gancho.Tenant{ID: fx.tenant, Name: "Lambda binary test", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, key, httpapi.HashKey(keys[0]))
+	err = fx.store.CreateTenant(ctx, gancho.Tenant{ID: fx.tenant, Name: "Lambda binary test", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, key, auth.HashKey(keys[0]))
 	if errors.Is(err, gancho.ErrConflict) {
 		// The key is left from an earlier run on a long-lived emulator: move it here.
-		err = fx.store.PutAPIKey(ctx, key, httpapi.HashKey(keys[0]))
+		err = fx.store.PutAPIKey(ctx, key, auth.HashKey(keys[0]))
 	}
 	if err != nil {
 		t.Fatalf("store the sample key: %v", err)
@@ -765,7 +782,7 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		case strings.HasPrefix(rt.Path, "/v1/api-keys/{id}"):
 			k := gancho.APIKey{ID: id, TenantID: fx.tenant, Name: "seeded for " + rt.Name,
 				Scopes: []string{gancho.ScopeEventsWrite}, CreatedAt: now}
-			if err := fx.store.PutAPIKey(ctx, k, httpapi.HashKey(httpapi.NewAPIKey())); err != nil {
+			if err := fx.store.PutAPIKey(ctx, k, auth.HashKey(auth.NewAPIKey())); err != nil {
 				t.Fatalf("seed API key %s: %v", id, err)
 			}
 		case strings.HasPrefix(rt.Path, "/v1/deliveries/{id}"):
@@ -793,7 +810,7 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		var ev struct{ Type string }
 		_ = json.Unmarshal(m.Event, &ev)
 		k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: m.TenantID, Name: "ingest sample", Scopes: gancho.AllTenantScopes, CreatedAt: now}
-		err := fx.store.CreateTenant(ctx, gancho.Tenant{ID: m.TenantID, Name: "Ingest sample", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, k, httpapi.HashKey(httpapi.NewAPIKey()))
+		err := fx.store.CreateTenant(ctx, gancho.Tenant{ID: m.TenantID, Name: "Ingest sample", AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: now}, k, auth.HashKey(auth.NewAPIKey()))
 		if err != nil && !errors.Is(err, gancho.ErrConflict) {
 			t.Fatalf("seed the ingest sample's tenant: %v", err)
 		}
@@ -803,16 +820,19 @@ func newFixture(t *testing.T, root string, names []string) *fixture {
 		}
 	}
 
-	// The consumer's sample names a delivery that must not exist.
-	var batch events.SQSEvent
-	if err := json.Unmarshal(fx.events["deliver"], &batch); err == nil {
+	// The consumer's samples name deliveries that must not exist.
+	for _, sample := range []string{"deliver", "deliver-ordered"} {
+		var batch events.SQSEvent
+		if err := json.Unmarshal(fx.events[sample], &batch); err != nil {
+			continue
+		}
 		for _, rec := range batch.Records {
 			m, err := queue.Decode(rec.Body)
 			if err != nil {
 				continue
 			}
 			if _, err := fx.store.GetDelivery(ctx, m.TenantID, m.DeliveryID); !errors.Is(err, gancho.ErrNotFound) {
-				t.Fatalf("events/deliver.json names delivery %s of %s, which must not exist (got %v)", m.DeliveryID, m.TenantID, err)
+				t.Fatalf("events/%s.json names delivery %s of %s, which must not exist (got %v)", sample, m.DeliveryID, m.TenantID, err)
 			}
 		}
 	}
@@ -993,7 +1013,7 @@ func invoke(t *testing.T, bin, name string, event []byte, env []string) (Result,
 func (fx *fixture) functionEnv(name string) []string {
 	set := map[string]string{"GANCHO_ALLOW_INSECURE_TARGETS": "true"}
 	if fx.adminKey != "" {
-		set["GANCHO_ADMIN_KEY_SHA256"] = httpapi.HashKey(fx.adminKey)
+		set["GANCHO_ADMIN_KEY_SHA256"] = auth.HashKey(fx.adminKey)
 	}
 	if name != "sweeper" {
 		set["GANCHO_DELIVERIES_QUEUE_URL"], set["GANCHO_DELIVERIES_DLQ_URL"] = fx.queueURL, fx.dlqURL

@@ -19,7 +19,7 @@ import (
 
 	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/infra/soak"
-	"github.com/gancho-dev/gancho/shared/httpapi"
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/seal"
 )
 
@@ -159,7 +159,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer func() { _ = emu.Stop() }()
 	logf("emulators ready (DynamoDB %s, SQS %s)", emu.DynamoEndpoint, emu.SQSEndpoint)
 
-	apiKey := httpapi.NewAPIKey()
+	apiKey := auth.NewAPIKey()
 	vars := map[string]string{
 		"AWS_ENDPOINT_URL":          "",
 		"AWS_ENDPOINT_URL_DYNAMODB": emu.DynamoEndpoint,
@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		"AWS_SESSION_TOKEN":         "",
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"GANCHO_DEV_API_KEY":        apiKey,
-		"GANCHO_ADMIN_KEY":          "gk_admin_" + httpapi.NewAPIKey()[3:],
+		"GANCHO_ADMIN_KEY":          "gk_admin_" + auth.NewAPIKey()[3:],
 		"GANCHO_ENCRYPTION_KEYS":    seal.NewKey("load"),
 		"GANCHO_LOG_LEVEL":          "info", // as make run
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local emulators need: a Java development kit (DynamoDB Local,
 # and javac for the launcher that keeps it on the loopback interface),
-# Node.js and npm (fauxqs), and the npm packages pinned in package-lock.json.
+# Node.js and npm (fauxqs), and the npm packages pinned in package-lock.json;
+# and, for the tests, Python's cryptography package.
 #
 # Idempotent and non-interactive: safe to run before every build, in CI
 # (CI=true, no standard input) and on a developer machine. When everything is
@@ -117,10 +118,27 @@ ensure_modules() {
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
 }
 
+# The tests check Gancho's ed25519 (v1a) signatures with an independent
+# implementation, Python's cryptography package.
+python_crypto_ok() {
+  local py
+  for py in python3 /usr/bin/python3; do
+    "$py" -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+
+ensure_python_crypto() {
+  python_crypto_ok && return 0
+  apt_install python3 python3-cryptography
+  python_crypto_ok || die "python3 with the cryptography package still not found after installing python3-cryptography"
+}
+
 main() {
-  stamped && exit 0
+  stamped && python_crypto_ok && exit 0
   ensure_java
   ensure_node
+  ensure_python_crypto
   ensure_modules
   touch "$stamp"
   log "local emulator dependencies are installed"

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/infra/devstack"
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -120,10 +120,10 @@ func TestPortalInBrowser(t *testing.T) {
 	// An expired link: its key's expiresAt has passed (the API refuses to mint one).
 	now := time.Now().UTC()
 	past := now.Add(-time.Minute).Truncate(time.Second)
-	raw := httpapi.NewAPIKey()
+	raw := auth.NewAPIKey()
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: d.TenantID, Name: "expired portal link", OwnerID: owner,
 		Scopes: gancho.PortalScopes, CreatedAt: now.Add(-time.Hour), ExpiresAt: &past, Portal: true}
-	if err := d.App.Clients.Store.CreateAPIKey(t.Context(), k, httpapi.HashKey(raw)); err != nil {
+	if err := d.App.Clients.Store.CreateAPIKey(t.Context(), k, auth.HashKey(raw)); err != nil {
 		t.Fatal(err)
 	}
 	expired := d.URL + "/portal#token=" + url.QueryEscape(raw) + "&provider=" + url.QueryEscape(ten.Name)

@@ -26,7 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/gancho-dev/gancho/infra/emulators"
-	"github.com/gancho-dev/gancho/shared/httpapi"
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/seal"
 )
 
@@ -179,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer gt.close()
 
-	apiKey := httpapi.NewAPIKey()
+	apiKey := auth.NewAPIKey()
 	srv, err := NewServer(bin, cfg.RepoRoot, map[string]string{
 		"AWS_ENDPOINT_URL":          "",
 		"AWS_ENDPOINT_URL_DYNAMODB": emu.DynamoEndpoint,
@@ -190,7 +190,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		"AWS_SESSION_TOKEN":         "",
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"GANCHO_DEV_API_KEY":        apiKey,
-		"GANCHO_ADMIN_KEY":          "gk_admin_" + httpapi.NewAPIKey()[3:],
+		"GANCHO_ADMIN_KEY":          "gk_admin_" + auth.NewAPIKey()[3:],
 		// Given, not generated, so that what one process sealed the next one opens.
 		"GANCHO_ENCRYPTION_KEYS": seal.NewKey("soak"),
 		"GANCHO_LOG_LEVEL":       "info",

@@ -29,9 +29,9 @@ import (
 
 	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/shared/app"
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -45,6 +45,8 @@ var samPolicyActions = map[string][]string{
 	"DynamoDBReadPolicy":   {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"},
 	"DynamoDBWritePolicy":  {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
 	"SQSSendMessagePolicy": {"sqs:SendMessage*"},
+	// On the secret its SecretArn names (a parameter: the secret is made before the stack).
+	"AWSSecretsManagerGetSecretValuePolicy": {"secretsmanager:GetSecretValue"},
 	"SQSPollerPolicy": {"sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch", "sqs:DeleteMessage",
 		"sqs:DeleteMessageBatch", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 }
@@ -407,8 +409,8 @@ func newAccessWalk(t *testing.T, base config.Config, tpl *template, root string)
 	}
 	w := &accessWalk{ingestURL: ingestURL, t: t, ctx: ctx, cfg: cfg, awsCfg: awsCfg, apps: map[string]*app.App{}, exercised: map[string]bool{},
 		rec:   &recorder{calls: map[string]map[awsCall]bool{}, tables: map[string]string{}, queues: map[string]string{}},
-		admin: "gk_admin_" + httpapi.NewAPIKey()[3:], subs: map[string]string{}, events: map[string]string{}, deliveries: map[string]string{}}
-	w.cfg.AdminKeyHash = httpapi.HashKey(w.admin)
+		admin: "gk_admin_" + auth.NewAPIKey()[3:], subs: map[string]string{}, events: map[string]string{}, deliveries: map[string]string{}}
+	w.cfg.AdminKeyHash = auth.HashKey(w.admin)
 	for id, name := range res.Tables {
 		w.rec.tables[name] = id
 	}
@@ -649,9 +651,9 @@ func (w *accessWalk) callHeaders(fn, method, target, body string, headers map[st
 func (w *accessWalk) legacyTenant() string {
 	st := w.setup.Store
 	now := time.Now().UTC()
-	id, raw := gancho.NewID(gancho.PrefixTenant, now), httpapi.NewAPIKey()
+	id, raw := gancho.NewID(gancho.PrefixTenant, now), auth.NewAPIKey()
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: id, Name: "old", Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	if err := st.CreateTenant(w.ctx, gancho.Tenant{ID: id, Name: "Old", CreatedAt: now, UpdatedAt: now}, k, httpapi.HashKey(raw)); err != nil {
+	if err := st.CreateTenant(w.ctx, gancho.Tenant{ID: id, Name: "Old", CreatedAt: now, UpdatedAt: now}, k, auth.HashKey(raw)); err != nil {
 		w.t.Fatal(err)
 	}
 	before, err := st.GetTenant(w.ctx, id)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 )
 
@@ -30,6 +31,13 @@ var accessPolicies = []struct {
 	{httpapi.AccessQueue, policyFor{"SQSSendMessagePolicy", "GANCHO_DELIVERIES_QUEUE_URL"}},
 	{httpapi.AccessOrderedQueue, policyFor{"SQSSendMessagePolicy", "GANCHO_ORDERED_QUEUE_URL"}},
 	{httpapi.AccessDeadLetters, policyFor{"SQSPollerPolicy", "GANCHO_DELIVERIES_DLQ_URL"}},
+}
+
+// everyFunction are the policies of every function, route or not, whatever its access:
+// each reads its encryption keys at init from the Secrets Manager secret
+// GANCHO_ENCRYPTION_KEYS_SECRET names (config.Load), and nothing else of Secrets Manager.
+var everyFunction = []policyFor{
+	{"AWSSecretsManagerGetSecretValuePolicy", config.EnvKeysSecret},
 }
 
 // nonRoute is a function that serves no route: its declared access, and the packages
@@ -93,6 +101,7 @@ func declaredAccess(folder string) (declared, bool) {
 		}
 	}
 	d.policies = append(d.policies, extra...)
+	d.policies = append(d.policies, everyFunction...)
 	d.unknown = rest
 	return d, true
 }
@@ -248,6 +257,9 @@ func TestAccessCheckFindsMismatches(t *testing.T) {
 		{"access-consumer.yaml", "a consumer with a managed policy beyond its declared access, and one missing",
 			[][]string{{"DeliverFunction", "function deliver is declared", "nonRoutes", "does not grant AmazonSQSFullAccess"},
 				{"IngestFunction", "function ingest", "needs SQSSendMessagePolicy on IngestDLQ"}}},
+		{"access-keys-secret.yaml", "a function that cannot read the keys' secret, and one that reads another secret",
+			[][]string{{"HealthFunction", "route health is declared", "needs AWSSecretsManagerGetSecretValuePolicy on EncryptionKeysSecretArn"},
+				{"GetTenantFunction", "route get-tenant is declared read", "does not grant AWSSecretsManagerGetSecretValuePolicy on OtherSecretArn"}}},
 		{"access-unknown-function.yaml", "a function with no declared access",
 			[][]string{{"ReportFunction", "functions/report is neither a route", "declare its access"}}},
 	} {

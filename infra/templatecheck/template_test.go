@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/ingest"
@@ -88,6 +89,9 @@ func TestCheckerFindsBrokenTemplate(t *testing.T) {
 		{"references", "a dangling ${} inside !Sub", "${HttpAPI}"},
 		{"routes", "an HttpApi event for a route httpapi.Routes() does not have", "GET /v1/deliveries/{id}/attempts"},
 		{"sample-events", "a sample event of a function the template does not have", "events/ingest.json"},
+		{"environment", "the keys themselves in the environment", "GANCHO_ENCRYPTION_KEYS puts the encryption keys in the functions' environment"},
+		{"environment", "a function that does not name the keys' secret", "GANCHO_ENCRYPTION_KEYS_SECRET is not set"},
+		{"iam", "a secret named by a literal ARN", "AWSSecretsManagerGetSecretValuePolicy.SecretArn is \"arn:aws:secretsmanager"},
 	} {
 		found := slices.ContainsFunc(got[want.check], func(m string) bool { return strings.Contains(m, want.mentions) })
 		if !found {
@@ -160,6 +164,13 @@ func TestConfigEnvProbe(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"GANCHO_ALLOW_INSECURE_TARGETS", "GANCHO_LOG_LEVEL"} {
+		if !slices.Contains(env.read, name) || env.required[name] {
+			t.Errorf("config.FromEnv should read %s as optional; probe found read=%v required=%v", name, env.read, env.required)
+		}
+	}
+	// The keys are given outright or named by their secret: either will do, so
+	// neither is required, and the secret's name is read only without the keys.
+	for _, name := range []string{config.EnvKeys, config.EnvKeysSecret} {
 		if !slices.Contains(env.read, name) || env.required[name] {
 			t.Errorf("config.FromEnv should read %s as optional; probe found read=%v required=%v", name, env.read, env.required)
 		}
@@ -261,8 +272,37 @@ func checkSampleEvents(c *checker, r *report) {
 				decode = func(body string) error { _, err := ingest.Decode(body); return err }
 				what = `an ingest message {"tenantId", "event"}`
 			}
-			for _, problem := range checkSQSSample(data, decode, what) {
-				r.addf(f.res, file, "%s", problem)
+			// events/<folder>.json is of the first SQS event; extraSamples name the others'.
+			samples := map[string]string{file: sqs[0].name}
+			for name, evName := range extraSamples[f.folder] {
+				samples["events/"+name+".json"] = evName
+			}
+			covered := map[string]bool{}
+			for _, sfile := range slices.Sorted(maps.Keys(samples)) {
+				evName := samples[sfile]
+				i := slices.IndexFunc(sqs, func(ev fnEvent) bool { return ev.name == evName })
+				if i < 0 {
+					r.addf(f.res, sfile, "extraSamples gives it to SQS event %s, which %s does not have", evName, f.id)
+					continue
+				}
+				covered[evName] = true
+				sdata := data
+				if sfile != file {
+					if sdata, err = os.ReadFile(filepath.Join(c.root, filepath.FromSlash(sfile))); err != nil {
+						r.addf(sqs[i].node, sfile, "the sample of SQS event %s is missing: %v", evName, errors.Unwrap(err))
+						continue
+					}
+				}
+				qID, _ := getAttID(sqs[i].props.get("Queue"), "Arn")
+				fifo := scalarOr(c.t.resources[qID].at("Properties", "FifoQueue"), "") == "true"
+				for _, problem := range checkSQSSample(sdata, decode, what, fifo) {
+					r.addf(sqs[i].node, sfile, "%s", problem)
+				}
+			}
+			for _, ev := range sqs {
+				if !covered[ev.name] {
+					r.addf(ev.node, f.id+" event "+ev.name, "has no sample event: add events/%s-<queue>.json and name it in extraSamples (sam local invoke and the Lambda binary test use it)", f.folder)
+				}
 			}
 		case len(sched) > 0:
 			for _, problem := range checkScheduleSample(data, sched[0]) {
@@ -280,6 +320,13 @@ func checkSampleEvents(c *checker, r *report) {
 	if err != nil {
 		r.addf(nil, "events/", "cannot list the sample events: %v", err)
 		return
+	}
+	for folder, extra := range extraSamples {
+		if folders[folder] {
+			for name := range extra {
+				folders[name] = true
+			}
+		}
 	}
 	for _, s := range samples {
 		if name := strings.TrimSuffix(filepath.Base(s), ".json"); !folders[name] {
@@ -377,16 +424,28 @@ func checkAPISample(data []byte, routeKeys []string, rt httpapi.Route, hasRoute 
 		bad("routeKey %q is not the route %s of httpapi.Routes() (%s %s)", ev.RouteKey, rt.Name, rt.Method, rt.Path)
 	}
 	if rt.Scope != httpapi.ScopeNone {
-		auth := ev.Headers["authorization"]
-		if !strings.HasPrefix(auth, "Bearer "+httpapi.KeyPrefix) && ev.Headers["x-api-key"] == "" {
-			bad("route needs scope %s: send authorization: Bearer %s... (got %q)", rt.Scope, httpapi.KeyPrefix, auth)
+		header := ev.Headers["authorization"]
+		if !strings.HasPrefix(header, "Bearer "+auth.KeyPrefix) && ev.Headers["x-api-key"] == "" {
+			bad("route needs scope %s: send authorization: Bearer %s... (got %q)", rt.Scope, auth.KeyPrefix, header)
 		}
 	}
 	return out
 }
 
-// checkSQSSample checks an SQS batch whose bodies decode decodes (what: what they are).
-func checkSQSSample(data []byte, decode func(string) error, what string) []string {
+// extraSamples are a function's sample events beyond events/<folder>.json (which is
+// its first SQS event's): sample name → the SQS event it is of. The deliveries
+// consumer reads two queues, and a batch from the FIFO queue takes its own path
+// (recognised by MessageGroupId), so each has a sample.
+var extraSamples = map[string]map[string]string{
+	"deliver": {"deliver-ordered": "Ordered"},
+}
+
+// fifoAttributes are the attributes SQS adds to a message received from a FIFO queue.
+var fifoAttributes = []string{"MessageGroupId", "MessageDeduplicationId", "SequenceNumber"}
+
+// checkSQSSample checks an SQS batch whose bodies decode decodes (what: what they are),
+// received from a FIFO queue or a standard one.
+func checkSQSSample(data []byte, decode func(string) error, what string, fifo bool) []string {
 	var ev events.SQSEvent
 	if err := strictJSON(data, &ev); err != nil {
 		return []string{"is not an SQS event: " + err.Error()}
@@ -416,6 +475,20 @@ func checkSQSSample(data []byte, decode func(string) error, what string) []strin
 		}
 		if err := decode(rec.Body); err != nil {
 			bad("body %s is not %s: %v", rec.Body, what, err)
+		}
+		switch fromFIFO := strings.HasSuffix(rec.EventSourceARN, ".fifo"); {
+		case fifo && !fromFIFO:
+			bad("eventSourceARN %q is not a FIFO queue's (.fifo), but the sample is of one", rec.EventSourceARN)
+		case !fifo && fromFIFO:
+			bad("eventSourceARN %q is a FIFO queue's, but the sample is of a standard queue", rec.EventSourceARN)
+		}
+		for _, a := range fifoAttributes {
+			switch {
+			case fifo && rec.Attributes[a] == "":
+				bad("attributes.%s is missing: SQS sets it on every message of a FIFO queue (and the consumer takes the ordered path by MessageGroupId)", a)
+			case !fifo && rec.Attributes[a] != "":
+				bad("attributes.%s is set, which only a FIFO queue's messages carry: the consumer would take the ordered path", a)
+			}
 		}
 	}
 	return out
@@ -613,6 +686,9 @@ func checkEnvironment(c *checker, r *report) {
 	}
 	for _, f := range t.functions() {
 		eff := t.env(f)
+		if eff[config.EnvKeysSecret] == nil {
+			r.addf(f.res, f.id, "%s is not set (in Globals or the function): the function would have no encryption keys and fail its init", config.EnvKeysSecret)
+		}
 		for _, name := range env.read {
 			if env.required[name] && eff[name] == nil {
 				r.addf(f.res, f.id, "%s is not set (in Globals or the function) but config.FromEnv requires it: the function would fail its init", name)
@@ -623,10 +699,6 @@ func checkEnvironment(c *checker, r *report) {
 
 // envResource says which resource type a variable must !Ref: the code uses the Ref
 // value (a table's name, a queue's URL) directly.
-// secretEnv are variables holding keys: they must come from a NoEcho parameter without
-// a default (or a dynamic reference), never from the template's text.
-var secretEnv = map[string]bool{"GANCHO_ENCRYPTION_KEYS": true}
-
 var envResource = map[string]string{
 	"GANCHO_TABLE_NAME":           "AWS::DynamoDB::Table",
 	"GANCHO_DELIVERIES_QUEUE_URL": "AWS::SQS::Queue",
@@ -636,18 +708,26 @@ var envResource = map[string]string{
 
 func (c *checker) checkEnvValue(r *report, subject, name string, val *node) {
 	t := c.t
-	if secretEnv[name] {
+	switch name {
+	case config.EnvKeys:
+		// Whatever its source, a value here is in the function's configuration, which
+		// the console and GetFunctionConfiguration show to whoever may read it.
+		r.addf(val, subject, "%s puts the encryption keys in the functions' environment; name their Secrets Manager secret with %s instead (README \"Deploy\")", name, config.EnvKeysSecret)
+		return
+	case config.EnvKeysSecret:
 		fn, arg, _ := val.intrinsic()
 		id, _ := arg.scalar()
 		p := t.params[id]
 		switch {
-		case fn == "" && val.kind == yaml.ScalarNode:
-			r.addf(val, subject, "%s is a literal: the key would be in version control; pass it as a NoEcho parameter", name)
-		case fn == "Ref" && p != nil && scalarOr(p.get("NoEcho"), "") != "true":
-			r.addf(p, "parameter "+id, "holds %s but is not NoEcho: the key would show in the console and in describe-stacks", name)
-		case fn == "Ref" && p != nil && p.get("Default") != nil:
-			r.addf(p.get("Default"), "parameter "+id, "holds %s but has a Default: every deployment that omits it would share one key", name)
+		case fn == "Ref" && t.typeOf(id) == "AWS::SecretsManager::Secret":
+		case fn != "Ref" || p == nil:
+			r.addf(val, subject, "%s is %s; it must be !Ref of a parameter (the secret is made before the stack) or of an AWS::SecretsManager::Secret", name, val)
+		case p.get("Default") != nil:
+			r.addf(p.get("Default"), "parameter "+id, "holds %s but has a Default: a deployment must name its own keys' secret", name)
+		case !strings.Contains(scalarOr(p.get("AllowedPattern"), ""), ":secretsmanager:"):
+			r.addf(p, "parameter "+id, "holds %s but has no AllowedPattern of Secrets Manager ARNs: a name or a wrong ARN would deploy, and every function then fail its init", name)
 		}
+		return
 	}
 	if typ, ok := envResource[name]; ok {
 		fn, arg, _ := val.intrinsic()
@@ -849,10 +929,29 @@ func checkIAM(c *checker, r *report) {
 					r.addf(p, f.id, "policy template %s names no resource: it grants its actions on every resource of that kind", tmpl)
 				}
 				for j, name := range params.keys() {
+					if name == "SecretArn" {
+						c.checkSecretParam(r, f, tmpl+"."+name, params.vals[j])
+						continue
+					}
 					c.checkPolicyParam(r, f.id, tmpl+"."+name, name, params.vals[j])
 				}
 			}
 		}
+	}
+}
+
+// checkSecretParam checks a policy's secret: the one secret a function may read is the
+// one holding its encryption keys, made before the stack (README "Deploy"), so it is
+// named by the same parameter as the function's GANCHO_ENCRYPTION_KEYS_SECRET.
+func (c *checker) checkSecretParam(r *report, f function, what string, v *node) {
+	env := c.t.env(f)[config.EnvKeysSecret]
+	fn, arg, _ := v.intrinsic()
+	id, _ := arg.scalar()
+	switch {
+	case fn != "Ref" || (c.t.params[id] == nil && c.t.typeOf(id) != "AWS::SecretsManager::Secret"):
+		r.addf(v, f.id, "%s is %s; it must be !Ref of the parameter (or AWS::SecretsManager::Secret) naming the keys' secret, as %s does", what, v, config.EnvKeysSecret)
+	case env == nil || env.String() != v.String():
+		r.addf(v, f.id, "%s is %s but the function's %s is %s: it may read its keys' secret only", what, v, config.EnvKeysSecret, env)
 	}
 }
 
@@ -1566,4 +1665,32 @@ func strictJSON(data []byte, v any) error {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
+}
+
+// TestSQSSampleQueueKind: a sample is of the kind of queue its event reads, since the
+// consumer tells an ordered batch by its FIFO attributes; the wrong kind is reported.
+func TestSQSSampleQueueKind(t *testing.T) {
+	decode := func(body string) error { _, err := queue.Decode(body); return err }
+	for _, tc := range []struct {
+		file     string
+		fifo     bool
+		mentions string // "" for no report
+	}{
+		{"deliver.json", false, ""},
+		{"deliver-ordered.json", true, ""},
+		{"deliver.json", true, "attributes.MessageGroupId is missing"},
+		{"deliver-ordered.json", false, "attributes.MessageGroupId is set"},
+	} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), "events", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := checkSQSSample(data, decode, "a delivery message", tc.fifo)
+		switch {
+		case tc.mentions == "" && len(got) > 0:
+			t.Errorf("%s (fifo %v): reported %q, want nothing", tc.file, tc.fifo, got)
+		case tc.mentions != "" && !slices.ContainsFunc(got, func(m string) bool { return strings.Contains(m, tc.mentions) }):
+			t.Errorf("%s (fifo %v): reported %q, want a report mentioning %q", tc.file, tc.fifo, got, tc.mentions)
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/ingest"
+	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/sweeper"
 )
 
@@ -29,13 +30,17 @@ type App struct {
 	Sweeper *sweeper.Sweeper
 	// Ingest consumes the ingest queue: events published without HTTP.
 	Ingest *ingest.Handler
+	// Metrics count what all its parts did since it was built (the local server
+	// prints them; the Lambdas write EMF lines instead).
+	Metrics *metrics.Counters
 }
 
 // New builds an App from cfg and its clients; deliverOpts tune the consumer (tests
 // and local runs shorten its delays). Its parts share one publisher and one outbound
 // client, as the functions of one kind do.
 func New(cfg config.Config, clients config.Clients, log *slog.Logger, deliverOpts ...deliver.Option) *App {
-	e := boot.Env{Config: cfg, Clients: clients, Log: log}
+	counters := metrics.NewCounters()
+	e := boot.Env{Config: cfg, Clients: clients, Log: log, Metrics: counters}
 	client := e.Outbound()
 	publisher := e.Publisher()
 	api := apifn.NewAPI(e, publisher, client)
@@ -47,5 +52,6 @@ func New(cfg config.Config, clients config.Clients, log *slog.Logger, deliverOpt
 		Deliver: deliverfn.NewHandler(e, publisher, client, deliverOpts...),
 		Sweeper: sweeperfn.New(e),
 		Ingest:  ingestfn.NewHandler(e, api, publisher),
+		Metrics: counters,
 	}
 }

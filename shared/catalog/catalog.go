@@ -195,16 +195,23 @@ func (s *Service) CheckPatterns(ctx context.Context, tenant string, patterns []s
 }
 
 // CheckPublish verifies that ev's type is an active catalog type and that its
-// payload matches the type's schema, if it has one.
-func (s *Service) CheckPublish(ctx context.Context, ev gancho.Event) error {
+// payload matches the type's schema, if it has one, and returns ev with its type's
+// retry schedule, if it has one.
+func (s *Service) CheckPublish(ctx context.Context, ev gancho.Event) (gancho.Event, error) {
 	cat, err := s.catalogFor(ctx, ev.TenantID, func(c *gancho.Catalog) bool { return c.CheckPublishType(ev.Type) == "" })
 	if err != nil {
-		return err
+		return ev, err
 	}
 	if msg := cat.CheckPublishType(ev.Type); msg != "" {
-		return gancho.Invalid(gancho.FieldError{Field: "type", Message: msg})
+		return ev, gancho.Invalid(gancho.FieldError{Field: "type", Message: msg})
 	}
 	et, _ := cat.Lookup(ev.Type)
+	ev.RetrySchedule = slices.Clone(et.RetrySchedule)
+	return ev, s.checkPayload(ctx, et, ev)
+}
+
+// checkPayload checks ev's payload against et's schema, if it has one.
+func (s *Service) checkPayload(ctx context.Context, et gancho.EventType, ev gancho.Event) error {
 	if !et.HasSchema {
 		return nil
 	}

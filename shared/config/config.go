@@ -34,9 +34,15 @@ type Config struct {
 	IngestDLQURL  string
 	AllowInsecure bool // GANCHO_ALLOW_INSECURE_TARGETS: http:// and private receivers (local runs)
 	LogLevel      slog.Level
-	// Sealer encrypts secrets at rest; GANCHO_ENCRYPTION_KEYS is a comma-separated
-	// list of "id:base64(32 bytes)" keys, the first one sealing new values.
+	// Sealer encrypts secrets at rest with a comma-separated list of
+	// "id:base64(32 bytes)" keys, the first one sealing new values: given as
+	// GANCHO_ENCRYPTION_KEYS (local runs, tests), or fetched by Load from the secret
+	// KeysSecret names. Nil until Load has fetched them.
 	Sealer *seal.Sealer
+	// KeysSecret is the Secrets Manager secret (ARN or name) holding the keys
+	// (GANCHO_ENCRYPTION_KEYS_SECRET): a deployed function's keys stay out of its
+	// environment, which the console and GetFunctionConfiguration show.
+	KeysSecret string
 	// AdminKeyHash is the SHA-256 (hex) of the platform operator's key
 	// (GANCHO_ADMIN_KEY_SHA256); empty disables the admin routes.
 	AdminKeyHash string
@@ -86,15 +92,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Retention = time.Duration(days) * 24 * time.Hour
 	}
-	keys := getenv("GANCHO_ENCRYPTION_KEYS")
-	if keys == "" {
-		return c, fmt.Errorf("missing environment: GANCHO_ENCRYPTION_KEYS")
+	// Keys given outright are used as they are; only without them is the secret read
+	// (so FromEnv, which reads no network, leaves the fetch to Load).
+	if keys := getenv(EnvKeys); keys != "" {
+		sealer, err := seal.New(strings.Split(keys, ",")...)
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", EnvKeys, err)
+		}
+		c.Sealer = sealer
+	} else if c.KeysSecret = getenv(EnvKeysSecret); c.KeysSecret == "" {
+		return c, fmt.Errorf("missing environment: %s (the Secrets Manager secret holding the encryption keys) or %s (the keys)", EnvKeysSecret, EnvKeys)
 	}
-	sealer, err := seal.New(strings.Split(keys, ",")...)
-	if err != nil {
-		return c, fmt.Errorf("GANCHO_ENCRYPTION_KEYS: %w", err)
-	}
-	c.Sealer = sealer
 	c.AdminKeyHash = strings.ToLower(getenv("GANCHO_ADMIN_KEY_SHA256"))
 	c.LocalEndpoints = getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_DYNAMODB") != ""
 	return c, nil
@@ -121,6 +129,9 @@ type Clients struct {
 // and instance-metadata providers never run in a Lambda, yet were linked into every
 // bootstrap.
 func (c Config) NewClients(ctx context.Context) (Clients, error) {
+	if c.Sealer == nil {
+		return Clients{}, fmt.Errorf("the encryption keys of %s %q are not fetched yet: build the configuration with Load", EnvKeysSecret, c.KeysSecret)
+	}
 	awsCfg, err := AWSFromEnv(os.Getenv)
 	if err != nil {
 		return Clients{}, err

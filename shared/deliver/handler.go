@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/queue"
 )
 
@@ -56,6 +57,7 @@ type Handler struct {
 	rate    *rateGate
 	fanOut  FanOuter
 	tenants *tenantCache
+	metrics Recorder
 }
 
 // Defaults of the consumer's policies.
@@ -87,13 +89,16 @@ type FanOuter interface {
 // WithFanOut lets the consumer run fan-out messages.
 func WithFanOut(f FanOuter) Option { return func(h *Handler) { h.fanOut = f } }
 
+// WithMetrics sets where the consumer counts its attempts (default: nowhere).
+func WithMetrics(r Recorder) Option { return func(h *Handler) { h.metrics = r } }
+
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
 
 // NewHandler returns a consumer. client must be the guarded outbound client.
 func NewHandler(store Store, q Queue, client *http.Client, log *slog.Logger, opts ...Option) *Handler {
 	h := &Handler{store: store, queue: q, client: client, log: log, parallelism: 16, now: time.Now, jitter: jitter,
-		parkAfter: DefaultParkAfter, disableAfter: DefaultDisableAfter, rate: newRateGate(store)}
+		parkAfter: DefaultParkAfter, disableAfter: DefaultDisableAfter, rate: newRateGate(store), metrics: metrics.Discard{}}
 	for _, o := range opts {
 		o(h)
 	}
@@ -395,12 +400,13 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b gancho.Deliver
 	if hold, limited, err := h.rateLimited(ctx, m, sub, now, ordered, log); limited || err != nil {
 		return nil, hold, err
 	}
-	a := send(ctx, h.client, request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens, tenant: tenant}, now)
+	a, reason := sendClassified(ctx, h.client, request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens, tenant: tenant}, now)
+	h.record(ev, reason)
 	if ctx.Err() != nil && a.Outcome != gancho.OutcomeSuccess {
 		// Out of time: the message comes back and the attempt is made again.
 		return nil, 0, ctx.Err()
 	}
-	status, next, delay := h.outcome(sub, a, now)
+	status, next, delay := h.outcome(sub, ev, a, now)
 	if m.Manual && status == gancho.StatusRetrying {
 		// A one-off attempt a user asked for: it does not start a retry schedule.
 		status, next = gancho.StatusFailed, nil
@@ -455,10 +461,15 @@ func pendingDelivery(m queue.Message, b gancho.DeliveryBatch) (gancho.Delivery, 
 }
 
 // outcome decides the delivery's status after attempt a, and when to try again, by
-// the subscription's retry schedule (gancho.RetryPolicy).
-func (h *Handler) outcome(sub gancho.Subscription, a gancho.Attempt, now time.Time) (string, *time.Time, time.Duration) {
+// the retry schedule of ev's type if it has one, else the subscription's
+// (gancho.RetryPolicy).
+func (h *Handler) outcome(sub gancho.Subscription, ev gancho.Event, a gancho.Attempt, now time.Time) (string, *time.Time, time.Duration) {
 	permanent := a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone
-	status, delay := gancho.RetryPolicy{Schedule: sub.RetrySchedule, Jitter: h.jitter}.Next(a, permanent)
+	schedule := sub.RetrySchedule
+	if len(ev.RetrySchedule) > 0 {
+		schedule = ev.RetrySchedule
+	}
+	status, delay := gancho.RetryPolicy{Schedule: schedule, Jitter: h.jitter}.Next(a, permanent)
 	if status != gancho.StatusRetrying {
 		return status, nil, 0
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/signature"
 )
 
@@ -152,9 +153,10 @@ func (r request) build(ctx context.Context, now time.Time) (*http.Request, error
 	h.Set("webhook-id", r.delivery.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	h.Set("webhook-signature", signature.Header(keys, r.delivery.ID, ts, body))
-	if name := r.tenant.SignatureHeader; name != "" {
-		// A single-header scheme: one header, HMAC of the body with the current secret.
-		h.Set(name, keys[0].SignBody(body))
+	if hmacKey, ok := keys[0].(signature.Key); ok && r.tenant.SignatureHeader != "" {
+		// A single-header scheme: one header, HMAC of the body with the current secret
+		// (an ed25519 subscription has none to give).
+		h.Set(r.tenant.SignatureHeader, hmacKey.SignBody(body))
 	}
 	h.Set("X-Gancho-Event", r.event.ID)
 	h.Set("X-Gancho-Attempt", strconv.Itoa(r.attempt))
@@ -180,14 +182,14 @@ func callbackSubscription(t gancho.Tenant, ev gancho.Event) gancho.Subscription 
 
 // signingKeys are the subscription's current key and, while it is still valid, the
 // key it rotated out: receivers accept either during the changeover.
-func signingKeys(sub gancho.Subscription, now time.Time) ([]signature.Key, error) {
+func signingKeys(sub gancho.Subscription, now time.Time) ([]signature.Signer, error) {
 	secrets := sub.SigningSecrets(now)
 	if len(secrets) == 0 || secrets[0] != sub.Secret {
 		return nil, errors.New("subscription secret: none")
 	}
-	keys := make([]signature.Key, 0, len(secrets))
+	keys := make([]signature.Signer, 0, len(secrets))
 	for i, s := range secrets {
-		key, err := signature.ParseSecret(s)
+		key, err := signature.ParseSigner(s)
 		if err != nil {
 			return nil, fmt.Errorf("subscription secret %d: %w", i, err)
 		}
@@ -199,6 +201,13 @@ func signingKeys(sub gancho.Subscription, now time.Time) ([]signature.Key, error
 // send performs one attempt and describes it. It never returns an error: network
 // failures are part of the attempt.
 func send(ctx context.Context, client *http.Client, r request, now time.Time) gancho.Attempt {
+	a, _ := sendClassified(ctx, client, r, now)
+	return a
+}
+
+// sendClassified is send that also tells why a failed attempt failed (the
+// DeliveryFailures metric's reason; empty for a success).
+func sendClassified(ctx context.Context, client *http.Client, r request, now time.Time) (gancho.Attempt, metrics.Reason) {
 	a := gancho.Attempt{Number: r.attempt, At: now.UTC(), Outcome: gancho.OutcomeFailure}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(r.sub.TimeoutSeconds)*time.Second)
 	defer cancel()
@@ -207,7 +216,7 @@ func send(ctx context.Context, client *http.Client, r request, now time.Time) ga
 	if err != nil {
 		a.Error = describe(err)
 		a.DurationMs = time.Since(start).Milliseconds()
-		return a
+		return a, failureReason(0, err)
 	}
 	defer resp.Body.Close()
 	a.StatusCode = resp.StatusCode
@@ -219,11 +228,14 @@ func send(ctx context.Context, client *http.Client, r request, now time.Time) ga
 	if err != nil {
 		a.Error = "reading response: " + describe(err)
 	}
+	var reason metrics.Reason
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		a.Outcome = gancho.OutcomeSuccess
+	} else {
+		reason = failureReason(resp.StatusCode, nil)
 	}
 	a.DurationMs = time.Since(start).Milliseconds()
-	return a
+	return a, reason
 }
 
 // do builds and sends the request; with token auth it adds the token and, on a 401,

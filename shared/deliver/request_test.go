@@ -423,7 +423,7 @@ func TestSendDotSubject(t *testing.T) {
 		t.Error("a request was sent")
 	}
 	h := &Handler{}
-	if status, next, _ := h.outcome(f.req.sub, a, time.Now()); status != gancho.StatusFailed || next != nil {
+	if status, next, _ := h.outcome(f.req.sub, f.req.event, a, time.Now()); status != gancho.StatusFailed || next != nil {
 		t.Errorf("outcome = %s, %v; want failed with no retry (the subject will not change)", status, next)
 	}
 }

@@ -36,18 +36,21 @@ func eventTypeSchemaKey(tenant, name string) map[string]av {
 
 // eventTypeItem is the stored form of a type, without its schema.
 type eventTypeItem struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Archived    bool      `json:"archived"`
-	HasSchema   bool      `json:"hasSchema"`
-	Rev         int64     `json:"rev"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Archived    bool   `json:"archived"`
+	HasSchema   bool   `json:"hasSchema"`
+	// RetrySchedule is kept with the type (not with its schema) so that the catalog
+	// a publish checks carries it.
+	RetrySchedule []int     `json:"retrySchedule,omitempty"`
+	Rev           int64     `json:"rev"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
 func (it eventTypeItem) eventType(tenant string) gancho.EventType {
 	return gancho.EventType{TenantID: tenant, Name: it.Name, Description: it.Description, Archived: it.Archived,
-		HasSchema: it.HasSchema, Rev: it.Rev, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
+		HasSchema: it.HasSchema, RetrySchedule: it.RetrySchedule, Rev: it.Rev, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
 
 func (st *Store) getEventTypeItem(ctx context.Context, tenant, name string) (eventTypeItem, bool, error) {
@@ -73,7 +76,7 @@ func (st *Store) PutEventType(ctx context.Context, et gancho.EventType) (gancho.
 			return et, false, err
 		}
 		it := eventTypeItem{Name: et.Name, Description: et.Description, HasSchema: len(et.Schema) > 0,
-			Rev: old.Rev + 1, CreatedAt: et.UpdatedAt.UTC(), UpdatedAt: et.UpdatedAt.UTC()}
+			RetrySchedule: et.RetrySchedule, Rev: old.Rev + 1, CreatedAt: et.UpdatedAt.UTC(), UpdatedAt: et.UpdatedAt.UTC()}
 		if exists {
 			it.CreatedAt = old.CreatedAt
 		}

@@ -21,6 +21,9 @@ type Event struct {
 	// (a per-request callback).
 	CallbackURL string          `json:"callbackUrl,omitempty"`
 	Payload     json.RawMessage `json:"data" doc:"the payload as published"`
+	// RetrySchedule, when set, is its type's schedule at publish time: it replaces the
+	// subscriptions' schedules for this event's deliveries.
+	RetrySchedule []int `json:"retrySchedule,omitempty" doc:"its event type's retry schedule when it was published (seconds before each retry), which replaces the subscriptions' own"`
 	// DeliveryCount is how many deliveries the event was queued for; QueuedAt is
 	// when its fan-out finished (absent while it is still under way).
 	DeliveryCount int        `json:"deliveryCount,omitempty"`

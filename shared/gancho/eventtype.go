@@ -35,7 +35,10 @@ type EventType struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description"`
 	Schema      json.RawMessage `json:"schema,omitempty" doc:"the JSON Schema payloads must match"`
-	Archived    bool            `json:"archived"`
+	// RetrySchedule, when set, replaces the subscriptions' schedules for deliveries
+	// of events of this type published after it was set.
+	RetrySchedule []int `json:"retrySchedule,omitempty" doc:"seconds before each retry, for deliveries of this type: replaces the subscriptions' own schedules"`
+	Archived      bool  `json:"archived"`
 	// BuiltIn marks the types Gancho itself defines (webhook.test); they cannot be
 	// changed or archived and carry no timestamps.
 	BuiltIn   bool      `json:"builtIn"`
@@ -55,8 +58,9 @@ func (et EventType) Active() bool { return !et.Archived }
 // EventTypeInput is the body of PUT /v1/event-types/{name}. PUT replaces: an omitted
 // description becomes empty and an omitted (or null) schema removes the schema.
 type EventTypeInput struct {
-	Description *string         `json:"description"`
-	Schema      json.RawMessage `json:"schema" doc:"a JSON Schema for the payload"`
+	Description   *string         `json:"description"`
+	Schema        json.RawMessage `json:"schema" doc:"a JSON Schema for the payload"`
+	RetrySchedule *[]int          `json:"retrySchedule" doc:"seconds before each retry (1-20 steps), replacing the subscriptions' schedules for deliveries of this type; omitted or null: theirs"`
 }
 
 // BuiltInEventTypes are in every tenant's catalog.
@@ -113,6 +117,11 @@ func NewEventType(name string, in EventTypeInput) (EventType, *Schema, error) {
 			errs = append(errs, FieldError{Field: "description", Message: fmt.Sprintf("must be at most %d characters", MaxDescriptionLength)})
 		}
 		et.Description = *in.Description
+	}
+	if in.RetrySchedule != nil {
+		et.RetrySchedule = checkRetrySchedule(*in.RetrySchedule, func(field, format string, args ...any) {
+			errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+		})
 	}
 	var sch *Schema
 	if raw := bytes.TrimSpace(in.Schema); len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {

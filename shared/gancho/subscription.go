@@ -54,6 +54,7 @@ type SubscriptionInput struct {
 	RetrySchedule  *[]int            `json:"retrySchedule"`
 	Ordered        *bool             `json:"ordered"`
 	Metadata       json.RawMessage   `json:"metadata"`
+	Signature      *SignatureInput   `json:"signature"`
 }
 
 // AuthInput is the writable form of Auth; pointers tell omitted from empty.
@@ -290,16 +291,7 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 		s.TimeoutSeconds = *in.TimeoutSeconds
 	}
 	if in.RetrySchedule != nil {
-		rs := *in.RetrySchedule
-		if len(rs) < 1 || len(rs) > MaxRetrySteps {
-			bad("retrySchedule", "must have 1-%d steps", MaxRetrySteps)
-		}
-		for i, d := range rs {
-			if d < 1 || d > MaxRetryStepSeconds {
-				bad(fmt.Sprintf("retrySchedule[%d]", i), "must be between 1 and %d seconds", MaxRetryStepSeconds)
-			}
-		}
-		s.RetrySchedule = append([]int(nil), rs...)
+		s.RetrySchedule = checkRetrySchedule(*in.RetrySchedule, bad)
 	}
 	if len(in.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(in.Metadata), []byte("null")) {
 		var obj map[string]any
@@ -311,10 +303,33 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 			s.Metadata = in.Metadata
 		}
 	}
+	s.Signature.Scheme = SchemeHMAC
+	if in.Signature != nil && in.Signature.Scheme != nil {
+		switch sc := *in.Signature.Scheme; sc {
+		case SchemeHMAC, SchemeEd25519:
+			s.Signature.Scheme = sc
+		default:
+			bad("signature.scheme", "must be %s or %s", SchemeHMAC, SchemeEd25519)
+		}
+	}
 	if len(errs) > 0 {
 		return Subscription{}, Invalid(errs...)
 	}
 	return s, nil
+}
+
+// checkRetrySchedule validates a retry schedule (a subscription's or an event
+// type's) and returns a copy of it.
+func checkRetrySchedule(rs []int, bad func(field, format string, args ...any)) []int {
+	if len(rs) < 1 || len(rs) > MaxRetrySteps {
+		bad("retrySchedule", "must have 1-%d steps", MaxRetrySteps)
+	}
+	for i, d := range rs {
+		if d < 1 || d > MaxRetryStepSeconds {
+			bad(fmt.Sprintf("retrySchedule[%d]", i), "must be between 1 and %d seconds", MaxRetryStepSeconds)
+		}
+	}
+	return append([]int(nil), rs...)
 }
 
 // checkAuth validates an auth block and applies its defaults.

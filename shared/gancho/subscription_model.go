@@ -27,7 +27,8 @@ type Subscription struct {
 	RetrySchedule      []int             `json:"retrySchedule" doc:"seconds before each retry"`
 	Ordered            bool              `json:"ordered"`
 	Metadata           json.RawMessage   `json:"metadata,omitempty"`
-	Secret             string            `json:"secret,omitempty" doc:"on create only"`
+	Signature          Signature         `json:"signature"`
+	Secret             string            `json:"secret,omitempty" doc:"on create only (hmac-sha256)"`
 	// PreviousSecret still signs, next to Secret, until PreviousSecretValidUntil.
 	PreviousSecret           string     `json:"previousSecret,omitempty"`
 	PreviousSecretValidUntil *time.Time `json:"previousSecretValidUntil,omitempty"`
@@ -149,6 +150,7 @@ func mapSensitive(m map[string]string, f func(string) (string, error)) (map[stri
 // Redacted returns the subscription as reads show it: no secrets, write-only
 // values masked.
 func (s Subscription) Redacted() Subscription {
+	s.Signature = Signature{Scheme: s.SignatureScheme(), PublicKey: PublicKeyOf(s.Secret)}
 	s.Secret, s.PreviousSecret, s.PreviousSecretValidUntil = "", "", nil
 	s, _ = s.MapSecrets(func(v string) (string, error) { return Mask(v), nil })
 	return s

@@ -19,7 +19,7 @@ import (
 
 // Store is what the API needs from storage; each area of the API defines its part.
 type Store interface {
-	KeyStore
+	auth.KeyStore
 	TenantStore
 	catalog.Store // the event-type catalog's
 	IdempotencyStore

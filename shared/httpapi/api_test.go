@@ -6,19 +6,21 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
-	"github.com/gancho-dev/gancho/shared/publish"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
-// env is one API server on the emulators with two tenants, A and B.
+// env is one API server with two tenants, A and B, on the test backend.
 type env struct {
 	t       *testing.T
+	b       *backend
 	srv     *httptest.Server
 	keyA    string
 	keyB    string
@@ -28,29 +30,24 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	cfg, clients := testenv.Clients(t)
-	// DynamoDB Local's indexes do not lag: push results need not wait for fan-outs to settle.
-	clients.Store.WithFanOutSettle(0)
-	api := httpapi.New(httpapi.Config{
-		Store:     clients.Store,
-		Publisher: publish.New(clients.Store, clients.Queue, time.Now),
-		Log:       testenv.Logger(t),
-		Policy:    gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure},
-	})
+	b := newBackend(t)
+	// Neither store's indexes lag: push results need not wait for fan-outs to settle.
+	b.settle(0)
+	api := b.api(t, httpapi.Config{Policy: b.policy})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv}
+	e := &env{t: t, b: b, srv: srv}
 	tenants := map[string]bool{}
 	e.create = func(tenant, owner string, scopes []string) string {
 		t.Helper()
-		raw := httpapi.NewAPIKey()
+		raw := auth.NewAPIKey()
 		k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, time.Now()), TenantID: tenant, Name: "test", Scopes: scopes, OwnerID: owner, CreatedAt: time.Now()}
 		var err error
 		if !tenants[tenant] {
 			tenants[tenant] = true
-			err = clients.Store.CreateTenant(context.Background(), gancho.Tenant{ID: tenant, Name: tenant, AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, httpapi.HashKey(raw))
+			err = b.store.CreateTenant(context.Background(), gancho.Tenant{ID: tenant, Name: tenant, AllowedEventTypesOnly: true, Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, auth.HashKey(raw))
 		} else {
-			err = clients.Store.PutAPIKey(context.Background(), k, httpapi.HashKey(raw))
+			err = b.store.PutAPIKey(context.Background(), k, auth.HashKey(raw))
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -291,8 +288,12 @@ func TestListPaging(t *testing.T) {
 	e := newEnv(t)
 	var want []string
 	for i := 0; i < 5; i++ {
-		want = append([]string{e.createSub(e.keyA, `{"url":"https://example.com/`+string(rune('a'+i))+`"}`).ID}, want...)
+		want = append(want, e.createSub(e.keyA, `{"url":"https://example.com/`+string(rune('a'+i))+`"}`).ID)
 	}
+	// Newest first is descending id order: ids start with their millisecond, and
+	// subscriptions made within one millisecond (a fast store) order by the rest.
+	slices.Sort(want)
+	slices.Reverse(want)
 	var got []string
 	cursor := ""
 	for pages := 0; ; pages++ {

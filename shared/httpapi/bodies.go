@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/openapi"
 )
@@ -109,7 +110,7 @@ type tenantPatch gancho.TenantSettings
 
 // DescribeSchema: the key's value is in this response only.
 func (createdKey) DescribeSchema(s openapi.Schema) {
-	s.Property("key")["description"] = "the key's value (" + KeyPrefix + "...), shown once"
+	s.Property("key")["description"] = "the key's value (" + auth.KeyPrefix + "...), shown once"
 }
 
 // DescribeSchema: what a signing secret looks like.

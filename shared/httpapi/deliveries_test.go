@@ -2,11 +2,15 @@ package httpapi_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/httpapi"
+	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -63,8 +67,7 @@ func TestSubscriptionTestSubject(t *testing.T) {
 // deliveries; only pending is 409. The 202 body is the delivery as GET shows it.
 func TestRetryDelivery(t *testing.T) {
 	e := newEnv(t)
-	_, clients := testenv.Clients(t)
-	st := clients.Store
+	st := e.b.store
 	ctx := context.Background()
 	sub := e.createSub(e.keyA, `{"url":"http://127.0.0.1:9/hooks","retrySchedule":[3600,3600]}`)
 	now := time.Now().UTC()
@@ -141,5 +144,68 @@ func TestRetryDelivery(t *testing.T) {
 			// Now it is queued: asking again is 409.
 			wantProblem(t, e.call("POST", path+"/retry", e.keyA, "", ""), 409, "")
 		})
+	}
+}
+
+// POST /v1/dead-letters/redrive turns each dead letter of a delivery into one more
+// attempt (numbered after those on record, manual), takes it off the dead-letter
+// queue and marks the delivery requeued; a dead letter whose delivery is gone leaves
+// the queue and moves nothing; one that is no delivery message stays, counted as
+// skipped. The dead-letter queue is the in-memory double on both backends: the
+// emulators' queue is shared by every package's tests.
+func TestRedriveDeadLetters(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dlq := &testenv.Queue{}
+	admin := "gk_admin_" + auth.NewAPIKey()[3:]
+	srv := httptest.NewServer(e.b.api(t, httpapi.Config{Policy: e.b.policy, DeadLetters: dlq, AdminKeyHash: auth.HashKey(admin)}).Handler())
+	t.Cleanup(srv.Close)
+
+	sub := e.createSub(e.keyA, `{"url":"http://127.0.0.1:9/hooks","retrySchedule":[60]}`)
+	var pub struct{ ID string }
+	if r := e.json("POST", "/v1/events", e.keyA, `{"type":"webhook.ping","payload":{}}`); r.status != 202 {
+		t.Fatalf("publish: %d %s", r.status, r.body)
+	} else {
+		r.json(t, &pub)
+	}
+	id := gancho.DeliveryID(pub.ID, sub.ID)
+	d, err := e.b.store.GetDelivery(ctx, e.tenantA, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failure := gancho.Attempt{Number: 1, At: time.Now().UTC(), StatusCode: 500, Outcome: gancho.OutcomeFailure}
+	if err := e.b.store.RecordAttempt(ctx, d, failure, gancho.StatusFailed, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	goneEvent := gancho.NewID(gancho.PrefixEvent, time.Now())
+	gone := gancho.DeliveryID(goneEvent, sub.ID)
+	if err := dlq.SendDeadLetter(ctx, []queue.Message{
+		{TenantID: e.tenantA, DeliveryID: id, EventID: pub.ID, SubscriptionID: sub.ID, Attempt: 1},
+		{TenantID: e.tenantA, DeliveryID: gone, EventID: goneEvent, SubscriptionID: sub.ID, Attempt: 3},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dlq.SendDeadLetterBody("not a delivery message")
+
+	_, r := do(t, srv, "POST", "/v1/dead-letters/redrive", admin, "")
+	var got struct{ Moved, Skipped int }
+	if r.status != 202 {
+		t.Fatalf("redrive: %d %s", r.status, r.body)
+	}
+	r.json(t, &got)
+	if got.Moved != 1 || got.Skipped != 1 {
+		t.Fatalf("redrive = %+v, want 1 moved, 1 skipped", got)
+	}
+	want := queue.Message{TenantID: e.tenantA, DeliveryID: id, EventID: pub.ID, SubscriptionID: sub.ID, Attempt: 2, Manual: true}
+	if sent := dlq.Sent(); len(sent) != 1 || !reflect.DeepEqual(sent[0], want) {
+		t.Fatalf("sent %+v, want %+v", sent, want)
+	}
+	if left := dlq.DeadLetters(); len(left) != 1 || left[0].Valid {
+		t.Fatalf("left on the dead-letter queue: %+v, want only the message that is no delivery", left)
+	}
+	var dl gancho.Delivery
+	e.call("GET", "/v1/deliveries/"+id, e.keyA, "", "").json(t, &dl)
+	if dl.Status != gancho.StatusPending || len(dl.Attempts) != 1 {
+		t.Fatalf("after redrive: %+v, want pending with its one attempt", dl)
 	}
 }

@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
-	"github.com/gancho-dev/gancho/shared/publish"
 	"github.com/gancho-dev/gancho/shared/queue"
-	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
 // schemaDoc is the served document as plain JSON, for walking bodies against it.
@@ -210,21 +209,18 @@ func (emptyDLQ) DeleteDeadLetters(context.Context, []string) error          { re
 func (emptyDLQ) Send(context.Context, []queue.Message, time.Duration) error { return nil }
 
 // TestResponsesCarryOnlyDocumentedFields calls every route of Routes() through its
-// handler, on the emulators, with requests that fill in as much of each answer as
+// handler, on the test backend, with requests that fill in as much of each answer as
 // the API has, and walks every JSON answer against the document: a member that the
 // documented schema of its status lacks fails the test. The document is generated
 // from the handlers' types; this catches a handler that encodes something else.
 func TestResponsesCarryOnlyDocumentedFields(t *testing.T) {
-	cfg, clients := testenv.Clients(t)
-	clients.Store.WithFanOutSettle(0)
-	admin := "gk_admin_" + httpapi.NewAPIKey()[3:]
-	api := httpapi.New(httpapi.Config{
-		Store:        clients.Store,
-		Publisher:    publish.New(clients.Store, clients.Queue, time.Now),
+	b := newBackend(t)
+	b.settle(0)
+	admin := "gk_admin_" + auth.NewAPIKey()[3:]
+	api := b.api(t, httpapi.Config{
 		DeadLetters:  emptyDLQ{},
-		Log:          testenv.Logger(t),
-		Policy:       gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure},
-		AdminKeyHash: httpapi.HashKey(admin),
+		Policy:       b.policy,
+		AdminKeyHash: auth.HashKey(admin),
 	})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)

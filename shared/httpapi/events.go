@@ -112,7 +112,7 @@ func (a *API) prepareEvent(ctx context.Context, by eventPublisher, in gancho.Eve
 	if err != nil {
 		return publish.BatchItem{}, err
 	}
-	if err := a.catalog.CheckPublish(ctx, ev); err != nil {
+	if ev, err = a.catalog.CheckPublish(ctx, ev); err != nil {
 		return publish.BatchItem{}, err
 	}
 	item := publish.BatchItem{Event: ev}

@@ -11,12 +11,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/publish"
-	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
 // batchItem is one item of a batch answer: a published event or an error.
@@ -250,9 +248,7 @@ func (f *flakyBatch) PublishBatch(ctx context.Context, items []publish.BatchItem
 // Idempotency-Key, so a repeat publishes.
 func TestPublishBatchInternalErrorNotReplayed(t *testing.T) {
 	e := newEnv(t)
-	cfg, clients := testenv.Clients(t)
-	api := httpapi.New(httpapi.Config{Store: clients.Store, Log: testenv.Logger(t), Policy: gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure},
-		Publisher: &flakyBatch{Publisher: publish.New(clients.Store, clients.Queue, time.Now)}})
+	api := e.b.api(t, httpapi.Config{Policy: e.b.policy, Publisher: &flakyBatch{Publisher: e.b.publisher(nil)}})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	e.srv = srv
@@ -294,9 +290,7 @@ func (f *partlyFailingBatch) PublishBatch(ctx context.Context, items []publish.B
 // only what was not.
 func TestPublishBatchHeaderRepeatPublishesNothingTwice(t *testing.T) {
 	e := newEnv(t)
-	cfg, clients := testenv.Clients(t)
-	api := httpapi.New(httpapi.Config{Store: clients.Store, Log: testenv.Logger(t), Policy: gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure},
-		Publisher: &partlyFailingBatch{Publisher: publish.New(clients.Store, clients.Queue, time.Now)}})
+	api := e.b.api(t, httpapi.Config{Policy: e.b.policy, Publisher: &partlyFailingBatch{Publisher: e.b.publisher(nil)}})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	e.srv = srv

@@ -15,7 +15,6 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/publish"
-	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
 // putType PUTs an event type and fails the test unless it answers 200 or 201.
@@ -422,13 +421,9 @@ type process struct {
 
 func newProcess(e *env) *process {
 	e.t.Helper()
-	cfg, clients := testenv.Clients(e.t)
-	p := &process{store: &countingStore{Store: clients.Store}, clock: &clock{at: time.Now()}}
-	p.pub = &countingPublisher{Publisher: publish.New(clients.Store, clients.Queue, time.Now)}
-	api := httpapi.New(httpapi.Config{
-		Store: p.store, Publisher: p.pub, Log: testenv.Logger(e.t),
-		Policy: gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure}, Now: p.clock.now,
-	})
+	p := &process{store: &countingStore{Store: e.b.store}, clock: &clock{at: time.Now()}}
+	p.pub = &countingPublisher{Publisher: e.b.publisher(nil)}
+	api := e.b.api(e.t, httpapi.Config{Store: p.store, Publisher: p.pub, Policy: e.b.policy, Now: p.clock.now})
 	srv := httptest.NewServer(api.Handler())
 	e.t.Cleanup(srv.Close)
 	copied := *e

@@ -14,7 +14,6 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/publish"
-	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
 // TestIdempotencyKeyEscalation: a key holding only keys:write replays another key's
@@ -236,16 +235,12 @@ func TestPublishRetryAfterCrashKeepsEventID(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			cfg, clients := testenv.Clients(t)
 			sub := e.createSub(e.keyA, `{"url":"https://example.com/crash","events":["order.created"]}`)
 			idem := uniqueKey(t)
 			body := `{"type":"order.created","payload":{"n":1}}`
 
-			dying := &dyingStore{Store: clients.Store, afterWrite: tc.afterWrite}
-			first := httpapi.New(httpapi.Config{
-				Store: clients.Store, Publisher: publish.New(dying, clients.Queue, time.Now), Log: testenv.Logger(t),
-				Policy: gancho.TargetPolicy{AllowInsecure: cfg.AllowInsecure},
-			})
+			dying := &dyingStore{Store: e.b.store, afterWrite: tc.afterWrite}
+			first := e.b.api(t, httpapi.Config{Publisher: publish.New(dying, e.b.queue, time.Now), Policy: e.b.policy})
 			sent := body
 			if tc.first == "body" {
 				sent = strings.TrimSuffix(body, "}") + `,"idempotencyKey":"` + idem + `"}`
@@ -274,7 +269,7 @@ func TestPublishRetryAfterCrashKeepsEventID(t *testing.T) {
 
 			// Later than every lease: the retry finishes the first run's work.
 			later := func() time.Time { return time.Now().Add(2 * time.Minute) }
-			pub := publish.New(clients.Store, clients.Queue, later)
+			pub := e.b.publisher(later)
 			retrySrv := e.otherAPI(pub, later)
 			retry := e.publishKeyIn(retrySrv, e.keyA, tc.again, idem, body)
 			if got := publishedID(t, retry); got != want {
@@ -325,10 +320,9 @@ func TestPublishRetryAfterFailedWrite(t *testing.T) {
 	for _, stored := range []bool{false, true} {
 		t.Run(map[bool]string{false: "write failed", true: "write happened but answered an error"}[stored], func(t *testing.T) {
 			e := newEnv(t)
-			_, clients := testenv.Clients(t)
 			sub := e.createSub(e.keyA, `{"url":"https://example.com/failed-write","events":["order.created"]}`)
-			failing := &failingWriteStore{Store: clients.Store, stored: stored}
-			broken := e.otherAPI(publish.New(failing, clients.Queue, time.Now), nil)
+			failing := &failingWriteStore{Store: e.b.store, stored: stored}
+			broken := e.otherAPI(publish.New(failing, e.b.queue, time.Now), nil)
 			idem := uniqueKey(t)
 			body := `{"type":"order.created","payload":{"n":1}}`
 			wantProblem(t, e.post(broken, "/v1/events", e.keyA, idem, body), http.StatusInternalServerError, "")

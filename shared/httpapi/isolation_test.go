@@ -17,10 +17,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
-	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
 // The isolation walk (the API contract, "Who calls it": one tenant, or owner, can never see,
@@ -80,7 +79,7 @@ func (v *victim) needles() []needle {
 
 type isoFixture struct {
 	e     *env
-	store *dynamo.Store
+	store testStore
 
 	tenantA, tenantB string
 	bob              string            // owner-bound key of tenant A for "bob", every scope
@@ -420,7 +419,7 @@ func (x *isoCall) expect(t *testing.T, r response, want int) {
 	}
 	if r.status >= 400 {
 		checkProblem(t, what, r)
-		for _, p := range []string{"whsec_", httpapi.KeyPrefix} {
+		for _, p := range []string{"whsec_", auth.KeyPrefix} {
 			if strings.Contains(string(r.body), p) {
 				t.Errorf("%s: the %d answer holds a %q value: %s", what, r.status, p, r.body)
 			}
@@ -668,9 +667,8 @@ func checkPublished(t *testing.T, x *isoCall, r response) {
 func newIsoFixture(t *testing.T) *isoFixture {
 	t.Helper()
 	e := newEnv(t)
-	_, clients := testenv.Clients(t)
 	u := strconv.FormatInt(time.Now().UnixNano(), 36)
-	f := &isoFixture{e: e, store: clients.Store, tenantA: e.tenantA, shared: "mkshared" + u,
+	f := &isoFixture{e: e, store: e.b.store, tenantA: e.tenantA, shared: "mkshared" + u,
 		typeName: "iso.t" + u + ".archivable", typePut: "iso.t" + u + ".kept", lacking: map[string]string{}}
 	f.alice.key = e.create(e.tenantA, "alice", gancho.AllTenantScopes)
 	f.bob = e.create(e.tenantA, "bob", gancho.AllTenantScopes)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -125,13 +126,13 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.now().UTC()
-	raw := NewAPIKey()
+	raw := auth.NewAPIKey()
 	k.ID = gancho.NewID(gancho.PrefixKey, now)
 	k.TenantID = p.TenantID
 	k.MaskedKey = gancho.Mask(raw)
 	k.CreatedBy = p.KeyID
 	k.CreatedAt = now
-	if err := a.store.CreateAPIKey(r.Context(), k, HashKey(raw)); err != nil {
+	if err := a.store.CreateAPIKey(r.Context(), k, auth.HashKey(raw)); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
@@ -31,6 +32,8 @@ func (e *tenv) keyIDs(cred string) []string {
 func TestAPIKeyLifecycle(t *testing.T) {
 	e := newTenv(t, gancho.TargetPolicy{})
 	ten, root := e.newTenant("Keys")
+	// Ids start with their millisecond: the new key is newer than the first one.
+	e.clock.Advance(time.Millisecond)
 	r := e.do("POST", "/v1/api-keys", root, `{"name":"CRM reader","scopes":["subscriptions:read","subscriptions:read"]}`)
 	if r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)

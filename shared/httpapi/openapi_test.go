@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/catalog"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
@@ -451,7 +452,7 @@ func TestOpenAPIStatesPropagationBounds(t *testing.T) {
 	if d := strings.Join(strings.Fields(raw.Info.Description), " "); strings.Contains(d, "sees it at once") {
 		t.Errorf("info.description promises more than the bounds: %q", d)
 	}
-	if httpapi.KeyCacheTTL > 60*time.Second || catalog.CacheTTL > 60*time.Second {
-		t.Errorf("cache TTLs key %s, catalog %s exceed the documented 60 s", httpapi.KeyCacheTTL, catalog.CacheTTL)
+	if auth.KeyCacheTTL > 60*time.Second || catalog.CacheTTL > 60*time.Second {
+		t.Errorf("cache TTLs key %s, catalog %s exceed the documented 60 s", auth.KeyCacheTTL, catalog.CacheTTL)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/portal"
 )
@@ -85,14 +86,14 @@ func (a *API) createPortalLink(w http.ResponseWriter, r *http.Request) {
 	}
 	now := a.now().UTC()
 	expires := now.Add(ttl).Truncate(time.Second)
-	raw := NewAPIKey()
+	raw := auth.NewAPIKey()
 	k.ID = gancho.NewID(gancho.PrefixKey, now)
 	k.TenantID = p.TenantID
 	k.MaskedKey = gancho.Mask(raw)
 	k.CreatedBy = p.KeyID
 	k.CreatedAt = now
 	k.ExpiresAt = &expires
-	if err := a.store.CreateAPIKey(r.Context(), k, HashKey(raw)); err != nil {
+	if err := a.store.CreateAPIKey(r.Context(), k, auth.HashKey(raw)); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/memstore"
@@ -24,13 +25,13 @@ import (
 // newPortalEnv is an API on the in-memory store with an admin key and a clock tests move.
 func newPortalEnv(t *testing.T) *tenv {
 	t.Helper()
-	admin := "gk_admin_" + httpapi.NewAPIKey()[3:]
+	admin := "gk_admin_" + auth.NewAPIKey()[3:]
 	clock := &testClock{}
 	api := httpapi.New(httpapi.Config{
 		Store:        memstore.New(),
 		Log:          testenv.Logger(t),
 		Policy:       gancho.TargetPolicy{AllowInsecure: true},
-		AdminKeyHash: httpapi.HashKey(admin),
+		AdminKeyHash: auth.HashKey(admin),
 		Now:          clock.Now,
 	})
 	srv := httptest.NewServer(api.Handler())

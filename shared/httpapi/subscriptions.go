@@ -70,14 +70,16 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 	now := a.now().UTC()
 	sub.ID = gancho.NewID(gancho.PrefixSubscription, now)
 	sub.TenantID = p.TenantID
-	sub.Secret = gancho.NewSecret()
+	sub = sub.WithNewSecret(now)
 	sub.CreatedAt, sub.UpdatedAt = now, now
 	if err := a.store.CreateSubscription(r.Context(), sub); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
 	out := sub.Redacted()
-	out.Secret = sub.Secret // shown once, here
+	if sub.SignatureScheme() == gancho.SchemeHMAC {
+		out.Secret = sub.Secret // shown once, here; an ed25519 key pair shows its public key
+	}
 	w.Header().Set("Location", "/v1/subscriptions/"+sub.ID)
 	writeJSON(w, http.StatusCreated, out)
 }
@@ -178,6 +180,10 @@ func (a *API) updateSubscription(w http.ResponseWriter, r *http.Request) {
 // a client cannot set: id, secrets, creation time and the status block.
 func (a *API) saveSubscription(w http.ResponseWriter, r *http.Request, old gancho.Subscription, in gancho.SubscriptionInput) {
 	missing := in.KeepWriteOnly(old)
+	if in.Signature != nil && in.Signature.Scheme != nil && *in.Signature.Scheme != old.SignatureScheme() {
+		missing = append(missing, gancho.FieldError{Field: "signature.scheme",
+			Message: "cannot be changed (it is " + old.SignatureScheme() + "); create a new subscription for another scheme"})
+	}
 	sub, err := a.buildSubscription(r.Context(), principal(r), in, &old)
 	if len(missing) > 0 {
 		err = withFields(err, missing)
@@ -188,6 +194,7 @@ func (a *API) saveSubscription(w http.ResponseWriter, r *http.Request, old ganch
 	}
 	sub.ID, sub.TenantID, sub.CreatedAt = old.ID, old.TenantID, old.CreatedAt
 	sub.Secret, sub.PreviousSecret, sub.PreviousSecretValidUntil = old.Secret, old.PreviousSecret, old.PreviousSecretValidUntil
+	sub.Signature = gancho.Signature{Scheme: old.SignatureScheme(), PublicKey: gancho.PublicKeyOf(old.Secret)}
 	sub.Status = old.Status
 	if sub.IsActive && !old.IsActive {
 		// Re-enabling starts afresh; queued deliveries are not replayed (use recover).
@@ -237,9 +244,24 @@ func (a *API) deleteSubscription(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// secretResponse shows what signs a subscription's deliveries: its secret (HMAC), or
+// its public key and, while it still signs, the previous one (ed25519).
 type secretResponse struct {
-	Secret             string     `json:"secret"`
+	Secret             string     `json:"secret,omitempty"`
+	PublicKey          string     `json:"publicKey,omitempty"`
+	PreviousPublicKey  string     `json:"previousPublicKey,omitempty"`
 	PreviousValidUntil *time.Time `json:"previousValidUntil,omitempty"`
+}
+
+// newSecretResponse describes sub's signing keys at now.
+func newSecretResponse(sub gancho.Subscription, now time.Time) secretResponse {
+	out := secretResponse{PreviousValidUntil: sub.PreviousValidUntil(now)}
+	if sub.SignatureScheme() == gancho.SchemeEd25519 {
+		out.PublicKey, out.PreviousPublicKey = gancho.PublicKeyOf(sub.Secret), sub.PreviousPublicKey(now)
+	} else {
+		out.Secret = sub.Secret
+	}
+	return out
 }
 
 func (a *API) getSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
@@ -248,7 +270,7 @@ func (a *API) getSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, secretResponse{Secret: sub.Secret, PreviousValidUntil: sub.PreviousValidUntil(a.now())})
+	writeJSON(w, http.StatusOK, newSecretResponse(sub, a.now()))
 }
 
 func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
@@ -258,7 +280,7 @@ func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.now().UTC()
-	sub := old.Rotate(gancho.NewSecret(), now)
+	sub := old.WithNewSecret(now)
 	sub.UpdatedAt = now
 	if err := a.store.UpdateSubscription(r.Context(), old, sub); err != nil {
 		if errors.Is(err, gancho.ErrConflict) {
@@ -267,5 +289,5 @@ func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, secretResponse{Secret: sub.Secret, PreviousValidUntil: sub.PreviousValidUntil(now)})
+	writeJSON(w, http.StatusOK, newSecretResponse(sub, now))
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
 const fullSubscription = `{
@@ -57,9 +56,9 @@ func TestSubscriptionFieldsAndMasking(t *testing.T) {
 func TestSecretsSealedAtRest(t *testing.T) {
 	e := newEnv(t)
 	created := e.createSub(e.keyA, fullSubscription)
-	cfg, clients := testenv.Clients(t)
-	res, err := clients.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: &cfg.TableName,
+	emu := e.b.needEmulators(t)
+	res, err := emu.clients.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: &emu.cfg.TableName,
 		Key: map[string]types.AttributeValue{
 			"pk": &types.AttributeValueMemberS{Value: "T#" + e.tenantA + "#S#" + created.ID},
 			"sk": &types.AttributeValueMemberS{Value: "S"},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
@@ -18,7 +19,7 @@ type TenantStore interface {
 	CreateTenant(ctx context.Context, t gancho.Tenant, first gancho.APIKey, keyHash string) error
 	GetTenant(ctx context.Context, id string) (gancho.Tenant, error)
 	UpdateTenant(ctx context.Context, before, after gancho.Tenant) error
-	IssuerStore
+	auth.IssuerStore
 	KeyAdminStore
 }
 
@@ -44,11 +45,11 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	raw := NewAPIKey()
+	raw := auth.NewAPIKey()
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: t.ID, Name: "default",
 		Scopes: append([]string(nil), gancho.AllTenantScopes...), MaskedKey: gancho.Mask(raw),
 		CreatedBy: principal(r).KeyID, CreatedAt: now}
-	if err := a.store.CreateTenant(r.Context(), t, k, HashKey(raw)); err != nil {
+	if err := a.store.CreateTenant(r.Context(), t, k, auth.HashKey(raw)); err != nil {
 		if errors.Is(err, gancho.ErrConflict) {
 			err = &gancho.Error{Kind: gancho.KindConflict, Detail: "a tenant with this id already exists", Err: err,
 				Fields: []gancho.FieldError{{Field: "id", Message: "is already taken"}}}

@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/dynamo"
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/outbound"
-	"github.com/gancho-dev/gancho/shared/publish"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -38,33 +37,31 @@ func (c *testClock) Advance(d time.Duration) {
 	c.off += d
 }
 
-// tenv is an API server on the emulators configured with an admin key, a clock and
+// tenv is an API server on the test backend configured with an admin key, a clock and
 // an outbound client that may reach loopback (for JWKS served by httptest).
 type tenv struct {
 	t     *testing.T
 	srv   *httptest.Server
-	store *dynamo.Store
+	store testStore
 	clock *testClock
 	admin string
 }
 
 func newTenv(t *testing.T, policy gancho.TargetPolicy) *tenv {
 	t.Helper()
-	_, clients := testenv.Clients(t)
-	admin := "gk_admin_" + httpapi.NewAPIKey()[3:]
+	b := newBackend(t)
+	admin := "gk_admin_" + auth.NewAPIKey()[3:]
 	clock := &testClock{}
-	api := httpapi.New(httpapi.Config{
-		Store:        clients.Store,
-		Publisher:    publish.New(clients.Store, clients.Queue, clock.Now),
-		Log:          testenv.Logger(t),
+	api := b.api(t, httpapi.Config{
+		Publisher:    b.publisher(clock.Now),
 		Policy:       policy,
-		AdminKeyHash: httpapi.HashKey(admin),
+		AdminKeyHash: auth.HashKey(admin),
 		HTTPClient:   outbound.NewClient(outbound.Options{AllowPrivate: true}),
 		Now:          clock.Now,
 	})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	return &tenv{t: t, srv: srv, store: clients.Store, clock: clock, admin: admin}
+	return &tenv{t: t, srv: srv, store: b.store, clock: clock, admin: admin}
 }
 
 // do sends a request with cred as a bearer credential (none when empty) and body
@@ -233,8 +230,8 @@ func TestCreateTenantByAdmin(t *testing.T) {
 }
 
 func TestAdminRoutesOffWithoutAdminKey(t *testing.T) {
-	_, clients := testenv.Clients(t)
-	api := httpapi.New(httpapi.Config{Store: clients.Store, Log: testenv.Logger(t)})
+	b := newBackend(t)
+	api := b.api(t, httpapi.Config{})
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	for _, cred := range []string{"", "anything"} {
@@ -511,9 +508,9 @@ func TestTenantSecretMissingIsNotCreatedOnRead(t *testing.T) {
 	e := newTenv(t, gancho.TargetPolicy{})
 	ctx := context.Background()
 	id := testenv.TenantID()
-	raw := httpapi.NewAPIKey()
+	raw := auth.NewAPIKey()
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, time.Now()), TenantID: id, Name: "old", Scopes: gancho.AllTenantScopes, CreatedAt: time.Now()}
-	if err := e.store.CreateTenant(ctx, gancho.Tenant{ID: id, Name: "Old", Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, httpapi.HashKey(raw)); err != nil {
+	if err := e.store.CreateTenant(ctx, gancho.Tenant{ID: id, Name: "Old", Secret: gancho.NewSecret(), CreatedAt: time.Now()}, k, auth.HashKey(raw)); err != nil {
 		t.Fatal(err)
 	}
 	before, err := e.store.GetTenant(ctx, id)

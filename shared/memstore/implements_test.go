@@ -1,6 +1,7 @@
 package memstore_test
 
 import (
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/memstore"
@@ -21,7 +22,7 @@ var (
 	_ deliver.RateLimiter   = (*memstore.Store)(nil)
 	_ deliver.NoticeSettler = (*memstore.Store)(nil)
 	_ httpapi.Store         = (*memstore.Store)(nil)
-	_ httpapi.IssuerStore   = (*memstore.Store)(nil)
+	_ auth.IssuerStore      = (*memstore.Store)(nil)
 	_ httpapi.KeyAdminStore = (*memstore.Store)(nil)
 	_ sweeper.Store         = (*memstore.Store)(nil)
 )

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -204,7 +205,7 @@ func (st *Store) PutEventType(_ context.Context, et gancho.EventType) (gancho.Ev
 	}
 	old, exists := types[et.Name]
 	out := gancho.EventType{TenantID: et.TenantID, Name: et.Name, Description: et.Description,
-		HasSchema: len(et.Schema) > 0, Rev: old.et.Rev + 1, CreatedAt: et.UpdatedAt.UTC(), UpdatedAt: et.UpdatedAt.UTC()}
+		HasSchema: len(et.Schema) > 0, RetrySchedule: slices.Clone(et.RetrySchedule), Rev: old.et.Rev + 1, CreatedAt: et.UpdatedAt.UTC(), UpdatedAt: et.UpdatedAt.UTC()}
 	if exists {
 		out.CreatedAt = old.et.CreatedAt
 	}

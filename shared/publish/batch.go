@@ -67,6 +67,11 @@ func (p *Publisher) PublishBatch(ctx context.Context, items []BatchItem) []Batch
 			}
 		}
 	}
+	for _, o := range out {
+		if o.Err == nil {
+			p.record(o.Result)
+		}
+	}
 	return out
 }
 

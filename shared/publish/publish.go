@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/queue"
 )
 
@@ -57,6 +58,13 @@ type Publisher struct {
 	// takeover is how long a claimed idempotency key whose event never appeared
 	// blocks repeats (the first request is presumed still running).
 	takeover time.Duration
+	metrics  Recorder
+}
+
+// Recorder counts what publishing did (package metrics).
+type Recorder interface {
+	EventsPublished(n int)
+	FanOut(deliveries int)
 }
 
 // DefaultInlineFanOut is the largest fan-out done inside the publish request.
@@ -64,7 +72,23 @@ const DefaultInlineFanOut = 50
 
 // New returns a Publisher.
 func New(store Store, q Queue, now func() time.Time) *Publisher {
-	return &Publisher{store: store, queue: q, now: now, inline: DefaultInlineFanOut, batchInline: DefaultBatchInlineFanOut, takeover: gancho.IdempotencyLease}
+	return &Publisher{store: store, queue: q, now: now, inline: DefaultInlineFanOut, batchInline: DefaultBatchInlineFanOut,
+		takeover: gancho.IdempotencyLease, metrics: metrics.Discard{}}
+}
+
+// WithMetrics sets where publishing counts events and fan-outs (default: nowhere).
+func (p *Publisher) WithMetrics(r Recorder) *Publisher { p.metrics = r; return p }
+
+// record counts a publish that did not fail: a new event, and its fan-out unless it
+// continues in the background (ResumeFanOut records it then).
+func (p *Publisher) record(res Result) {
+	if res.Replayed {
+		return
+	}
+	p.metrics.EventsPublished(1)
+	if !res.Background {
+		p.metrics.FanOut(res.Deliveries)
+	}
 }
 
 // WithInlineFanOut sets the largest fan-out done inline (tests use small numbers).
@@ -141,7 +165,11 @@ func (p *Publisher) Publish(ctx context.Context, ev gancho.Event, idemKey, hash 
 			ev.ID = claim.EventID
 		}
 	}
-	return p.storeAndFanOut(ctx, ev, idemKey, claim)
+	res, err := p.storeAndFanOut(ctx, ev, idemKey, claim)
+	if err == nil {
+		p.record(res)
+	}
+	return res, err
 }
 
 // storeAndFanOut stores ev, whose idempotency key (if any) it holds under claim, and
@@ -340,5 +368,8 @@ func (p *Publisher) ResumeFanOut(ctx context.Context, tenant, eventID string, re
 		return 0, err
 	}
 	n, _, err := p.fanOutStored(ctx, ev, matches, true, repair)
+	if err == nil {
+		p.metrics.FanOut(n)
+	}
 	return n, err
 }

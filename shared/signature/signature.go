@@ -4,6 +4,7 @@
 package signature
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -56,9 +57,42 @@ func (k Key) SignBody(body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
+// Signer signs one message for the webhook-signature header.
+type Signer interface {
+	Sign(id string, timestamp int64, body []byte) string
+}
+
+// EdKey is an ed25519 private key; it signs "v1a" (Standard Webhooks' asymmetric
+// scheme): the receiver verifies with the public key alone.
+type EdKey ed25519.PrivateKey
+
+// Sign returns "v1a,<base64 ed25519 signature of id.timestamp.body>".
+func (k EdKey) Sign(id string, timestamp int64, body []byte) string {
+	msg := make([]byte, 0, len(id)+len(body)+24)
+	msg = append(msg, id...)
+	msg = append(msg, '.')
+	msg = strconv.AppendInt(msg, timestamp, 10)
+	msg = append(msg, '.')
+	msg = append(msg, body...)
+	return "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(ed25519.PrivateKey(k), msg))
+}
+
+// ParseSigner decodes a signing secret: "whsec_..." (HMAC, v1) or "whsk_..."
+// (ed25519, v1a).
+func ParseSigner(secret string) (Signer, error) {
+	if strings.HasPrefix(secret, gancho.SigningKeyPrefix) {
+		seed, ok := gancho.SigningKeySeed(secret)
+		if !ok {
+			return nil, errors.New("signing key must be " + gancho.SigningKeyPrefix + " followed by the base64 of a 32-byte ed25519 seed")
+		}
+		return EdKey(ed25519.NewKeyFromSeed(seed)), nil
+	}
+	return ParseSecret(secret)
+}
+
 // Header returns the webhook-signature value: one space-separated signature per key,
 // so receivers accept the message with either the current or a rotated-out secret.
-func Header(keys []Key, id string, timestamp int64, body []byte) string {
+func Header[S Signer](keys []S, id string, timestamp int64, body []byte) string {
 	sigs := make([]string, 0, len(keys))
 	for _, k := range keys {
 		sigs = append(sigs, k.Sign(id, timestamp, body))

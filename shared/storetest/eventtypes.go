@@ -67,6 +67,30 @@ var eventTypeCases = []Case{
 			t.Fatalf("after a PUT without schema = %+v, want the schema removed", got)
 		}
 	}},
+	{"a type's retry schedule is kept, listed in the catalog and removed by a PUT without it", func(t *testing.T, e Env) {
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		schedule := []int{1, 60, 3600}
+		et, _, err := gancho.NewEventType("billing.invoice.paid", gancho.EventTypeInput{RetrySchedule: &schedule})
+		if err != nil {
+			t.Fatal(err)
+		}
+		et.TenantID, et.UpdatedAt = e.Tenant, at
+		if stored, _, err := e.St.PutEventType(e.Ctx, et); err != nil || !slices.Equal(stored.RetrySchedule, schedule) {
+			t.Fatalf("put: %+v, %v", stored, err)
+		}
+		cat, err := e.St.EventTypeCatalog(e.Ctx, e.Tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(cat, func(et gancho.EventType) bool { return et.Name == "billing.invoice.paid" })
+		if i < 0 || !slices.Equal(cat[i].RetrySchedule, schedule) {
+			t.Fatalf("catalog = %+v", cat)
+		}
+		e.putType(t, "billing.invoice.paid", "", "", at.Add(time.Second))
+		if got, err := e.St.GetEventType(e.Ctx, e.Tenant, "billing.invoice.paid"); err != nil || got.RetrySchedule != nil {
+			t.Fatalf("after a PUT without a schedule: %+v, %v", got, err)
+		}
+	}},
 	{"archive: idempotent, a PUT un-archives, unknown is not found", func(t *testing.T, e Env) {
 		t0 := time.Now().UTC().Truncate(time.Millisecond)
 		e.putType(t, "a.b", "", `true`, t0)

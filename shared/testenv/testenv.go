@@ -70,3 +70,21 @@ func Queued(ev gancho.Event, ds ...gancho.Delivery) gancho.Event {
 	}
 	return ev
 }
+
+// Emulated returns the emulated stack's configuration and clients when the test can
+// use them: not with -short, and only when the emulators' environment is present
+// (`make test` provides it). Otherwise it reports false, and the caller runs the
+// test on in-memory doubles instead, so logic tests run everywhere in milliseconds
+// and on the real protocols under `make test`. In CI a run without -short must have
+// the emulators: it fails rather than quietly testing the doubles alone.
+func Emulated(t testing.TB) (config.Config, config.Clients, bool) {
+	t.Helper()
+	if testing.Short() {
+		return config.Config{}, config.Clients{}, false
+	}
+	if _, err := config.FromEnv(os.Getenv); err != nil && os.Getenv("CI") == "" {
+		return config.Config{}, config.Clients{}, false
+	}
+	cfg, c := Clients(t)
+	return cfg, c, true
+}

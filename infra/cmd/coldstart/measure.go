@@ -18,6 +18,7 @@ import (
 
 	"github.com/gancho-dev/gancho/infra/emulators"
 	"github.com/gancho-dev/gancho/infra/lambdatest"
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
@@ -169,10 +170,10 @@ func seed(ctx context.Context, root string) (map[string]string, error) {
 	now := time.Now().UTC()
 	t := gancho.Tenant{ID: gancho.NewID(gancho.PrefixTenant, now), Name: "cold start", Secret: gancho.NewSecret(), CreatedAt: now}
 	k := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: t.ID, Name: "sample events", Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	err = clients.Store.CreateTenant(cctx, t, k, httpapi.HashKey(tenantKey))
+	err = clients.Store.CreateTenant(cctx, t, k, auth.HashKey(tenantKey))
 	if errors.Is(err, gancho.ErrConflict) {
 		// The key is left from an earlier run on a long-lived emulator: move it here.
-		err = clients.Store.PutAPIKey(cctx, k, httpapi.HashKey(tenantKey))
+		err = clients.Store.PutAPIKey(cctx, k, auth.HashKey(tenantKey))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store the sample key: %w", err)
@@ -181,7 +182,7 @@ func seed(ctx context.Context, root string) (map[string]string, error) {
 		"GANCHO_DELIVERIES_QUEUE_URL": cfg.QueueURL, "GANCHO_DELIVERIES_DLQ_URL": cfg.DLQURL,
 		"GANCHO_ORDERED_QUEUE_URL": cfg.OrderedURL, "GANCHO_INGEST_DLQ_URL": cfg.IngestDLQURL}
 	if adminKey != "" {
-		set["GANCHO_ADMIN_KEY_SHA256"] = httpapi.HashKey(adminKey)
+		set["GANCHO_ADMIN_KEY_SHA256"] = auth.HashKey(adminKey)
 	}
 	return set, nil
 }

@@ -23,7 +23,12 @@ import (
 
 	"github.com/gancho-dev/gancho/infra/devstack"
 	"github.com/gancho-dev/gancho/infra/emulators"
+	"github.com/gancho-dev/gancho/shared/metrics"
 )
+
+// defaultStatsEvery is how often `make run` prints its stats line when something
+// changed (GANCHO_LOCAL_STATS_EVERY).
+const defaultStatsEvery = 10 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,6 +62,14 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		}
 		defer stopProfiling()
 	}
+	statsEvery := defaultStatsEvery
+	if v := getenv("GANCHO_LOCAL_STATS_EVERY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("GANCHO_LOCAL_STATS_EVERY: want a duration such as 10s, or 0 for no stats line, got %q", v)
+		}
+		statsEvery = d
+	}
 	started := time.Now()
 	dev, err := devstack.Start(ctx, devstack.Options{
 		RepoRoot: root,
@@ -76,6 +89,11 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		portal = "(could not make one: " + err.Error() + ")"
 	}
 	fmt.Fprint(stdout, banner(dev, getenv, took, portal))
+	if statsEvery > 0 {
+		t := time.NewTicker(statsEvery)
+		defer t.Stop()
+		go printStats(ctx, t.C, stdout, dev.App.Metrics.Snapshot)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return dev.Stop()
@@ -113,14 +131,32 @@ Gancho is running (ready in %.1fs)
   tenant       %s
   API key      %s
   admin key    %s
+  stats        %s (JSON; a summary line here when figures change, GANCHO_LOCAL_STATS_EVERY)
   portal       %s
                (the customer portal of owner %q for 24 h; open it in a browser)
 
 `, took.Seconds(), dev.URL, where, exposed, dev.Config.TableName, dev.Config.QueueURL, dev.IngestQueueURL, key, dev.TenantID, dev.APIKey, dev.AdminKey,
-		portal, demoOwner)
+		dev.URL+devstack.StatsPath, portal, demoOwner)
 	b.WriteString(tryIt(dev.URL, dev.APIKey))
 	b.WriteString("\nCtrl-C stops everything.\n")
 	return b.String()
+}
+
+// printStats prints the summary line of read's figures at each tick, when it differs
+// from the last one printed (an idle server prints nothing), until ctx ends.
+func printStats(ctx context.Context, ticks <-chan time.Time, w io.Writer, read func() metrics.Snapshot) {
+	last := metrics.Snapshot{}.Summary()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticks:
+			if line := read().Summary(); line != last {
+				fmt.Fprintln(w, line)
+				last = line
+			}
+		}
+	}
 }
 
 // tryIt is a block of commands that work as pasted: a catalog type, a subscription

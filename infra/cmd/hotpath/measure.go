@@ -23,11 +23,11 @@ import (
 
 	"github.com/gancho-dev/gancho/infra/devstack"
 	"github.com/gancho-dev/gancho/infra/lambdatest"
+	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/deliver"
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
-	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/outbound"
 	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/signature"
@@ -408,7 +408,7 @@ func newEmulatedConsumer(ctx context.Context, recv *receiver) (*emulatedConsumer
 	now := time.Now().UTC()
 	tenant := gancho.Tenant{ID: gancho.NewID(gancho.PrefixTenant, now), Name: "hot path", CreatedAt: now}
 	key := gancho.APIKey{ID: gancho.NewID(gancho.PrefixKey, now), TenantID: tenant.ID, Name: "hot path", Scopes: gancho.AllTenantScopes, CreatedAt: now}
-	if err := clients.Store.CreateTenant(cctx, tenant, key, httpapi.HashKey(httpapi.NewAPIKey())); err != nil {
+	if err := clients.Store.CreateTenant(cctx, tenant, key, auth.HashKey(auth.NewAPIKey())); err != nil {
 		c.close()
 		return nil, fmt.Errorf("create the tenant: %w", err)
 	}

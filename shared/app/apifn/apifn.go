@@ -11,6 +11,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/app/boot"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
+	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/publish"
 )
 
@@ -27,9 +28,11 @@ func NewAPI(e boot.Env, publisher *publish.Publisher, client *http.Client) *http
 	})
 }
 
-// StartRoute runs a Lambda serving one API route (HTTP API, payload 2.0).
+// StartRoute runs a Lambda serving one API route (HTTP API, payload 2.0). Its metrics
+// (the publish routes') are written once per request, as the function name.
 func StartRoute(name string) {
 	e := boot.FromEnv()
+	flush := e.StartMetrics(name)
 	api := NewAPI(e, e.Publisher(), e.Outbound())
-	lambda.Start(httpadapter.NewV2(api.Handler(name)).ProxyWithContext)
+	lambda.Start(metrics.FlushAfter(httpadapter.NewV2(api.Handler(name)).ProxyWithContext, flush))
 }

@@ -9,18 +9,24 @@ import (
 
 	"github.com/gancho-dev/gancho/shared/app/boot"
 	"github.com/gancho-dev/gancho/shared/deliver"
+	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/publish"
 )
 
 // NewHandler builds the consumer; client sends the webhooks, publisher continues the
 // fan-outs too large for the publish request; opts tune it (tests shorten its delays).
 func NewHandler(e boot.Env, publisher *publish.Publisher, client *http.Client, opts ...deliver.Option) *deliver.Handler {
-	return deliver.NewHandler(e.Clients.Store, e.Clients.Queue, client, e.Log,
-		append([]deliver.Option{deliver.WithFanOut(publisher)}, opts...)...)
+	base := []deliver.Option{deliver.WithFanOut(publisher)}
+	if e.Metrics != nil {
+		base = append(base, deliver.WithMetrics(e.Metrics))
+	}
+	return deliver.NewHandler(e.Clients.Store, e.Clients.Queue, client, e.Log, append(base, opts...)...)
 }
 
-// StartDeliver runs the deliveries queue consumer Lambda.
+// StartDeliver runs the deliveries queue consumer Lambda; its metrics are written once
+// per batch.
 func StartDeliver() {
 	e := boot.FromEnv()
-	lambda.Start(NewHandler(e, e.Publisher(), e.Outbound()).Handle)
+	flush := e.StartMetrics(metrics.FunctionDeliver)
+	lambda.Start(metrics.FlushAfter(NewHandler(e, e.Publisher(), e.Outbound()).Handle, flush))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/app/boot"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/ingest"
+	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/publish"
 )
 
@@ -20,13 +21,15 @@ func NewHandler(e boot.Env, api *httpapi.API, publisher *publish.Publisher) *ing
 	return ingest.NewHandler(api, publisher, e.Clients.Store, e.Clients.SQS, e.Config.IngestDLQURL, e.Log)
 }
 
-// StartIngest runs the ingest queue consumer Lambda.
+// StartIngest runs the ingest queue consumer Lambda; its metrics (the events it
+// published) are written once per batch.
 func StartIngest() {
 	e := boot.FromEnv()
 	if e.Config.IngestDLQURL == "" {
 		fmt.Fprintln(os.Stderr, "gancho: configuration: missing environment: GANCHO_INGEST_DLQ_URL (the ingest dead-letter queue)")
 		os.Exit(1)
 	}
+	flush := e.StartMetrics(metrics.FunctionIngest)
 	publisher := e.Publisher()
-	lambda.Start(NewHandler(e, apifn.NewAPI(e, publisher, e.Outbound()), publisher).Handle)
+	lambda.Start(metrics.FlushAfter(NewHandler(e, apifn.NewAPI(e, publisher, e.Outbound()), publisher).Handle, flush))
 }
