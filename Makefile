@@ -46,8 +46,10 @@ help:
 	@echo "make deploy - sam build + sam deploy (needs the SAM CLI and AWS credentials)"
 
 deps: .local/deps.stamp
-.local/deps.stamp: infra/local/install.sh infra/local/package-lock.json infra/openapi/package-lock.json go.sum
+.local/deps.stamp: infra/local/install.sh infra/local/package-lock.json infra/openapi/package-lock.json go.sum \
+                   infra/portal-e2e/install.sh infra/portal-e2e/package-lock.json
 	infra/local/install.sh
+	infra/portal-e2e/install.sh
 	cd infra/openapi && npm ci --no-audit --no-fund --loglevel=error </dev/null
 	$(GO) mod download
 	@mkdir -p .local && touch $@

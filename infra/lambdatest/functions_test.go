@@ -358,6 +358,35 @@ var expectations = map[string]expectation{
 			t.Errorf("got %s; want the new key's value, shown once, named %q with scopes %v", body, in.Name, in.Scopes)
 		}
 	},
+	"create-portal-link": func(t *testing.T, fx *fixture, res Result) {
+		r, body := apiResponse(t, res, 201)
+		var got gancho.PortalLink
+		decodeBody(t, r, body, "application/json", &got)
+		var in struct{ OwnerID string }
+		fx.sampleBody(t, "create-portal-link", &in)
+		if !strings.HasPrefix(got.URL, "https://k3xq8w2m1p.execute-api.us-east-1.amazonaws.com/portal#token="+auth.KeyPrefix) {
+			t.Errorf("url %q; want the deployment's /portal with the token in the fragment", got.URL)
+		}
+		k, err := fx.store.GetAPIKey(t.Context(), fx.tenant, got.KeyID)
+		if err != nil || !k.Portal || k.OwnerID != in.OwnerID || k.ExpiresAt == nil || !k.ExpiresAt.Equal(got.ExpiresAt) {
+			t.Errorf("the link's key %+v (%v); want a portal key of %s expiring at %v", k, err, in.OwnerID, got.ExpiresAt)
+		}
+	},
+	"portal": func(t *testing.T, fx *fixture, res Result) {
+		r, body := apiResponse(t, res, 200)
+		if !strings.HasPrefix(header(r, "Content-Type"), "text/html") || !strings.Contains(string(body), `src="portal/app.js"`) ||
+			!strings.Contains(header(r, "Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("Content-Type %q, CSP %q, body %.200s; want the portal page under its policy",
+				header(r, "Content-Type"), header(r, "Content-Security-Policy"), body)
+		}
+	},
+	"portal-asset": func(t *testing.T, fx *fixture, res Result) {
+		r, body := apiResponse(t, res, 200)
+		if !strings.HasPrefix(header(r, "Content-Type"), "text/javascript") || !strings.Contains(string(body), "import") ||
+			!strings.Contains(header(r, "Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("Content-Type %q, CSP %q; want app.js under the portal's policy", header(r, "Content-Type"), header(r, "Content-Security-Policy"))
+		}
+	},
 	"list-api-keys": func(t *testing.T, fx *fixture, res Result) {
 		items := list(t, res)
 		if !slices.ContainsFunc(items, func(k map[string]any) bool { return k["id"] == fx.keyID }) {

@@ -624,6 +624,11 @@ func (w *accessWalk) run() {
 	w.call("health", "GET", "/v1/health", "", "", 200)
 	w.call("help", "GET", "/v1/help", "", "", 200)
 	w.call("openapi", "GET", "/v1/openapi.json", "", "", 200)
+	w.call("create-portal-link", "POST", "/v1/portal-links", w.key, `{"ownerId":"walk-owner","expiresIn":600}`, 201)
+	w.call("create-portal-link", "POST", "/v1/portal-links", w.key, `{}`, 422)
+	w.call("portal", "GET", "/portal", "", "", 200)
+	w.call("portal-asset", "GET", "/portal/app.js", "", "", 200)
+	w.call("portal-asset", "GET", "/portal/"+missing, "", "", 404)
 }
 
 func (w *accessWalk) callHeaders(fn, method, target, body string, headers map[string]string, want int) {

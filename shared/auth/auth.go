@@ -110,6 +110,7 @@ const maxCachedKeys = 10000
 
 var errNoCredentials = gancho.Errorf(gancho.KindUnauthorized, "missing credentials: send Authorization: Bearer <api key or JWT> or X-API-Key")
 var errBadCredentials = gancho.Errorf(gancho.KindUnauthorized, "invalid or revoked API key")
+var errExpired = gancho.Errorf(gancho.KindUnauthorized, "this credential expired: a portal link works until its expiresAt; ask for a new link")
 var errBadAuthorization = gancho.Errorf(gancho.KindUnauthorized, "the Authorization header must be \"Bearer <api key or JWT>\"")
 
 // Authenticate reads X-API-Key or Authorization: Bearer. A bearer value shaped like
@@ -139,7 +140,12 @@ func (a *Authenticator) Authenticate(r *http.Request) (gancho.Principal, error) 
 	if err != nil {
 		return gancho.Principal{}, err
 	}
-	return gancho.Principal{TenantID: k.TenantID, KeyID: k.ID, Scopes: k.Scopes, OwnerID: k.OwnerID}, nil
+	if k.Expired(a.now()) {
+		// Checked on every request, cached or not: the cache keeps keys for up to
+		// KeyCacheTTL, and a portal link must stop at its expiresAt.
+		return gancho.Principal{}, errExpired
+	}
+	return gancho.Principal{TenantID: k.TenantID, KeyID: k.ID, Scopes: k.Scopes, OwnerID: k.OwnerID, Portal: k.Portal}, nil
 }
 
 // Authorize checks that p may call a route needing scope: the admin scope only for

@@ -409,3 +409,40 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// A key with an expiry (a portal link's) stops authenticating at expiresAt, even while
+// it is cached, with a problem that says it expired; its principal carries Portal.
+func TestExpiringKeyRefusedWhenCached(t *testing.T) {
+	a, keys, _, clock, _ := newTestAuth(t)
+	raw := NewAPIKey()
+	expires := clock.Now().Add(30 * time.Second) // within KeyCacheTTL
+	keys.mu.Lock()
+	keys.keys[HashKey(raw)] = gancho.APIKey{ID: "key_p", TenantID: "ten_a", OwnerID: "alice",
+		Scopes: []string{gancho.ScopeSubscriptionsRead}, ExpiresAt: &expires, Portal: true}
+	keys.mu.Unlock()
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration
+		wantErr bool
+	}{
+		{"fresh", 0, false},
+		{"cached, before expiry", 29 * time.Second, false},
+		{"cached, at expiry", time.Second, true},
+	} {
+		clock.Advance(tc.advance)
+		p, err := a.Authenticate(request("Authorization", "Bearer "+raw))
+		switch {
+		case tc.wantErr && (gancho.KindOf(err) != gancho.KindUnauthorized || !strings.Contains(err.Error(), "expired")):
+			t.Errorf("%s: %v, want 401 saying it expired", tc.name, err)
+		case !tc.wantErr && (err != nil || !p.Portal || p.OwnerID != "alice"):
+			t.Errorf("%s: %+v, %v, want the portal principal of alice", tc.name, p, err)
+		}
+	}
+	if keys.lookups != 1 {
+		t.Errorf("%d lookups, want 1: the expiry applies to the cached key", keys.lookups)
+	}
+	clock.Advance(time.Hour)
+	if _, err := a.Authenticate(request("X-API-Key", raw)); gancho.KindOf(err) != gancho.KindUnauthorized {
+		t.Errorf("read again after expiry: %v, want 401", err)
+	}
+}

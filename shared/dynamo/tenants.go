@@ -237,7 +237,17 @@ func (st *Store) keyItem(k gancho.APIKey, hash string) (map[string]av, error) {
 	}
 	it["pk"], it["sk"] = s("K#"+hash), s("K")
 	it["gsi1pk"], it["gsi1sk"] = s("T#"+k.TenantID+"#K"), s(k.ID)
+	keyExpiry(it, k)
 	return it, nil
+}
+
+// keyExpiry stores an expiring key's expiresAt as the table's TTL attribute (Unix
+// seconds), so DynamoDB removes a portal link's key some time after it stops
+// authenticating; reads decode the number back into the time.
+func keyExpiry(it map[string]av, k gancho.APIKey) {
+	if k.ExpiresAt != nil {
+		it["expiresAt"] = n(k.ExpiresAt.Unix())
+	}
 }
 
 func keyByIDItem(k gancho.APIKey, hash string) (map[string]av, error) {
@@ -249,6 +259,7 @@ func keyByIDItem(k gancho.APIKey, hash string) (map[string]av, error) {
 		it[name] = v
 	}
 	it["keyHash"] = s(hash)
+	keyExpiry(it, k)
 	return it, nil
 }
 

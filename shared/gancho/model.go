@@ -18,6 +18,15 @@ type APIKey struct {
 	CreatedBy string    `json:"createdBy,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	Revoked   bool      `json:"revoked,omitempty"`
+	// ExpiresAt, when set, is when the key stops authenticating (portal links' keys).
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Portal marks the key behind a customer-portal link: it cannot make portal links.
+	Portal bool `json:"portal,omitempty"`
+}
+
+// Expired reports whether k has an expiry at or before now.
+func (k APIKey) Expired(now time.Time) bool {
+	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
 }
 
 // Principal is who a request acts for, after authentication. The platform
@@ -27,6 +36,7 @@ type Principal struct {
 	KeyID    string // API key id, "jwt:<issuer>#<sub>" for a JWT, "admin" for the operator
 	Scopes   []string
 	OwnerID  string // non-empty: confined to this owner
+	Portal   bool   // a customer-portal link's key (see APIKey.Portal)
 }
 
 // Has reports whether the principal holds scope.

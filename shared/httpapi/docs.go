@@ -115,6 +115,21 @@ var routeDocs = map[string]openapi.Doc{
 			"where it ends failed); a delivered, failed or cancelled one gets a one-off attempt. A pending delivery is already queued: 409. " +
 			"The response is the delivery as GET /v1/deliveries/{id} shows it.",
 		Success: []int{202}, Errors: []int{409}, Params: idParam, Response: openapi.Out[gancho.Delivery]()},
+	"create-portal-link": {
+		Description: "A link to the customer portal, a web page served by this deployment where one owner sees and manages their own subscriptions, the event catalog and their deliveries. " +
+			"The link's token is an API key bound to the tenant and the owner, holding the portal scopes the caller holds (subscriptions:read, subscriptions:write, events:read, deliveries:read, deliveries:write); " +
+			"it stops authenticating at expiresAt (401), cannot make API keys or portal links, and is carried in the URL fragment, which browsers never send to a server. " +
+			"A tenant-wide key must name ownerId; an owner-bound key makes links for its own owner only (403 otherwise).",
+		Request: openapi.In[gancho.PortalLinkInput](), BodyOptional: true,
+		Success: []int{201}, Response: openapi.Out[gancho.PortalLink]()},
+	"portal": {
+		Description: "The customer portal page (HTML). It is static: open it through a portal link, whose fragment carries the token the page calls this API with. " +
+			"Sent with a Content-Security-Policy allowing only this origin's scripts, styles and connections.",
+		Success: []int{200}, Response: openapi.Out[string](), Media: []string{"text/html"}},
+	"portal-asset": {
+		Description: "A script (text/javascript) or stylesheet (text/css) of the customer portal page, with the page's Content-Security-Policy.",
+		Success:     []int{200}, Response: openapi.Out[string](), Media: []string{"text/javascript", "text/css"},
+		Params: map[string]string{"asset": "the file, e.g. app.js or app.css"}},
 	"redrive-dead-letters": {
 		Description: "Moves the dead-letter queue's messages back to the deliveries queue.",
 		Success:     []int{202}, Response: openapi.Out[redriveResponse]()},
@@ -166,4 +181,8 @@ var componentNames = map[reflect.Type]string{
 	reflect.TypeFor[batchFailed]():          "BatchFailed",
 	reflect.TypeFor[redriveResponse]():      "Redriven",
 	reflect.TypeFor[notice]():               "Notice",
+
+	// The customer portal's link.
+	reflect.TypeFor[gancho.PortalLinkInput](): "PortalLinkCreate",
+	reflect.TypeFor[gancho.PortalLink]():      "PortalLink",
 }

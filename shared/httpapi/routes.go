@@ -75,6 +75,9 @@ func Routes() []Route {
 		{"list-event-deliveries", http.MethodGet, "/v1/events/{id}/deliveries", gancho.ScopeDeliveriesRead, AccessRead, "an event's deliveries, one per destination", (*API).listEventDeliveries},
 		{"get-delivery", http.MethodGet, "/v1/deliveries/{id}", gancho.ScopeDeliveriesRead, AccessRead, "a delivery's status and every attempt", (*API).getDelivery},
 		{"retry-delivery", http.MethodPost, "/v1/deliveries/{id}/retry", gancho.ScopeDeliveriesWrite, AccessWrite | AccessQueue, "one more attempt of a delivery, now", (*API).retryDelivery},
+		{"create-portal-link", http.MethodPost, "/v1/portal-links", gancho.ScopeSubscriptionsWrite, AccessWrite, "a short-lived link to the customer portal for one owner", (*API).createPortalLink},
+		{"portal", http.MethodGet, "/portal", ScopeNone, AccessNone, "the customer portal page (open it through a portal link)", (*API).portalPage},
+		{"portal-asset", http.MethodGet, "/portal/{asset}", ScopeNone, AccessNone, "the customer portal's scripts and styles", (*API).portalAsset},
 		{"redrive-dead-letters", http.MethodPost, "/v1/dead-letters/redrive", ScopeAdmin, AccessWrite | AccessQueue | AccessDeadLetters, "move the dead-letter queue back to delivery", (*API).redriveDeadLetters},
 	}
 }

@@ -41,6 +41,8 @@ type Doc struct {
 	// is their body, nil for none. Location: a created object's address is sent.
 	Success  []int
 	Response Body
+	// Media are the success body's media types; empty: application/json.
+	Media    []string
 	Location bool
 	Query    []Param
 	// Errors adds statuses to those the route's shape implies (see errorStatuses).
@@ -373,7 +375,15 @@ func (g *generator) operation(s Spec, rt Route) map[string]any {
 	for _, status := range d.Success {
 		resp := map[string]any{"description": http.StatusText(status)}
 		if body != nil && status != http.StatusNoContent {
-			resp["content"] = map[string]any{mediaJSON: map[string]any{"schema": body}}
+			media := d.Media
+			if len(media) == 0 {
+				media = []string{mediaJSON}
+			}
+			content := map[string]any{}
+			for _, m := range media {
+				content[m] = map[string]any{"schema": body}
+			}
+			resp["content"] = content
 		}
 		headers := map[string]any{}
 		if d.Location && status != http.StatusOK {

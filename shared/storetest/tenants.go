@@ -35,6 +35,36 @@ func (e Env) newTenant(t *testing.T, change func(*gancho.Tenant)) (gancho.Tenant
 }
 
 var tenantCases = []Case{
+	{"a portal link's key keeps its expiry and mark, by hash and by id", func(t *testing.T, e Env) {
+		ten, _ := e.newTenant(t, nil)
+		now := time.Now().UTC()
+		k, hash := keyFor(ten.ID, "alice", now)
+		expires := now.Add(time.Hour).Truncate(time.Second)
+		k.ExpiresAt, k.Portal = &expires, true
+		if err := e.St.CreateAPIKey(e.Ctx, k, hash); err != nil {
+			t.Fatal(err)
+		}
+		byHash, err := e.St.LookupAPIKey(e.Ctx, hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID, err := e.St.GetAPIKey(e.Ctx, ten.ID, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, got := range map[string]gancho.APIKey{"by hash": byHash, "by id": byID} {
+			if got.ExpiresAt == nil || !got.ExpiresAt.Equal(expires) || !got.Portal || got.OwnerID != "alice" {
+				t.Errorf("%s: %+v, want expiresAt %v and portal", what, got, expires)
+			}
+		}
+		plain, h2 := keyFor(ten.ID, "", now)
+		if err := e.St.CreateAPIKey(e.Ctx, plain, h2); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.St.LookupAPIKey(e.Ctx, h2); err != nil || got.ExpiresAt != nil || got.Portal {
+			t.Errorf("a key without expiry: %+v %v", got, err)
+		}
+	}},
 	{"round trip with every setting; unknown and existing tenants", func(t *testing.T, e Env) {
 		jwtSecret := "jwt-secret-" + strings.Repeat("q", 30)
 		until := time.Now().UTC().Add(time.Hour).Truncate(time.Millisecond)

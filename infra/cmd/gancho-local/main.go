@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,7 +82,13 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(stdout, banner(dev, getenv, time.Since(started)))
+	took := time.Since(started)
+	portal, err := demoPortalLink(ctx, dev)
+	if err != nil {
+		log.Warn("no portal link for the demo owner", "error", err)
+		portal = "(could not make one: " + err.Error() + ")"
+	}
+	fmt.Fprint(stdout, banner(dev, getenv, took, portal))
 	if statsEvery > 0 {
 		t := time.NewTicker(statsEvery)
 		defer t.Stop()
@@ -93,7 +100,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 }
 
 // banner says what runs where, what is exposed, and how to try it.
-func banner(dev *devstack.Dev, getenv func(string) string, took time.Duration) string {
+func banner(dev *devstack.Dev, getenv func(string) string, took time.Duration, portal string) string {
 	var b strings.Builder
 	var where, exposed string
 	if dev.Emulators != nil {
@@ -125,9 +132,11 @@ Gancho is running (ready in %.1fs)
   API key      %s
   admin key    %s
   stats        %s (JSON; a summary line here when figures change, GANCHO_LOCAL_STATS_EVERY)
+  portal       %s
+               (the customer portal of owner %q for 24 h; open it in a browser)
 
 `, took.Seconds(), dev.URL, where, exposed, dev.Config.TableName, dev.Config.QueueURL, dev.IngestQueueURL, key, dev.TenantID, dev.APIKey, dev.AdminKey,
-		dev.URL+devstack.StatsPath)
+		dev.URL+devstack.StatsPath, portal, demoOwner)
 	b.WriteString(tryIt(dev.URL, dev.APIKey))
 	b.WriteString("\nCtrl-C stops everything.\n")
 	return b.String()
@@ -162,7 +171,41 @@ func tryIt(api, key string) string {
     -H 'Content-Type: application/json' -d '{"url":"http://127.0.0.1:9000/hook","events":["order.*"]}'
   curl -s %[1]s/v1/events -H "Authorization: Bearer $GANCHO_API_KEY" \
     -H 'Content-Type: application/json' -d '{"type":"order.created","payload":{"orderId":42}}'
-`, api, key)
+  # a customer portal link for one owner (open its url in a browser)
+  curl -s %[1]s/v1/portal-links -H "Authorization: Bearer $GANCHO_API_KEY" \
+    -H 'Content-Type: application/json' -d '{"ownerId":"%[3]s","expiresIn":3600}'
+`, api, key, demoOwner)
+}
+
+// demoOwner is the owner whose customer portal make run opens.
+const demoOwner = "demo"
+
+// demoPortalLink mints a 24 h portal link for demoOwner through the API, as a
+// provider's backend would.
+func demoPortalLink(ctx context.Context, dev *devstack.Dev) (string, error) {
+	body := fmt.Sprintf(`{"ownerId":%q,"expiresIn":%d}`, demoOwner, 24*60*60)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dev.URL+"/v1/portal-links", strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+dev.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var link struct {
+		URL    string `json:"url"`
+		Detail string `json:"detail"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<16)).Decode(&link); err != nil {
+		return "", fmt.Errorf("portal link: %d: %w", res.StatusCode, err)
+	}
+	if res.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("portal link: %d %s", res.StatusCode, link.Detail)
+	}
+	return link.URL, nil
 }
 
 func portOf(endpoint string) string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -56,6 +57,7 @@ func TestTryItBlockWorksAsPrinted(t *testing.T) {
 	})
 	block := waitBlock(t, out, done)
 	t.Logf("block as printed:\n%s", block)
+	checkPortalLine(t, out.String())
 
 	cmds := commands(block)
 	if len(cmds) < 3 {
@@ -321,4 +323,39 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// checkPortalLine checks the banner's portal link: the page opens, and the token in
+// its fragment is the demo owner's credential.
+func checkPortalLine(t *testing.T, banner string) {
+	t.Helper()
+	var link string
+	for _, line := range strings.Split(banner, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "portal" {
+			link = f[1]
+		}
+	}
+	u, err := url.Parse(link)
+	if link == "" || err != nil || u.Path != "/portal" || u.RawQuery != "" {
+		t.Fatalf("the banner's portal line holds %q (%v), want a /portal link:\n%s", link, err, banner)
+	}
+	frag, _ := url.ParseQuery(u.Fragment)
+	get := func(path, token string) int {
+		req, _ := http.NewRequest("GET", u.Scheme+"://"+u.Host+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get("/portal", ""); code != 200 {
+		t.Errorf("GET /portal: %d", code)
+	}
+	if code := get("/v1/subscriptions", frag.Get("token")); code != 200 {
+		t.Errorf("the portal link's token: GET /v1/subscriptions answered %d", code)
+	}
 }
