@@ -1,7 +1,10 @@
 package devstack_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +32,7 @@ type misbehaving struct {
 	steps []func(w http.ResponseWriter, r *http.Request)
 	times []time.Time
 	hdrs  []http.Header
+	kinds []string // each request's event type (the envelope's "type")
 }
 
 func newMisbehaving(t *testing.T, steps ...func(w http.ResponseWriter, r *http.Request)) (*misbehaving, string) {
@@ -38,12 +42,25 @@ func newMisbehaving(t *testing.T, steps ...func(w http.ResponseWriter, r *http.R
 		n := len(m.times)
 		m.times = append(m.times, time.Now())
 		m.hdrs = append(m.hdrs, r.Header.Clone())
+		var env struct {
+			Type string `json:"type"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &env)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		m.kinds = append(m.kinds, env.Type)
 		step := m.steps[min(n, len(m.steps)-1)]
 		m.mu.Unlock()
 		step(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	return m, srv.URL
+}
+
+func (m *misbehaving) types() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.kinds...)
 }
 
 func (m *misbehaving) count() int {
@@ -374,5 +391,88 @@ func TestEventTypeRetryScheduleReplacesTheSubscriptions(t *testing.T) {
 	})
 	if got.Status != gancho.StatusRetrying || got.NextAttemptAt == nil || time.Until(*got.NextAttemptAt) < 40*time.Minute {
 		t.Fatalf("order.created delivery = %s, next attempt at %v; want a retry in about an hour", got.Status, got.NextAttemptAt)
+	}
+}
+
+// Operational events end to end: a subscription to gancho.* hears that another
+// subscription's delivery failed for good and that a 410 disabled it; the failing
+// subscription itself, and one to a plain "*", never get them.
+func TestOperationalEvents(t *testing.T) {
+	d := startDev(t)
+	c := client{t: t, base: d.URL, key: d.APIKey}
+
+	type heard struct {
+		Type string `json:"type"`
+		Data struct {
+			SubscriptionID string `json:"subscriptionId"`
+			DeliveryID     string `json:"deliveryId"`
+			Reason         string `json:"reason"`
+		} `json:"data"`
+	}
+	var mu sync.Mutex
+	var ops []heard
+	opsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var h heard
+		_ = json.NewDecoder(r.Body).Decode(&h)
+		mu.Lock()
+		ops = append(ops, h)
+		mu.Unlock()
+	}))
+	t.Cleanup(opsSrv.Close)
+	heardOf := func(typ string) []heard {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []heard
+		for _, h := range ops {
+			if h.Type == typ {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	var opsSub gancho.Subscription
+	if code := c.do("POST", "/v1/subscriptions", map[string]any{"url": opsSrv.URL, "events": []string{"gancho.*"}}, &opsSub); code != 201 {
+		t.Fatalf("subscribe to gancho.*: %d", code)
+	}
+	everything, everythingURL := newMisbehaving(t, status(200))
+	c.do("POST", "/v1/subscriptions", map[string]any{"url": everythingURL, "events": []string{"*"}}, nil)
+
+	// One failure, then 410: the first delivery fails for good (schedule of one
+	// retry, both answered 500), the second gets 410 and disables the subscription.
+	failing, url := newMisbehaving(t, status(500), status(500), status(http.StatusGone))
+	var sub gancho.Subscription
+	c.do("POST", "/v1/subscriptions", map[string]any{"url": url, "events": []string{"order.*"}, "retrySchedule": []int{1}}, &sub)
+	var pub struct{ ID string }
+	c.do("POST", "/v1/events", map[string]any{"type": "order.created", "payload": map[string]any{"n": 1}}, &pub)
+	first := waitDelivery(t, c, gancho.DeliveryID(pub.ID, sub.ID), 20*time.Second)
+	if first.Status != gancho.StatusFailed {
+		t.Fatalf("first delivery %s", first.Status)
+	}
+	waitFor(t, 20*time.Second, "gancho.delivery.failed", func() bool { return len(heardOf(gancho.TypeDeliveryFailed)) > 0 })
+	if h := heardOf(gancho.TypeDeliveryFailed)[0]; h.Data.DeliveryID != first.ID || h.Data.SubscriptionID != sub.ID {
+		t.Fatalf("delivery.failed = %+v", h)
+	}
+	c.do("POST", "/v1/events", map[string]any{"type": "order.created", "payload": map[string]any{"n": 2}}, &pub)
+	waitSubscription(t, c, sub.ID, func(s gancho.Subscription) bool { return !s.IsActive })
+	waitFor(t, 20*time.Second, "gancho.subscription.disabled", func() bool { return len(heardOf(gancho.TypeSubscriptionDisabled)) > 0 })
+	if h := heardOf(gancho.TypeSubscriptionDisabled)[0]; h.Data.SubscriptionID != sub.ID || !strings.Contains(h.Data.Reason, "410") {
+		t.Fatalf("subscription.disabled = %+v", h)
+	}
+
+	waitQuiet(t, d, 20*time.Second)
+	for _, r := range []*misbehaving{failing, everything} {
+		for _, typ := range r.types() {
+			if gancho.IsOperational(typ) {
+				t.Fatalf("a subscription that did not ask for operational events got %s", typ)
+			}
+		}
+	}
+	if n := len(heardOf(gancho.TypeDeliveryFailed)); n != 2 {
+		// The 410 also ends the second delivery failed; each once.
+		t.Fatalf("delivery.failed heard %d times, want 2 (one per failed delivery)", n)
+	}
+	// They cannot be published.
+	if code := c.do("POST", "/v1/events", map[string]any{"type": gancho.TypeSubscriptionDisabled, "payload": map[string]any{}}, nil); code != 422 {
+		t.Fatalf("publishing an operational event: %d", code)
 	}
 }

@@ -56,6 +56,7 @@ type Handler struct {
 	// rate enforces rateLimitPerSecond across consumers (nil: no store for it).
 	rate    *rateGate
 	fanOut  FanOuter
+	ops     Operations
 	tenants *tenantCache
 	metrics Recorder
 }
@@ -85,6 +86,16 @@ func WithDisableAfter(d time.Duration) Option { return func(h *Handler) { h.disa
 type FanOuter interface {
 	ResumeFanOut(ctx context.Context, tenant, eventID string, repair bool) (int, error)
 }
+
+// Operations publishes Gancho's operational events (publish.Publisher does).
+type Operations interface {
+	PublishOperational(ctx context.Context, op gancho.Operational) error
+}
+
+// WithOperationalEvents lets the consumer send operational events: a subscription
+// disabled, failing (5, 20, 100 consecutive failures), recovered, and a delivery
+// that exhausted its schedule.
+func WithOperationalEvents(o Operations) Option { return func(h *Handler) { h.ops = o } }
 
 // WithFanOut lets the consumer run fan-out messages.
 func WithFanOut(f FanOuter) Option { return func(h *Handler) { h.fanOut = f } }
@@ -286,19 +297,24 @@ func isProbe(ev gancho.Event) bool {
 func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, attempts []*gancho.Attempt, b gancho.DeliveryBatch) {
 	type key struct{ tenant, sub string }
 	var made []struct {
-		k key
-		a gancho.Attempt
+		k      key
+		a      gancho.Attempt
+		evType string
 	}
 	for i, a := range attempts {
-		if a != nil && !isProbe(b.Events[msgs[i].EventID]) {
+		if ev := b.Events[msgs[i].EventID]; a != nil && !isProbe(ev) {
 			made = append(made, struct {
-				k key
-				a gancho.Attempt
-			}{key{msgs[i].TenantID, msgs[i].SubscriptionID}, *a})
+				k      key
+				a      gancho.Attempt
+				evType string
+			}{key{msgs[i].TenantID, msgs[i].SubscriptionID}, *a, ev.Type})
 		}
 	}
 	sort.SliceStable(made, func(i, j int) bool { return made[i].a.At.Before(made[j].a.At) })
 	outcomes := map[key]*gancho.Outcome{}
+	// ordinary are the outcomes of deliveries of ordinary events only: those of
+	// operational events count in the status block but cause no operational events.
+	ordinary := map[key]*gancho.Outcome{}
 	var order []key
 	for _, m := range made {
 		o := outcomes[m.k]
@@ -308,6 +324,12 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 			order = append(order, m.k)
 		}
 		o.Add(m.a)
+		if !gancho.IsOperational(m.evType) {
+			if ordinary[m.k] == nil {
+				ordinary[m.k] = &gancho.Outcome{}
+			}
+			ordinary[m.k].Add(m.a)
+		}
 	}
 	now := h.now()
 	for _, k := range order {
@@ -320,6 +342,9 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 			if err := h.store.RecordSubscriptionOutcome(ctx, k.tenant, k.sub, *o); err != nil {
 				h.log.Warn("subscription status not updated", "tenantId", k.tenant, "subscriptionId", k.sub, "err", err)
 			}
+		}
+		if oo := ordinary[k]; known && oo != nil {
+			h.statusEvents(ctx, sub, *oo)
 		}
 		if o.LastSuccess != nil || !sub.IsActive {
 			continue
@@ -335,6 +360,9 @@ func (h *Handler) recordOutcomes(ctx context.Context, msgs []queue.Message, atte
 				continue
 			}
 			h.log.Info("subscription disabled", "tenantId", k.tenant, "subscriptionId", sub.ID, "reason", reason)
+			if ordinary[k] != nil {
+				h.emit(ctx, gancho.SubscriptionDisabled(sub, reason, now))
+			}
 		}
 	}
 }
@@ -422,10 +450,17 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b gancho.Deliver
 	log.Info("attempt", "subscriptionId", sub.ID, "eventId", ev.ID, "status", status, "parked", park,
 		"statusCode", a.StatusCode, "durationMs", a.DurationMs, "error", a.Error)
 	h.settleNotice(ctx, d, sub, status, next, log)
+	operational := sub.ID != gancho.CallbackDestination && !isProbe(ev) && !gancho.IsOperational(ev.Type)
 	if a.StatusCode == http.StatusGone && sub.ID != gancho.CallbackDestination && !isProbe(ev) {
-		if err := h.store.DisableSubscription(ctx, sub, "the receiver answered 410 Gone", now); err != nil {
+		const reason = "the receiver answered 410 Gone"
+		if err := h.store.DisableSubscription(ctx, sub, reason, now); err != nil {
 			log.Warn("disable subscription after 410", "err", err)
+		} else if operational && sub.IsActive {
+			h.emit(ctx, gancho.SubscriptionDisabled(sub, reason, now))
 		}
+	}
+	if status == gancho.StatusFailed && !m.Manual && operational {
+		h.emit(ctx, gancho.DeliveryFailed(sub, ev, d, a))
 	}
 	switch {
 	case status == gancho.StatusRetrying && ordered:

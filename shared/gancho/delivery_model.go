@@ -17,6 +17,9 @@ type Event struct {
 	Reference *Reference `json:"reference,omitempty"`
 	// TargetSubscriptionID, when set, is the only destination (the test event).
 	TargetSubscriptionID string `json:"targetSubscriptionId,omitempty"`
+	// AboutSubscriptionID, on an operational event, is the subscription it is about,
+	// which never receives it.
+	AboutSubscriptionID string `json:"aboutSubscriptionId,omitempty" doc:"operational events: the subscription the event is about (it never receives it)"`
 	// CallbackURL, when set, receives the event instead of the subscriptions
 	// (a per-request callback).
 	CallbackURL string          `json:"callbackUrl,omitempty"`

@@ -41,6 +41,8 @@ func NewEvent(tenantID string, in EventInput, now time.Time, policy TargetPolicy
 		bad("type", "%s", msg)
 	} else if in.Type == TypeTest {
 		bad("type", "%s is sent by POST /v1/subscriptions/{id}/test and cannot be published", TypeTest)
+	} else if IsOperational(in.Type) {
+		bad("type", "%s events are sent by Gancho and cannot be published", OperationalPrefix+"*")
 	}
 	payload := bytes.TrimSpace(in.Payload)
 	if len(payload) == 0 {
@@ -116,13 +118,16 @@ func MatchPatterns(eventType string) []string {
 			out = append(out, eventType[:i]+".*")
 		}
 	}
+	if IsOperational(eventType) {
+		return out // asked for by name or "gancho.*", never by a plain "*"
+	}
 	return append(out, "*")
 }
 
 // Accepts reports whether a subscription's patterns accept eventType.
 func Accepts(patterns []string, eventType string) bool {
 	for _, p := range patterns {
-		if p == "*" || p == eventType || strings.HasSuffix(p, ".*") && strings.HasPrefix(eventType, p[:len(p)-1]) {
+		if p == "*" && !IsOperational(eventType) || p == eventType || strings.HasSuffix(p, ".*") && strings.HasPrefix(eventType, p[:len(p)-1]) {
 			return true
 		}
 	}

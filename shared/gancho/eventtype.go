@@ -65,11 +65,11 @@ type EventTypeInput struct {
 
 // BuiltInEventTypes are in every tenant's catalog.
 func BuiltInEventTypes() []EventType {
-	return []EventType{{
+	return append(operationalTypes(), EventType{
 		Name:        TypeTest,
 		Description: "Sent by POST /v1/subscriptions/{id}/test to check an endpoint; it cannot be published.",
 		BuiltIn:     true,
-	}}
+	})
 }
 
 // IsBuiltInEventType reports whether name is defined by Gancho itself.
@@ -92,6 +92,10 @@ func CheckEventTypeName(name string) error {
 	}
 	if strings.Contains(name, "*") {
 		return Invalid(FieldError{Field: "name", Message: "must be one event type, not a pattern: '*' is not allowed"})
+	}
+	if IsOperational(name) {
+		return &Error{Kind: KindConflict, Detail: "the " + OperationalPrefix + " prefix is Gancho's own operational events",
+			Fields: []FieldError{{Field: "name", Message: "must not start with " + OperationalPrefix + " (Gancho's operational events)"}}}
 	}
 	if msg := checkEventType(name); msg != "" {
 		return Invalid(FieldError{Field: "name", Message: msg})

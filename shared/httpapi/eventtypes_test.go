@@ -97,9 +97,14 @@ func TestEventTypeCatalogLifecycle(t *testing.T) {
 	e := newEnv(t)
 	const schema = `{"type":"object","required":["leadId"],"properties":{"leadId":{"type":"string"}}}`
 
-	// A fresh tenant (apart from the seed types) lists webhook.test.
+	// A fresh tenant (apart from the seed types) lists the built-in types:
+	// webhook.test and the operational gancho.* ones.
 	before := e.listTypes(e.keyA, 100)
-	if got := typeNames(before); !slices.Equal(got, append(slices.Sorted(slices.Values(seedTypes)), gancho.TypeTest)) {
+	fresh := slices.Clone(seedTypes)
+	for _, b := range gancho.BuiltInEventTypes() {
+		fresh = append(fresh, b.Name)
+	}
+	if got := typeNames(before); !slices.Equal(got, slices.Sorted(slices.Values(fresh))) {
 		t.Fatalf("catalog = %v", got)
 	}
 	if wt := findType(t, before, gancho.TypeTest); !wt.BuiltIn || wt.Archived || wt.Description == "" {
@@ -205,7 +210,11 @@ func TestEventTypePaging(t *testing.T) {
 	e := newEnv(t)
 	// Around webhook.test in name order: '-' < '.' < digits < upper case < '_' < lower case.
 	e.registerTypes(e.keyA, "webhook-x.a", "webhook.a", "webhook.tesu", "webhook.test2", "webhook_z", "x.y", "A.b")
-	want := append([]string{gancho.TypeTest}, seedTypes...)
+	var want []string
+	for _, b := range gancho.BuiltInEventTypes() {
+		want = append(want, b.Name)
+	}
+	want = append(want, seedTypes...)
 	want = append(want, "webhook-x.a", "webhook.a", "webhook.tesu", "webhook.test2", "webhook_z", "x.y", "A.b")
 	slices.Sort(want)
 	for _, limit := range []int{1, 2, 3, 5, 11, 12, 100} {

@@ -49,7 +49,7 @@ func Routes() []Route {
 		{"get-api-key", http.MethodGet, "/v1/api-keys/{id}", gancho.ScopeKeysRead, AccessRead, "one API key (never its value)", (*API).getAPIKey},
 		{"delete-api-key", http.MethodDelete, "/v1/api-keys/{id}", gancho.ScopeKeysWrite, AccessWrite, "revoke an API key", (*API).deleteAPIKey},
 
-		{"list-event-types", http.MethodGet, "/v1/event-types", gancho.ScopeSubscriptionsRead, AccessRead, "the tenant's event-type catalog; webhook.test is always listed", (*API).listEventTypes},
+		{"list-event-types", http.MethodGet, "/v1/event-types", gancho.ScopeSubscriptionsRead, AccessRead, "the tenant's event-type catalog; webhook.test and the operational gancho.* types are always listed", (*API).listEventTypes},
 		{"put-event-type", http.MethodPut, "/v1/event-types/{name}", gancho.ScopeSubscriptionsWrite, AccessWrite, "create or update an event type, with an optional JSON Schema for its payload", (*API).putEventType},
 		{"delete-event-type", http.MethodDelete, "/v1/event-types/{name}", gancho.ScopeSubscriptionsWrite, AccessWrite, "archive an event type: no new subscriptions or publishes; existing ones keep working", (*API).deleteEventType},
 

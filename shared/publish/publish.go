@@ -246,7 +246,31 @@ func (p *Publisher) destinations(ctx context.Context, ev gancho.Event) ([]gancho
 		// always in publish order per reference.
 		return []gancho.Match{{SubscriptionID: gancho.CallbackDestination, OwnerID: ev.OwnerID, Ordered: true}}, nil
 	}
-	return p.store.MatchSubscriptions(ctx, ev)
+	matches, err := p.store.MatchSubscriptions(ctx, ev)
+	if err != nil || ev.AboutSubscriptionID == "" {
+		return matches, err
+	}
+	// An operational event never goes to the subscription it is about. A copy: the
+	// store may share its slice with its match cache.
+	out := make([]gancho.Match, 0, len(matches))
+	for _, m := range matches {
+		if m.SubscriptionID != ev.AboutSubscriptionID {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// PublishOperational publishes one of Gancho's operational events under its key,
+// once: a repeat with the same key (another consumer saw the same change, or a batch
+// processed again) publishes nothing more. The key lives in a space of Gancho's own,
+// apart from every credential's.
+func (p *Publisher) PublishOperational(ctx context.Context, op gancho.Operational) error {
+	ev := op.Event
+	ev.ID = gancho.NewID(gancho.PrefixEvent, ev.CreatedAt)
+	sum := sha256.Sum256([]byte(op.Key))
+	_, err := p.Publish(ctx, ev, ScopedKey(gancho.OperationalPrefix, "", op.Key), hex.EncodeToString(sum[:]))
+	return err
 }
 
 func destinationsOf(matches []gancho.Match) []gancho.Destination {

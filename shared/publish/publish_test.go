@@ -299,3 +299,28 @@ func TestPublishNotifyCoalesces(t *testing.T) {
 		t.Errorf("needView %v, %v", s.NeedView, err)
 	}
 }
+
+// An operational event goes to the subscriptions that name it or gancho.*, never to
+// the subscription it is about nor to a plain "*", and once per key: a second
+// consumer publishing the same change publishes nothing more.
+func TestPublishOperational(t *testing.T) {
+	t.Parallel()
+	e := newBatchEnv(t)
+	about := e.subscribe(t, gancho.SubscriptionInput{Events: listp("gancho.*", "order.*")})
+	ops := e.subscribe(t, gancho.SubscriptionInput{Events: listp("gancho.*")})
+	named := e.subscribe(t, gancho.SubscriptionInput{Events: listp(gancho.TypeDeliveryFailed)})
+	e.subscribe(t, gancho.SubscriptionInput{Events: listp("*")})
+	e.subscribe(t, gancho.SubscriptionInput{Events: listp("gancho.subscription.*")})
+
+	ev := gancho.Event{ID: "evt_x", Type: "order.created"}
+	op := gancho.DeliveryFailed(about, ev, gancho.Delivery{ID: "dlv_x"}, gancho.Attempt{Number: 3, StatusCode: 500, At: time.Now()})
+	for range 2 {
+		if err := e.pub.PublishOperational(e.ctx, op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent, _ := e.queue().take()
+	if got := deliverySubs(sent); !slices.Equal(got, deliverySubs([]queue.Message{{SubscriptionID: ops.ID}, {SubscriptionID: named.ID}})) {
+		t.Fatalf("sent to %v, want only %s and %s", got, ops.ID, named.ID)
+	}
+}

@@ -43,6 +43,8 @@ var matchCases = []Case{
 		add(tenant, "inactive", gancho.SubscriptionInput{Events: listp("*"), IsActive: boolp(false)})
 		add(tenant, "inactiveOwner", gancho.SubscriptionInput{Events: listp("crm.lead.created"), OwnerID: strp("o1"), IsActive: boolp(false)})
 		add(tenant, "deep", gancho.SubscriptionInput{Events: listp("a.b.c.*")})
+		add(tenant, "ops", gancho.SubscriptionInput{Events: listp("gancho.*")})
+		add(tenant, "opsOwner1", gancho.SubscriptionInput{Events: listp(gancho.TypeSubscriptionFailing), OwnerID: strp("o1")})
 		// Another tenant with subscriptions that would match everything.
 		add(other, "foreignAll", gancho.SubscriptionInput{Events: listp("*")})
 		add(other, "foreignOwner", gancho.SubscriptionInput{Events: listp("crm.*"), OwnerID: strp("o1")})
@@ -71,6 +73,8 @@ var matchCases = []Case{
 			{"billing", "billing.invoice.paid", "", "", []string{"all", "billing", "multi"}},
 			{"deep wildcard", "a.b.c.d.e", "", "", []string{"all", "multi", "deep"}},
 			{"deep wildcard needs depth", "a.b.c", "", "", []string{"all", "multi"}},
+			{"operational events: by name or gancho.*, never by a plain *", gancho.TypeSubscriptionFailing, "", "", []string{"ops"}},
+			{"operational events of an owner", gancho.TypeSubscriptionFailing, "o1", "", []string{"ops", "opsOwner1"}},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

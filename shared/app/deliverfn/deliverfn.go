@@ -16,7 +16,7 @@ import (
 // NewHandler builds the consumer; client sends the webhooks, publisher continues the
 // fan-outs too large for the publish request; opts tune it (tests shorten its delays).
 func NewHandler(e boot.Env, publisher *publish.Publisher, client *http.Client, opts ...deliver.Option) *deliver.Handler {
-	base := []deliver.Option{deliver.WithFanOut(publisher)}
+	base := []deliver.Option{deliver.WithFanOut(publisher), deliver.WithOperationalEvents(publisher)}
 	if e.Metrics != nil {
 		base = append(base, deliver.WithMetrics(e.Metrics))
 	}
