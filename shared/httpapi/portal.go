@@ -97,23 +97,27 @@ func (a *API) createPortalLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, gancho.PortalLink{URL: portalURL(r, raw, ten.Name), ExpiresAt: expires, KeyID: k.ID})
+	writeJSON(w, http.StatusCreated, gancho.PortalLink{URL: portalURL(r, ten.PublicBaseURL, raw, ten.Name), ExpiresAt: expires, KeyID: k.ID})
 }
 
-// portalURL is the page's address on the host this request came to, with the token
-// (and the provider's name, for the page's wording) in the fragment: browsers never
-// send a fragment to a server, so it reaches no access log, proxy or Referer.
-func portalURL(r *http.Request, token, provider string) string {
+// portalURL is the page's address under the tenant's publicBaseUrl when it has one,
+// else on the host this request came to, with the token (and the provider's name, for
+// the page's wording) in the fragment: browsers never send a fragment to a server, so
+// it reaches no access log, proxy or Referer.
+func portalURL(r *http.Request, publicBase, token, provider string) string {
+	frag := "token=" + url.QueryEscape(token)
+	if provider != "" {
+		frag += "&provider=" + url.QueryEscape(provider)
+	}
+	if publicBase != "" {
+		return strings.TrimRight(publicBase, "/") + "/portal#" + frag
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	if fp, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); slices.Contains([]string{"http", "https"}, strings.TrimSpace(fp)) {
 		scheme = strings.TrimSpace(fp)
-	}
-	frag := "token=" + url.QueryEscape(token)
-	if provider != "" {
-		frag += "&provider=" + url.QueryEscape(provider)
 	}
 	return scheme + "://" + r.Host + "/portal#" + frag
 }
