@@ -366,3 +366,21 @@ func TestDeliverDelay(t *testing.T) {
 		}
 	}
 }
+
+// A deliverAt that is not an RFC 3339 string is refused naming it.
+func TestDecodeEventDeliverAt(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{`{"deliverAt":"tomorrow"}`, `{"deliverAt":5}`, `{"deliverAt":"2026-12-01 09:00"}`} {
+		var in gancho.EventInput
+		err := gancho.DecodeJSON([]byte(body), &in)
+		var ge *gancho.Error
+		if !errors.As(err, &ge) || ge.Kind != gancho.KindInvalid || len(ge.Fields) != 1 || ge.Fields[0].Field != "deliverAt" ||
+			!strings.Contains(ge.Fields[0].Message, "RFC 3339") {
+			t.Errorf("%s: %v, want invalid deliverAt", body, err)
+		}
+	}
+	var in gancho.EventInput
+	if err := gancho.DecodeJSON([]byte(`{"deliverAt":"2026-12-01T09:00:00-03:00"}`), &in); err != nil || in.DeliverAt == nil {
+		t.Errorf("RFC 3339: %v, %v", in.DeliverAt, err)
+	}
+}
