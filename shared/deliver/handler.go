@@ -425,6 +425,17 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b gancho.Deliver
 	}
 
 	now := h.now()
+	if wait := ev.DeliverDelay(now); wait > 0 && !m.Manual && len(d.Attempts) == 0 {
+		// Scheduled delivery, not due yet: an ordered message (a FIFO queue cannot
+		// delay one) is held in flight with its group behind it, any other one goes
+		// back on the queue for the rest. Nothing is attempted or recorded. A manual
+		// attempt a user asks for goes at once.
+		log.Info("scheduled; waiting", "deliverAt", ev.DeliverAt, "waitS", wait.Seconds())
+		if ordered {
+			return nil, min(wait, queue.MaxHold), nil
+		}
+		return nil, 0, h.queue.Send(ctx, []queue.Message{m}, min(wait, queue.MaxDelay))
+	}
 	if hold, limited, err := h.rateLimited(ctx, m, sub, now, ordered, log); limited || err != nil {
 		return nil, hold, err
 	}

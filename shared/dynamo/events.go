@@ -50,7 +50,8 @@ func (st *Store) CreateEvent(ctx context.Context, ev gancho.Event) error {
 }
 
 // eventItem is the stored form of ev: in the outbox index until it is queued
-// (ev.QueuedAt set).
+// (ev.QueuedAt set), due at its creation or, scheduled far ahead, when its fan-out
+// is (gancho.Event.OutboxDue).
 func (st *Store) eventItem(ev gancho.Event) (map[string]av, error) {
 	it, err := marshal(ev)
 	if err != nil {
@@ -60,7 +61,7 @@ func (st *Store) eventItem(ev gancho.Event) (map[string]av, error) {
 		it[k] = v
 	}
 	if ev.QueuedAt == nil {
-		it["gsi3pk"], it["gsi3sk"] = s(outboxShard(ev.ID)), s(dueKey(ev.CreatedAt, ev.TenantID+"#"+ev.ID))
+		it["gsi3pk"], it["gsi3sk"] = s(outboxShard(ev.ID)), s(dueKey(ev.OutboxDue(), ev.TenantID+"#"+ev.ID))
 	} else {
 		it["deliveryCount"] = n(int64(ev.DeliveryCount)) // also when 0
 		for k, v := range destinationAttrs(ev.Destinations) {

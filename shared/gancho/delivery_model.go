@@ -27,6 +27,9 @@ type Event struct {
 	// RetrySchedule, when set, is its type's schedule at publish time: it replaces the
 	// subscriptions' schedules for this event's deliveries.
 	RetrySchedule []int `json:"retrySchedule,omitempty" doc:"its event type's retry schedule when it was published (seconds before each retry), which replaces the subscriptions' own"`
+	// DeliverAt, when set, is when the event's deliveries are first attempted
+	// (scheduled delivery); they are pending until then.
+	DeliverAt *time.Time `json:"deliverAt,omitempty" doc:"scheduled delivery: no delivery is attempted before this time (a manual retry excepted)"`
 	// DeliveryCount is how many deliveries the event was queued for; QueuedAt is
 	// when its fan-out finished (absent while it is still under way).
 	DeliveryCount int        `json:"deliveryCount,omitempty"`

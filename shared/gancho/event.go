@@ -21,6 +21,41 @@ type EventInput struct {
 	Reference      *Reference      `json:"reference"`
 	CallbackURL    *string         `json:"callbackUrl"`
 	IdempotencyKey string          `json:"idempotencyKey" doc:"same as the Idempotency-Key header"`
+	DeliverAt      *time.Time      `json:"deliverAt" doc:"scheduled delivery: when the event's deliveries are first attempted (RFC 3339, 1 s to 24 h ahead); absent: at once"`
+}
+
+// Scheduled delivery bounds: deliverAt is 1 s to 24 h after the publish.
+const (
+	MinDeliverAhead = time.Second
+	MaxDeliverAhead = 24 * time.Hour
+)
+
+// ScheduleLead is how long before its deliverAt a scheduled event is fanned out: the
+// longest delay the queue can put on a message (queue.MaxDelay), so its messages wait
+// on the queue for the rest.
+const ScheduleLead = 15 * time.Minute
+
+// OutboxDue is when an event stored unqueued counts as due for the outbox repair:
+// its creation, or for one scheduled beyond ScheduleLead, ScheduleLead before its
+// deliverAt (it waits in the outbox until then, on purpose).
+func (ev Event) OutboxDue() time.Time {
+	if ev.DeliverAt != nil && ev.DeliverAt.Sub(ev.CreatedAt) > ScheduleLead {
+		return ev.DeliverAt.Add(-ScheduleLead).UTC()
+	}
+	return ev.CreatedAt
+}
+
+// DeliverDelay is how long the first attempt of ev must still wait at now (0 when it
+// is not scheduled or is due), rounded up to whole seconds as the queue counts them.
+func (ev Event) DeliverDelay(now time.Time) time.Duration {
+	if ev.DeliverAt == nil {
+		return 0
+	}
+	d := ev.DeliverAt.Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	return (d + time.Second - 1).Truncate(time.Second)
 }
 
 // BroadcastOwner as an event's ownerId reaches subscriptions of every owner.
@@ -88,6 +123,14 @@ func NewEvent(tenantID string, in EventInput, now time.Time, policy TargetPolicy
 	}
 	if len(in.IdempotencyKey) > 255 {
 		bad("idempotencyKey", "must be at most 255 characters")
+	}
+	if in.DeliverAt != nil {
+		if ahead := in.DeliverAt.Sub(now); ahead < MinDeliverAhead || ahead > MaxDeliverAhead {
+			bad("deliverAt", "must be 1 s to 24 h from now (it is %s ahead)", ahead.Round(time.Second))
+		} else {
+			at := in.DeliverAt.UTC()
+			ev.DeliverAt = &at
+		}
 	}
 	if len(errs) > 0 {
 		return Event{}, Invalid(errs...)

@@ -300,3 +300,87 @@ func TestMatches(t *testing.T) {
 		})
 	}
 }
+
+func TestNewEventDeliverAt(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { v := now.Add(d).In(time.FixedZone("BRT", -3*3600)); return &v }
+	cases := []struct {
+		name    string
+		at      *time.Time
+		invalid bool
+		due     time.Time // the outbox due time of the event stored unqueued
+	}{
+		{name: "absent", due: now},
+		{name: "in 1 s", at: at(time.Second), due: now},
+		{name: "in 15 min", at: at(15 * time.Minute), due: now},
+		{name: "in 2 h", at: at(2 * time.Hour), due: now.Add(2*time.Hour - gancho.ScheduleLead)},
+		{name: "in 24 h", at: at(24 * time.Hour), due: now.Add(24*time.Hour - gancho.ScheduleLead)},
+		{name: "too soon", at: at(999 * time.Millisecond), invalid: true},
+		{name: "now", at: at(0), invalid: true},
+		{name: "past", at: at(-time.Minute), invalid: true},
+		{name: "too far", at: at(24*time.Hour + time.Second), invalid: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := validEvent()
+			in.DeliverAt = tc.at
+			ev, err := gancho.NewEvent("t1", in, now, gancho.TargetPolicy{})
+			if tc.invalid {
+				var ge *gancho.Error
+				if !errors.As(err, &ge) || ge.Kind != gancho.KindInvalid || len(ge.Fields) != 1 || ge.Fields[0].Field != "deliverAt" {
+					t.Fatalf("err = %v, want invalid deliverAt", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.at == nil && ev.DeliverAt != nil:
+				t.Errorf("deliverAt %v, want none", ev.DeliverAt)
+			case tc.at != nil && (ev.DeliverAt == nil || !ev.DeliverAt.Equal(*tc.at) || ev.DeliverAt.Location() != time.UTC):
+				t.Errorf("deliverAt %v, want %v in UTC", ev.DeliverAt, tc.at)
+			}
+			if got := ev.OutboxDue(); !got.Equal(tc.due) {
+				t.Errorf("outbox due %v, want %v", got, tc.due)
+			}
+		})
+	}
+}
+
+func TestDeliverDelay(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	cases := []struct {
+		at   *time.Time
+		want time.Duration
+	}{
+		{nil, 0}, {at(-time.Second), 0}, {at(0), 0},
+		{at(time.Millisecond), time.Second}, {at(3 * time.Second), 3 * time.Second}, {at(3*time.Second + 1), 4 * time.Second},
+	}
+	for _, tc := range cases {
+		if got := (gancho.Event{DeliverAt: tc.at}).DeliverDelay(now); got != tc.want {
+			t.Errorf("DeliverDelay(%v) = %v, want %v", tc.at, got, tc.want)
+		}
+	}
+}
+
+// A deliverAt that is not an RFC 3339 string is refused naming it.
+func TestDecodeEventDeliverAt(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{`{"deliverAt":"tomorrow"}`, `{"deliverAt":5}`, `{"deliverAt":"2026-12-01 09:00"}`} {
+		var in gancho.EventInput
+		err := gancho.DecodeJSON([]byte(body), &in)
+		var ge *gancho.Error
+		if !errors.As(err, &ge) || ge.Kind != gancho.KindInvalid || len(ge.Fields) != 1 || ge.Fields[0].Field != "deliverAt" ||
+			!strings.Contains(ge.Fields[0].Message, "RFC 3339") {
+			t.Errorf("%s: %v, want invalid deliverAt", body, err)
+		}
+	}
+	var in gancho.EventInput
+	if err := gancho.DecodeJSON([]byte(`{"deliverAt":"2026-12-01T09:00:00-03:00"}`), &in); err != nil || in.DeliverAt == nil {
+		t.Errorf("RFC 3339: %v, %v", in.DeliverAt, err)
+	}
+}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -27,7 +29,7 @@ func DecodeJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(err, v)
 	}
 	if dec.More() {
 		return Errorf(KindBadRequest, "request body must hold one JSON object")
@@ -35,10 +37,23 @@ func DecodeJSON(body []byte, v any) error {
 	return nil
 }
 
-func decodeError(err error) error {
+// timeMessage is what a date-time member that does not parse is told.
+const timeMessage = "must be an RFC 3339 date-time string, such as 2026-12-01T09:00:00Z"
+
+func decodeError(err error, v any) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var parse *time.ParseError
 	switch {
+	case errors.As(err, &parse):
+		// encoding/json does not say which member a time came from: the body's type
+		// has one date-time member (an event's deliverAt), which is it.
+		if field := timeField(v); field != "" {
+			return Invalid(FieldError{Field: field, Message: timeMessage})
+		}
+		return Errorf(KindBadRequest, "a date-time %s", timeMessage)
+	case errors.As(err, &typ) && typ.Type == reflect.TypeFor[time.Time]() && typ.Field != "":
+		return Invalid(FieldError{Field: typ.Field, Message: timeMessage})
 	case errors.As(err, &syn):
 		return Errorf(KindBadRequest, "malformed JSON at byte %d", syn.Offset)
 	case errors.As(err, &typ):
@@ -75,4 +90,32 @@ func jsonKind(goKind string) string {
 		return "a number"
 	}
 	return "of another type"
+}
+
+// timeField is the JSON name of the one date-time member of the struct v points to,
+// or "" when it has none or several.
+func timeField(v any) string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return ""
+	}
+	found := ""
+	for f := range t.Fields() {
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if ft != reflect.TypeFor[time.Time]() || name == "" || name == "-" {
+			continue
+		}
+		if found != "" {
+			return ""
+		}
+		found = name
+	}
+	return found
 }

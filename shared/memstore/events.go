@@ -51,21 +51,22 @@ func (st *Store) MarkEventQueued(_ context.Context, ev gancho.Event, at time.Tim
 	return nil
 }
 
-// PendingEvents returns events stored before olderThan (or at it) that are still in
-// the outbox, oldest first, at most limit. (The DynamoDB store reads its outbox in
-// shards and returns at most limit per shard.)
+// PendingEvents returns events due before olderThan (or at it: stored then, or
+// scheduled to fan out then, gancho.Event.OutboxDue) that are still in the outbox,
+// oldest first, at most limit. (The DynamoDB store reads its outbox in shards and
+// returns at most limit per shard.)
 func (st *Store) PendingEvents(_ context.Context, olderThan time.Time, limit int) ([]gancho.Event, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var out []gancho.Event
 	for _, e := range st.events {
-		if e.outbox && !e.ev.CreatedAt.After(olderThan) {
+		if e.outbox && !e.ev.OutboxDue().After(olderThan) {
 			out = append(out, cloneEvent(e.ev))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		if di, dj := out[i].OutboxDue(), out[j].OutboxDue(); !di.Equal(dj) {
+			return di.Before(dj)
 		}
 		return out[i].TenantID+out[i].ID < out[j].TenantID+out[j].ID
 	})

@@ -225,8 +225,8 @@ func (st *Store) ResultsCursor(_ context.Context, tenant, subID string) (string,
 func (st *Store) fanOutHorizon(tenant string, now time.Time) time.Time {
 	h := now.Add(-st.settle)
 	for _, e := range st.events {
-		if e.outbox && e.ev.TenantID == tenant && e.expiresAt > now.Unix() && e.ev.CreatedAt.Before(h) {
-			h = e.ev.CreatedAt
+		if e.outbox && e.ev.TenantID == tenant && e.expiresAt > now.Unix() && e.ev.OutboxDue().Before(h) {
+			h = e.ev.OutboxDue() // as the DynamoDB store's outbox key
 		}
 	}
 	return h

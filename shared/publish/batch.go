@@ -214,6 +214,12 @@ func (b *batch) publishNew(ctx context.Context) {
 			continue
 		}
 		switch n := len(pd.matches); {
+		case n > 0 && pd.ev.DeliverAt != nil:
+			// A scheduled event is fanned out by the consumer, which delays its
+			// messages until its deliverAt (or, further ahead, by the sweeper's
+			// repair when its fan-out is due). It does not send the later events of
+			// the batch to the background: it is meant to come after them.
+			pd.background = true
 		case n > 0 && (background || n > b.p.inline || n > left):
 			pd.background, background = true, true
 		case n == 0:
@@ -472,7 +478,7 @@ func (b *batch) send(ctx context.Context, ps []*pending) {
 	var groups []string
 	for _, pd := range ps {
 		switch {
-		case pd.err != nil || pd.ev.QueuedAt != nil:
+		case pd.err != nil || pd.ev.QueuedAt != nil || pd.background && scheduledAfterLead(pd.ev, b.p.now()):
 		case pd.background:
 			msgs = append(msgs, queue.Message{Kind: queue.KindFanOut, TenantID: pd.ev.TenantID, EventID: pd.ev.ID})
 			owners = append(owners, pd)

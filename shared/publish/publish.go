@@ -196,9 +196,14 @@ func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey
 	if err != nil {
 		return notStored(err)
 	}
-	if !queuedFirst(ev, matches, p.inline) {
+	if !queuedFirst(ev, matches, p.inline) || scheduledAfterLead(ev, p.now()) {
 		if err := p.store.CreateEvent(ctx, ev); err != nil {
 			return notStored(err)
+		}
+		if scheduledAfterLead(ev, p.now()) {
+			// It waits in the outbox, due ScheduleLead before its deliverAt, when the
+			// sweeper hands it to the consumer to fan out with the rest as a delay.
+			return Result{Event: ev, Background: true}, nil
 		}
 		n, background, err := p.fanOutStored(ctx, ev, matches, false, false)
 		if err != nil {
@@ -217,6 +222,12 @@ func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey
 		return notStored(fmt.Errorf("store %s after queueing its deliveries: %w", ev.ID, err))
 	}
 	return Result{Event: ev, Deliveries: len(matches)}, nil
+}
+
+// scheduledAfterLead reports whether ev's deliverAt is further ahead of now than the
+// queue can delay a message: its fan-out waits in the outbox (gancho.Event.OutboxDue).
+func scheduledAfterLead(ev gancho.Event, now time.Time) bool {
+	return ev.DeliverDelay(now) > queue.MaxDelay
 }
 
 // queuedFirst reports whether ev's deliveries are queued before it is stored: when
@@ -333,7 +344,9 @@ func (p *Publisher) queueDeliveries(ctx context.Context, ev gancho.Event, matche
 	const chunk = 500
 	for start := 0; start < len(matches); start += chunk {
 		msgs, ordered, groups := messagesOf(ev, matches[start:min(start+chunk, len(matches))])
-		if err := p.queue.Send(ctx, msgs, 0); err != nil {
+		// A scheduled event's messages wait on the queue until its deliverAt; ordered
+		// ones cannot (FIFO queues have no per-message delay): the consumer holds them.
+		if err := p.queue.Send(ctx, msgs, min(ev.DeliverDelay(p.now()), queue.MaxDelay)); err != nil {
 			return err
 		}
 		if len(ordered) > 0 {
@@ -386,6 +399,9 @@ func (p *Publisher) ResumeFanOut(ctx context.Context, tenant, eventID string, re
 	}
 	if ev.QueuedAt != nil {
 		return ev.DeliveryCount, nil
+	}
+	if scheduledAfterLead(ev, p.now()) {
+		return 0, nil // not due yet: the sweeper hands it over again when it is
 	}
 	matches, err := p.destinations(ctx, ev)
 	if err != nil {

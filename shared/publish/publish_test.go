@@ -21,18 +21,22 @@ import (
 type memQueue struct {
 	mu      sync.Mutex
 	sent    []queue.Message
+	delays  []time.Duration // of each sent message
 	ordered []queue.Message
 	groups  []string
 	fail    error
 }
 
-func (q *memQueue) Send(_ context.Context, msgs []queue.Message, _ time.Duration) error {
+func (q *memQueue) Send(_ context.Context, msgs []queue.Message, delay time.Duration) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.fail != nil {
 		return q.fail
 	}
 	q.sent = append(q.sent, msgs...)
+	for range msgs {
+		q.delays = append(q.delays, delay)
+	}
 	return nil
 }
 
@@ -52,7 +56,7 @@ func (q *memQueue) take() (sent, ordered []queue.Message) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	sent, ordered = q.sent, q.ordered
-	q.sent, q.ordered, q.groups = nil, nil, nil
+	q.sent, q.ordered, q.groups, q.delays = nil, nil, nil, nil
 	return sent, ordered
 }
 

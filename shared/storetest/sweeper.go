@@ -155,4 +155,30 @@ var sweeperCases = []Case{
 			t.Errorf("its pending delivery %+v, %v", d, err)
 		}
 	}},
+	{"scheduled events: in the outbox until their fan-out is due, deliverAt kept", func(t *testing.T, e Env) {
+		now := time.Now().UTC()
+		soon, far := newEvent(e.Tenant, now.Add(-time.Minute), `{}`), newEvent(e.Tenant, now.Add(-time.Minute), `{}`)
+		soonAt, farAt := now.Add(5*time.Minute), now.Add(2*time.Hour)
+		soon.DeliverAt, far.DeliverAt = &soonAt, &farAt
+		for _, ev := range []gancho.Event{soon, far} {
+			if err := e.St.CreateEvent(e.Ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Within the queue's delay, the outbox due time is the creation, as for any
+		// event; further ahead, it is gancho.ScheduleLead before deliverAt.
+		if got := e.pendingEvents(t, now); !slices.Equal(got, []string{soon.ID}) {
+			t.Fatalf("pending now: %v, want only %s", got, soon.ID)
+		}
+		if got := e.pendingEvents(t, farAt.Add(-gancho.ScheduleLead-time.Second)); !slices.Equal(got, []string{soon.ID}) {
+			t.Fatalf("pending just before the far one is due: %v", got)
+		}
+		if got := e.pendingEvents(t, farAt.Add(-gancho.ScheduleLead)); !sameSet(got, []string{soon.ID, far.ID}) {
+			t.Fatalf("pending when the far one is due: %v", got)
+		}
+		got, err := e.St.GetEvent(e.Ctx, e.Tenant, far.ID)
+		if err != nil || got.DeliverAt == nil || !got.DeliverAt.Equal(farAt) {
+			t.Fatalf("stored event deliverAt %v, %v; want %v", got.DeliverAt, err, farAt)
+		}
+	}},
 }

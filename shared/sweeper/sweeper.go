@@ -60,7 +60,10 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 }
 
 // repairOutbox re-queues the fan-out of events stored more than the grace period ago
-// whose deliveries were never all queued: the process died in between. Delivery ids
+// whose deliveries were never all queued: the process died in between. A scheduled
+// event far ahead counts from when its fan-out is due (gancho.Event.OutboxDue), so it
+// is handed over ScheduleLead less the grace before its deliverAt, and the consumer
+// delays its messages for the rest. Delivery ids
 // are deterministic and the consumer keeps existing records, so this never
 // duplicates work.
 func (s *Sweeper) repairOutbox(ctx context.Context) (int, error) {
@@ -73,6 +76,11 @@ func (s *Sweeper) repairOutbox(ctx context.Context) (int, error) {
 	msgs := make([]queue.Message, 0, len(stuck))
 	for _, ev := range stuck {
 		msgs = append(msgs, queue.Message{Kind: queue.KindFanOut, TenantID: ev.TenantID, EventID: ev.ID})
+		if ev.DeliverAt != nil && !ev.OutboxDue().Equal(ev.CreatedAt) {
+			// Scheduled far ahead: it waited in the outbox on purpose until now.
+			s.log.Info("fanning out scheduled event", "tenantId", ev.TenantID, "eventId", ev.ID, "deliverAt", ev.DeliverAt)
+			continue
+		}
 		s.log.Warn("repairing unqueued event", "tenantId", ev.TenantID, "eventId", ev.ID)
 	}
 	if err := s.queue.Send(ctx, msgs, 0); err != nil {

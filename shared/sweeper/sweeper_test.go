@@ -180,3 +180,38 @@ func TestStuckEventsGoToTheConsumerAndNeverBlockUnparking(t *testing.T) {
 		t.Fatalf("err %v, sent %+v: want the error reported and the delivery queued anyway", err, e2.q.sent)
 	}
 }
+
+// An event scheduled beyond the queue's delay waits in the outbox on purpose: the
+// sweeper hands it to the consumer only once its fan-out is due (ScheduleLead before
+// its deliverAt) and the grace has passed, not as a stuck event before.
+func TestScheduledEventHandedOverWhenDue(t *testing.T) {
+	t.Parallel()
+	e := newEnv()
+	at := e.now.Add(2 * time.Hour)
+	ev := gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, e.now), TenantID: tenant, Type: "order.created", CreatedAt: e.now,
+		Payload: json.RawMessage(`{}`), DeliverAt: &at}
+	if err := e.st.CreateEvent(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	due := at.Add(-gancho.ScheduleLead + sweeper.DefaultGrace)
+	for _, step := range []struct {
+		now  time.Time
+		want int
+	}{
+		{e.now.Add(sweeper.DefaultGrace), 0},
+		{due.Add(-time.Second), 0},
+		{due, 1},
+	} {
+		e.now = step.now
+		if _, err := e.sw.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		sent := e.q.take()
+		if len(sent) != step.want {
+			t.Fatalf("at deliverAt-%s: sent %+v, want %d", at.Sub(step.now), sent, step.want)
+		}
+		if step.want == 1 && (sent[0].Kind != queue.KindFanOut || sent[0].EventID != ev.ID) {
+			t.Errorf("sent %+v, want the event's fan-out", sent[0])
+		}
+	}
+}
