@@ -192,18 +192,22 @@ func (p *Publisher) storeAndFanOut(ctx context.Context, ev gancho.Event, idemKey
 		}
 		return Result{}, err
 	}
+	if scheduledAfterLead(ev, p.now()) {
+		// It waits in the outbox, due ScheduleLead before its deliverAt, when the
+		// sweeper hands it to the consumer, which matches it then and fans it out with
+		// the rest as a delay: matching it now would be a read for nothing.
+		if err := p.store.CreateEvent(ctx, ev); err != nil {
+			return notStored(err)
+		}
+		return Result{Event: ev, Background: true}, nil
+	}
 	matches, err := p.destinations(ctx, ev)
 	if err != nil {
 		return notStored(err)
 	}
-	if !queuedFirst(ev, matches, p.inline) || scheduledAfterLead(ev, p.now()) {
+	if !queuedFirst(ev, matches, p.inline) {
 		if err := p.store.CreateEvent(ctx, ev); err != nil {
 			return notStored(err)
-		}
-		if scheduledAfterLead(ev, p.now()) {
-			// It waits in the outbox, due ScheduleLead before its deliverAt, when the
-			// sweeper hands it to the consumer to fan out with the rest as a delay.
-			return Result{Event: ev, Background: true}, nil
 		}
 		n, background, err := p.fanOutStored(ctx, ev, matches, false, false)
 		if err != nil {
