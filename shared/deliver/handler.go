@@ -461,16 +461,17 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b gancho.Deliver
 	log.Info("attempt", "subscriptionId", sub.ID, "eventId", ev.ID, "status", status, "parked", park,
 		"statusCode", a.StatusCode, "durationMs", a.DurationMs, "error", a.Error)
 	h.settleNotice(ctx, d, sub, status, next, log)
-	operational := sub.ID != gancho.CallbackDestination && !isProbe(ev) && !gancho.IsOperational(ev.Type)
+	// Only a subscription's deliveries of ordinary events cause operational events.
+	causesOps := sub.ID != gancho.CallbackDestination && !isProbe(ev) && !gancho.IsOperational(ev.Type)
 	if a.StatusCode == http.StatusGone && sub.ID != gancho.CallbackDestination && !isProbe(ev) {
 		const reason = "the receiver answered 410 Gone"
 		if err := h.store.DisableSubscription(ctx, sub, reason, now); err != nil {
 			log.Warn("disable subscription after 410", "err", err)
-		} else if operational && sub.IsActive {
+		} else if causesOps && sub.IsActive {
 			h.emit(ctx, gancho.SubscriptionDisabled(sub, reason, now))
 		}
 	}
-	if status == gancho.StatusFailed && !m.Manual && operational {
+	if status == gancho.StatusFailed && !m.Manual && causesOps {
 		h.emit(ctx, gancho.DeliveryFailed(sub, ev, d, a))
 	}
 	switch {

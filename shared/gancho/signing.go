@@ -23,7 +23,9 @@ const (
 
 // Signature is how a subscription's deliveries are signed.
 type Signature struct {
-	Scheme    string `json:"scheme" schema:"enum=hmac-sha256|ed25519" doc:"hmac-sha256 (v1 signatures with a secret; the default) or ed25519 (v1a signatures, verified with publicKey); set at creation"`
+	Scheme string `json:"scheme" schema:"enum=hmac-sha256|ed25519" doc:"hmac-sha256 (v1 signatures with a secret; the default) or ed25519 (v1a signatures, verified with publicKey); set at creation"`
+	// PublicKey is derived from the secret for reads (Subscription.Redacted); it is
+	// not kept apart from it.
 	PublicKey string `json:"publicKey,omitempty" schema:"readOnly" doc:"ed25519 only: whpk_ + base64 of the 32-byte public key that verifies v1a signatures"`
 }
 
@@ -97,7 +99,7 @@ func (s Subscription) WithNewSecret(now time.Time) Subscription {
 	} else {
 		s = s.Rotate(NewSigningSecret(scheme), now)
 	}
-	s.Signature = Signature{Scheme: scheme, PublicKey: PublicKeyOf(s.Secret)}
+	s.Signature = Signature{Scheme: scheme} // its public key is derived from the secret when read (Redacted)
 	return s
 }
 

@@ -194,7 +194,7 @@ func (a *API) saveSubscription(w http.ResponseWriter, r *http.Request, old ganch
 	}
 	sub.ID, sub.TenantID, sub.CreatedAt = old.ID, old.TenantID, old.CreatedAt
 	sub.Secret, sub.PreviousSecret, sub.PreviousSecretValidUntil = old.Secret, old.PreviousSecret, old.PreviousSecretValidUntil
-	sub.Signature = gancho.Signature{Scheme: old.SignatureScheme(), PublicKey: gancho.PublicKeyOf(old.Secret)}
+	sub.Signature = gancho.Signature{Scheme: old.SignatureScheme()}
 	sub.Status = old.Status
 	if sub.IsActive && !old.IsActive {
 		// Re-enabling starts afresh; queued deliveries are not replayed (use recover).
