@@ -20,14 +20,19 @@ type Recorder interface {
 }
 
 // record counts one attempt of a delivery of ev: a success with the time since ev was
-// published, or a failure with its reason. Every attempt sent counts, whether or not
+// due (published, or its deliverAt when scheduled: the wait it asked for is no
+// latency), or a failure with its reason. Every attempt sent counts, whether or not
 // its outcome could be stored.
 func (h *Handler) record(ev gancho.Event, reason metrics.Reason) {
 	if reason != "" {
 		h.metrics.Failed(reason)
 		return
 	}
-	h.metrics.Delivered(h.now().Sub(ev.CreatedAt))
+	due := ev.CreatedAt
+	if ev.DeliverAt != nil {
+		due = *ev.DeliverAt
+	}
+	h.metrics.Delivered(h.now().Sub(due))
 }
 
 // failureReason classifies a failed attempt: by the receiver's status code, or by err,
