@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/storetest"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -20,7 +21,7 @@ func TestMatchCache(t *testing.T) {
 	const ttl = 300 * time.Millisecond
 	e.st.WithMatchCache(ttl)
 	tenant := testenv.TenantID()
-	clock := newSubClock()
+	clock := storetest.NewClock()
 	ev := gancho.Event{TenantID: tenant, ID: gancho.NewID(gancho.PrefixEvent, time.Now()), Type: "crm.lead.created"}
 	match := func(ev gancho.Event) []string {
 		t.Helper()
@@ -35,12 +36,12 @@ func TestMatchCache(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	mine := newSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*")})
+	mine := storetest.NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*")})
 	e.create(t, mine)
 	if got := match(ev); !slices.Equal(got, []string{mine.ID}) {
 		t.Fatalf("after creating through this store: %v", got)
 	}
-	theirs := newSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("*")})
+	theirs := storetest.NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("*")})
 	if err := other.Store.CreateSubscription(e.ctx, theirs); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestMatchCache(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// Context filters cached entries; a delete through this store is seen at once.
-	withCtx := newSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.lead.created"), Context: strp("eu")})
+	withCtx := storetest.NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.lead.created"), Context: strp("eu")})
 	e.create(t, withCtx)
 	if got := match(ev); !slices.Equal(got, want) {
 		t.Fatalf("event without context: %v", got)

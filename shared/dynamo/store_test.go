@@ -16,6 +16,7 @@ import (
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/signature"
+	"github.com/gancho-dev/gancho/shared/storetest"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -33,37 +34,6 @@ func newStoreEnv(t *testing.T) storeEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return storeEnv{ctx: ctx, st: c.Store, db: c.DynamoDB, table: cfg.TableName}
-}
-
-// subClock hands out strictly increasing creation times, so ids sort in creation order.
-type subClock struct{ next time.Time }
-
-func newSubClock() *subClock {
-	return &subClock{next: time.Now().UTC().Truncate(time.Millisecond)}
-}
-
-func (c *subClock) tick() time.Time {
-	c.next = c.next.Add(2 * time.Millisecond)
-	return c.next
-}
-
-// newSub validates in (with a default URL) and stamps it like the API does.
-func newSub(t *testing.T, tenant string, clock *subClock, in gancho.SubscriptionInput) gancho.Subscription {
-	t.Helper()
-	if in.URL == nil {
-		u := "https://client.example/hooks"
-		in.URL = &u
-	}
-	sub, err := gancho.NewSubscription(in, gancho.TargetPolicy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := clock.tick()
-	sub.ID = gancho.NewID(gancho.PrefixSubscription, now)
-	sub.TenantID = tenant
-	sub.Secret = gancho.NewSecret()
-	sub.CreatedAt, sub.UpdatedAt = now, now
-	return sub
 }
 
 func (e storeEnv) create(t *testing.T, subs ...gancho.Subscription) {
@@ -84,7 +54,7 @@ func TestSubscriptionSecretSealedAtRest(t *testing.T) {
 	t.Parallel()
 	e := newStoreEnv(t)
 	tenant := testenv.TenantID()
-	sub := newSub(t, tenant, newSubClock(), gancho.SubscriptionInput{})
+	sub := storetest.NewSub(t, tenant, storetest.NewClock(), gancho.SubscriptionInput{})
 	e.create(t, sub)
 	res, err := e.db.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: &e.table, ConsistentRead: aws.Bool(true),
 		Key: map[string]types.AttributeValue{
@@ -110,7 +80,7 @@ func TestDeleteSubscriptionLeavesNoMatchEntries(t *testing.T) {
 	t.Parallel()
 	e := newStoreEnv(t)
 	tenant := testenv.TenantID()
-	gone := newSub(t, tenant, newSubClock(), gancho.SubscriptionInput{Events: listp("crm.lead.created", "crm.*", "*"), OwnerID: strp("o1")})
+	gone := storetest.NewSub(t, tenant, storetest.NewClock(), gancho.SubscriptionInput{Events: listp("crm.lead.created", "crm.*", "*"), OwnerID: strp("o1")})
 	e.create(t, gone)
 	if err := e.st.DeleteSubscription(e.ctx, gone); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gancho-dev/gancho/shared/dynamo"
 	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/storetest"
 	"github.com/gancho-dev/gancho/shared/testenv"
 )
 
@@ -57,13 +58,6 @@ func (e tenantEnv) rawItem(t *testing.T, pk, sk string) string {
 	return string(b)
 }
 
-// keyFor returns a key of tenant, with a fresh id, and a fake hash.
-func keyFor(tenant, owner string, at time.Time) (gancho.APIKey, string) {
-	id := gancho.NewID(gancho.PrefixKey, at)
-	return gancho.APIKey{ID: id, TenantID: tenant, Name: "k", Scopes: []string{gancho.ScopeKeysRead}, OwnerID: owner, CreatedAt: at.UTC()},
-		"hash-" + id
-}
-
 func (e tenantEnv) newTenant(t *testing.T, change func(*gancho.Tenant)) (gancho.Tenant, gancho.APIKey) {
 	t.Helper()
 	now := time.Now().UTC()
@@ -72,7 +66,7 @@ func (e tenantEnv) newTenant(t *testing.T, change func(*gancho.Tenant)) (gancho.
 	if change != nil {
 		change(&ten)
 	}
-	k, hash := keyFor(ten.ID, "", now)
+	k, hash := storetest.KeyFor(ten.ID, "", now)
 	if err := e.st.CreateTenant(e.ctx, ten, k, hash); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +99,7 @@ func TestTenantSecretsSealedAtRest(t *testing.T) {
 func TestPutAPIKeyReplacesValue(t *testing.T) {
 	e := newTenantEnv(t)
 	ten, _ := e.newTenant(t, nil)
-	k, oldHash := keyFor(ten.ID, "", time.Now())
+	k, oldHash := storetest.KeyFor(ten.ID, "", time.Now())
 	if err := e.st.PutAPIKey(e.ctx, k, oldHash); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +125,7 @@ func TestPutAPIKeyReplacesValue(t *testing.T) {
 func TestLegacyAPIKey(t *testing.T) {
 	e := newTenantEnv(t)
 	ten, _ := e.newTenant(t, nil)
-	k, h := keyFor(ten.ID, "", time.Now())
+	k, h := storetest.KeyFor(ten.ID, "", time.Now())
 	item := map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: "K#" + h}, "sk": &types.AttributeValueMemberS{Value: "K"},
 		"gsi1pk": &types.AttributeValueMemberS{Value: "T#" + ten.ID + "#K"}, "gsi1sk": &types.AttributeValueMemberS{Value: k.ID},

@@ -15,10 +15,10 @@ import (
 var deliveryCases = []Case{
 	{"list by event and by subscription pages with cursors", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
+		clock := NewClock()
 		var subs []gancho.Subscription
 		for range 3 {
-			subs = append(subs, newSub(t, tenant, clock, gancho.SubscriptionInput{}))
+			subs = append(subs, NewSub(t, tenant, clock, gancho.SubscriptionInput{}))
 		}
 		e.create(t, subs...)
 		ev := newEvent(tenant, time.Now(), `{}`)
@@ -67,9 +67,9 @@ var deliveryCases = []Case{
 	}},
 	{"create event; load a batch: records, events and subscriptions", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
-		subA := newSub(t, tenant, clock, gancho.SubscriptionInput{})
-		subB := newSub(t, tenant, clock, gancho.SubscriptionInput{Format: strp("raw")})
+		clock := NewClock()
+		subA := NewSub(t, tenant, clock, gancho.SubscriptionInput{})
+		subB := NewSub(t, tenant, clock, gancho.SubscriptionInput{Format: strp("raw")})
 		e.create(t, subA, subB)
 		const payload = "{ \"lead\" :  {\"id\": 1,\n \"name\": \"Jo\u00e3o \\u00e9\"},  \"tags\": [ ] }"
 		ev := newEvent(tenant, time.Now(), payload)
@@ -172,8 +172,8 @@ var deliveryCases = []Case{
 	}},
 	{"load a batch of many refs", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
-		sub := newSub(t, tenant, clock, gancho.SubscriptionInput{})
+		clock := NewClock()
+		sub := NewSub(t, tenant, clock, gancho.SubscriptionInput{})
 		e.create(t, sub)
 		// 60 events of one delivery each: 121 distinct keys, more than one BatchGetItem.
 		var refs []gancho.DeliveryRef
@@ -281,8 +281,8 @@ var deliveryCases = []Case{
 	}},
 	{"a subscription lists records and pending deliveries merged, newest first", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
-		sub, other := newSub(t, tenant, clock, gancho.SubscriptionInput{}), newSub(t, tenant, clock, gancho.SubscriptionInput{})
+		clock := NewClock()
+		sub, other := NewSub(t, tenant, clock, gancho.SubscriptionInput{}), NewSub(t, tenant, clock, gancho.SubscriptionInput{})
 		e.create(t, sub, other)
 		base := time.Now().Add(-time.Minute)
 		var ids []string // newest first

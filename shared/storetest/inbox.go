@@ -147,7 +147,7 @@ var inboxCases = []Case{
 	}},
 	{"notice flag coalesces, settles and leases", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		sub := newSub(t, tenant, newClock(), gancho.SubscriptionInput{Events: listp("*"), Mode: strp(gancho.ModeNotify)})
+		sub := NewSub(t, tenant, NewClock(), gancho.SubscriptionInput{Events: listp("*"), Mode: strp(gancho.ModeNotify)})
 		e.create(t, sub)
 		get := func() gancho.Subscription {
 			t.Helper()
@@ -219,7 +219,7 @@ var inboxCases = []Case{
 	}},
 	{"mark viewed keeps needView for newer events", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		sub := newSub(t, tenant, newClock(), gancho.SubscriptionInput{Events: listp("*"), Mode: strp(gancho.ModeNotify)})
+		sub := NewSub(t, tenant, NewClock(), gancho.SubscriptionInput{Events: listp("*"), Mode: strp(gancho.ModeNotify)})
 		e.create(t, sub)
 		t0 := time.Now().UTC()
 		if _, err := e.St.ClaimNotice(e.Ctx, tenant, sub.ID, "dlv_1", t0); err != nil {
@@ -245,7 +245,7 @@ var inboxCases = []Case{
 			t.Fatalf("needView still set after a complete view: %+v", s.Status)
 		}
 		// A subscription that never had an event (push) is cleared without lastUpdateAt.
-		push := newSub(t, tenant, newClock(), gancho.SubscriptionInput{Events: listp("*")})
+		push := NewSub(t, tenant, NewClock(), gancho.SubscriptionInput{Events: listp("*")})
 		e.create(t, push)
 		if err := e.St.MarkViewed(e.Ctx, tenant, push.ID, viewed, true, nil); err != nil {
 			t.Fatal(err)
@@ -266,8 +266,8 @@ var inboxCases = []Case{
 	}},
 	{"push results from deliveries: horizon, test events, cursor compare-and-set", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
-		sub := newSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*")})
+		clock := NewClock()
+		sub := NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*")})
 		e.create(t, sub)
 		base := time.Now().Add(-time.Hour)
 		// store writes an event and its delivery to sub; queued takes it out of the outbox.

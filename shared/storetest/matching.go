@@ -19,10 +19,10 @@ func matchIDs(ms []gancho.Match) []string {
 var matchCases = []Case{
 	{"patterns a.b, a.*, *; owners, broadcast and contexts; inactive and foreign left out", func(t *testing.T, e Env) {
 		tenant, other := TenantID(), TenantID()
-		clock := newClock()
+		clock := NewClock()
 		named := map[string]gancho.Subscription{}
 		add := func(tenantID, name string, in gancho.SubscriptionInput) {
-			sub := newSub(t, tenantID, clock, in)
+			sub := NewSub(t, tenantID, clock, in)
 			sub.Name = name
 			e.create(t, sub)
 			if tenantID == tenant {
@@ -116,9 +116,9 @@ var matchCases = []Case{
 	}},
 	{"a match carries the notify mode, rewritten by an update", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
-		notify := newSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*", "*"), Mode: strp(gancho.ModeNotify)})
-		push := newSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*")})
+		clock := NewClock()
+		notify := NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*", "*"), Mode: strp(gancho.ModeNotify)})
+		push := NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*")})
 		e.create(t, notify, push)
 		ms, err := e.St.MatchSubscriptions(e.Ctx, gancho.Event{TenantID: tenant, ID: gancho.NewID(gancho.PrefixEvent, time.Now()), Type: "crm.lead.created"})
 		if err != nil {
@@ -133,7 +133,7 @@ var matchCases = []Case{
 		}
 		// Switching mode rewrites the match entries.
 		switched := notify
-		switched.Mode, switched.UpdatedAt = gancho.ModePush, clock.tick()
+		switched.Mode, switched.UpdatedAt = gancho.ModePush, clock.Tick()
 		if err := e.St.UpdateSubscription(e.Ctx, notify, switched); err != nil {
 			t.Fatal(err)
 		}

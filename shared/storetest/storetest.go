@@ -127,12 +127,14 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 // TenantID returns a new tenant id.
 func TenantID() string { return gancho.NewID(gancho.PrefixTenant, time.Now()) }
 
-// clock hands out strictly increasing creation times, so ids sort in creation order.
-type clock struct{ next time.Time }
+// Clock hands out strictly increasing creation times, so ids sort in creation order.
+type Clock struct{ next time.Time }
 
-func newClock() *clock { return &clock{next: time.Now().UTC().Truncate(time.Millisecond)} }
+// NewClock starts at the current millisecond.
+func NewClock() *Clock { return &Clock{next: time.Now().UTC().Truncate(time.Millisecond)} }
 
-func (c *clock) tick() time.Time {
+// Tick returns the next creation time.
+func (c *Clock) Tick() time.Time {
 	c.next = c.next.Add(2 * time.Millisecond)
 	return c.next
 }
@@ -142,7 +144,7 @@ func listp(v ...string) *[]string { return &v }
 func boolp(v bool) *bool          { return &v }
 
 // NewSub validates in (with a default URL) and stamps it like the API does.
-func newSub(t *testing.T, tenant string, c *clock, in gancho.SubscriptionInput) gancho.Subscription {
+func NewSub(t *testing.T, tenant string, c *Clock, in gancho.SubscriptionInput) gancho.Subscription {
 	t.Helper()
 	if in.URL == nil {
 		in.URL = strp("https://client.example/hooks")
@@ -151,7 +153,7 @@ func newSub(t *testing.T, tenant string, c *clock, in gancho.SubscriptionInput) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := c.tick()
+	now := c.Tick()
 	sub.ID = gancho.NewID(gancho.PrefixSubscription, now)
 	sub.TenantID = tenant
 	sub.Secret = gancho.NewSecret()

@@ -43,15 +43,15 @@ func outcomeOf(a gancho.Attempt) gancho.Outcome {
 var subscriptionCases = []Case{
 	{"create and read back; create twice, unknown and foreign ids", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
-		sub := newSub(t, tenant, clock, gancho.SubscriptionInput{
+		clock := NewClock()
+		sub := NewSub(t, tenant, clock, gancho.SubscriptionInput{
 			Name: strp("CRM"), Description: strp("why"), URL: strp("https://client.example/hooks/:id?x=1"),
 			Method: strp("PUT"), Events: listp("crm.lead.created", "crm.*"), OwnerID: strp("office-42"),
 			Context: strp("doc-signature"), Headers: map[string]string{"X-Custom": "v", "Content-Type": "application/json"},
 			Format: strp("raw"), TimeoutSeconds: intp(7), RetrySchedule: &[]int{1, 2, 3},
 			Metadata: json.RawMessage(`{"team":"crm","n":[1,2]}`),
 		})
-		minimal := newSub(t, tenant, clock, gancho.SubscriptionInput{})
+		minimal := NewSub(t, tenant, clock, gancho.SubscriptionInput{})
 		e.create(t, sub, minimal)
 
 		for _, want := range []gancho.Subscription{sub, minimal} {
@@ -83,10 +83,10 @@ var subscriptionCases = []Case{
 	}},
 	{"list pages newest first; cursors of other lists refused", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
+		clock := NewClock()
 		var created []string
 		for range 7 {
-			sub := newSub(t, tenant, clock, gancho.SubscriptionInput{})
+			sub := NewSub(t, tenant, clock, gancho.SubscriptionInput{})
 			e.create(t, sub)
 			created = append(created, sub.ID)
 		}
@@ -158,9 +158,9 @@ var subscriptionCases = []Case{
 	}},
 	{"list filters: owner, event, active", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
+		clock := NewClock()
 		mk := func(in gancho.SubscriptionInput) string {
-			sub := newSub(t, tenant, clock, in)
+			sub := NewSub(t, tenant, clock, in)
 			e.create(t, sub)
 			return sub.ID
 		}
@@ -172,7 +172,7 @@ var subscriptionCases = []Case{
 		g := mk(gancho.SubscriptionInput{OwnerID: strp("o1"), IsActive: boolp(false)})
 		// Another tenant's subscriptions never show.
 		other := TenantID()
-		e.create(t, newSub(t, other, clock, gancho.SubscriptionInput{OwnerID: strp("o1"), Events: listp("crm.lead.created")}))
+		e.create(t, NewSub(t, other, clock, gancho.SubscriptionInput{OwnerID: strp("o1"), Events: listp("crm.lead.created")}))
 
 		cases := []struct {
 			name   string
@@ -224,9 +224,9 @@ var subscriptionCases = []Case{
 	}},
 	{"delete: gone from get, list and matching; twice is not found", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
-		keep := newSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.lead.created")})
-		gone := newSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.lead.created", "crm.*", "*"), OwnerID: strp("o1")})
+		clock := NewClock()
+		keep := NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.lead.created")})
+		gone := NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.lead.created", "crm.*", "*"), OwnerID: strp("o1")})
 		e.create(t, keep, gone)
 		ev := gancho.Event{TenantID: tenant, ID: gancho.NewID(gancho.PrefixEvent, time.Now()), Type: "crm.lead.created", OwnerID: "o1"}
 
@@ -272,8 +272,8 @@ var subscriptionCases = []Case{
 	}},
 	{"outcomes fold into the status block; a deleted subscription stays deleted", func(t *testing.T, e Env) {
 		tenant := e.Tenant
-		clock := newClock()
-		sub := newSub(t, tenant, clock, gancho.SubscriptionInput{})
+		clock := NewClock()
+		sub := NewSub(t, tenant, clock, gancho.SubscriptionInput{})
 		e.create(t, sub)
 		t0 := time.Now().UTC().Truncate(time.Millisecond)
 		long := strings.Repeat("r", 3000)
@@ -344,7 +344,7 @@ var subscriptionCases = []Case{
 		})
 
 		t.Run("deleted subscription", func(t *testing.T) {
-			gone := newSub(t, tenant, clock, gancho.SubscriptionInput{})
+			gone := NewSub(t, tenant, clock, gancho.SubscriptionInput{})
 			e.create(t, gone)
 			if err := e.St.DeleteSubscription(e.Ctx, gone); err != nil {
 				t.Fatal(err)
@@ -359,8 +359,8 @@ var subscriptionCases = []Case{
 		})
 	}},
 	{"update writes only what changed: the status block and notice flag survive; a stale update conflicts", func(t *testing.T, e Env) {
-		c := newClock()
-		sub := newSub(t, e.Tenant, c, gancho.SubscriptionInput{Events: listp("crm.*")})
+		c := NewClock()
+		sub := NewSub(t, e.Tenant, c, gancho.SubscriptionInput{Events: listp("crm.*")})
 		e.create(t, sub)
 		fail := gancho.Attempt{Number: 1, At: time.Now().UTC(), StatusCode: 500, Response: "boom", Outcome: gancho.OutcomeFailure}
 		if err := e.St.RecordSubscriptionOutcome(e.Ctx, e.Tenant, sub.ID, outcomeOf(fail)); err != nil {
@@ -371,7 +371,7 @@ var subscriptionCases = []Case{
 		}
 		// An update from the read made before those writes.
 		renamed := sub
-		renamed.Name, renamed.Events, renamed.UpdatedAt = "renamed", []string{"billing.*"}, c.tick()
+		renamed.Name, renamed.Events, renamed.UpdatedAt = "renamed", []string{"billing.*"}, c.Tick()
 		if err := e.St.UpdateSubscription(e.Ctx, sub, renamed); err != nil {
 			t.Fatal(err)
 		}
@@ -393,7 +393,7 @@ var subscriptionCases = []Case{
 			}
 		}
 		lost := sub
-		lost.Name, lost.UpdatedAt = "lost", c.tick()
+		lost.Name, lost.UpdatedAt = "lost", c.Tick()
 		wantErr(t, "update from a stale read", e.St.UpdateSubscription(e.Ctx, sub, lost), gancho.ErrConflict)
 		if got := e.getSub(t, sub.ID); got.Name != "renamed" {
 			t.Errorf("name %q after a lost update", got.Name)
@@ -402,21 +402,21 @@ var subscriptionCases = []Case{
 			t.Fatal(err)
 		}
 		again := renamed
-		again.UpdatedAt = c.tick()
+		again.UpdatedAt = c.Tick()
 		wantErr(t, "update of a deleted subscription", e.St.UpdateSubscription(e.Ctx, renamed, again), gancho.ErrConflict)
 		_, err := e.St.GetSubscription(e.Ctx, e.Tenant, sub.ID)
 		wantErr(t, "get after a refused update", err, gancho.ErrNotFound)
 	}},
 	{"disable: with its reason, from a stale read too; a deleted one is not found", func(t *testing.T, e Env) {
-		c := newClock()
-		sub := newSub(t, e.Tenant, c, gancho.SubscriptionInput{Events: listp("*")})
+		c := NewClock()
+		sub := NewSub(t, e.Tenant, c, gancho.SubscriptionInput{Events: listp("*")})
 		e.create(t, sub)
 		renamed := sub
-		renamed.Name, renamed.UpdatedAt = "renamed", c.tick()
+		renamed.Name, renamed.UpdatedAt = "renamed", c.Tick()
 		if err := e.St.UpdateSubscription(e.Ctx, sub, renamed); err != nil {
 			t.Fatal(err)
 		}
-		at := c.tick()
+		at := c.Tick()
 		if err := e.St.DisableSubscription(e.Ctx, sub, "gone", at); err != nil {
 			t.Fatalf("disable from a stale read: %v", err)
 		}
@@ -429,17 +429,17 @@ var subscriptionCases = []Case{
 			t.Errorf("a disabled subscription matches: %v %v", ms, err)
 		}
 		// Disabling an inactive copy changes nothing.
-		if err := e.St.DisableSubscription(e.Ctx, got, "other", c.tick()); err != nil {
+		if err := e.St.DisableSubscription(e.Ctx, got, "other", c.Tick()); err != nil {
 			t.Fatal(err)
 		}
 		if again := e.getSub(t, sub.ID); again.DisabledReason != "gone" || !again.UpdatedAt.Equal(at) {
 			t.Errorf("disabling an inactive subscription changed it: %+v", again)
 		}
-		other := newSub(t, e.Tenant, c, gancho.SubscriptionInput{})
+		other := NewSub(t, e.Tenant, c, gancho.SubscriptionInput{})
 		e.create(t, other)
 		if err := e.St.DeleteSubscription(e.Ctx, other); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, "disable a deleted subscription", e.St.DisableSubscription(e.Ctx, other, "gone", c.tick()), gancho.ErrNotFound)
+		wantErr(t, "disable a deleted subscription", e.St.DisableSubscription(e.Ctx, other, "gone", c.Tick()), gancho.ErrNotFound)
 	}},
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/gancho-dev/gancho/shared/gancho"
 )
 
-// keyFor returns a key of tenant, with a fresh id, and a fake hash.
-func keyFor(tenant, owner string, at time.Time) (gancho.APIKey, string) {
+// KeyFor returns a key of tenant, with a fresh id, and a fake hash.
+func KeyFor(tenant, owner string, at time.Time) (gancho.APIKey, string) {
 	id := gancho.NewID(gancho.PrefixKey, at)
 	return gancho.APIKey{ID: id, TenantID: tenant, Name: "k", Scopes: []string{gancho.ScopeKeysRead}, OwnerID: owner, CreatedAt: at.UTC()},
 		"hash-" + id
@@ -27,7 +27,7 @@ func (e Env) newTenant(t *testing.T, change func(*gancho.Tenant)) (gancho.Tenant
 	if change != nil {
 		change(&ten)
 	}
-	k, hash := keyFor(ten.ID, "", now)
+	k, hash := KeyFor(ten.ID, "", now)
 	if err := e.St.CreateTenant(e.Ctx, ten, k, hash); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ var tenantCases = []Case{
 	{"a portal link's key keeps its expiry and mark, by hash and by id", func(t *testing.T, e Env) {
 		ten, _ := e.newTenant(t, nil)
 		now := time.Now().UTC()
-		k, hash := keyFor(ten.ID, "alice", now)
+		k, hash := KeyFor(ten.ID, "alice", now)
 		expires := now.Add(time.Hour).Truncate(time.Second)
 		k.ExpiresAt, k.Portal = &expires, true
 		if err := e.St.CreateAPIKey(e.Ctx, k, hash); err != nil {
@@ -57,7 +57,7 @@ var tenantCases = []Case{
 				t.Errorf("%s: %+v, want expiresAt %v and portal", what, got, expires)
 			}
 		}
-		plain, h2 := keyFor(ten.ID, "", now)
+		plain, h2 := KeyFor(ten.ID, "", now)
 		if err := e.St.CreateAPIKey(e.Ctx, plain, h2); err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ var tenantCases = []Case{
 		if _, err := e.St.GetTenant(e.Ctx, TenantID()); !errors.Is(err, gancho.ErrNotFound) {
 			t.Fatalf("unknown tenant: %v", err)
 		}
-		k2, h2 := keyFor(ten.ID, "", time.Now())
+		k2, h2 := KeyFor(ten.ID, "", time.Now())
 		if err := e.St.CreateTenant(e.Ctx, gancho.Tenant{ID: ten.ID, Name: "again"}, k2, h2); !errors.Is(err, gancho.ErrConflict) {
 			t.Fatalf("creating an existing tenant: %v", err)
 		}
@@ -115,7 +115,7 @@ var tenantCases = []Case{
 		}
 		// Tenants stored before updatedAt existed can be updated too.
 		legacy := gancho.Tenant{ID: TenantID(), Name: "legacy"}
-		k, h := keyFor(legacy.ID, "", time.Now())
+		k, h := KeyFor(legacy.ID, "", time.Now())
 		if err := e.St.CreateTenant(e.Ctx, legacy, k, h); err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,7 @@ var tenantCases = []Case{
 		if got, err := e.St.TenantByIssuer(e.Ctx, iss2); err != nil || got.ID != c.ID {
 			t.Fatalf("issuer of a created tenant: %+v %v", got, err)
 		}
-		k, h := keyFor("x", "", time.Now())
+		k, h := KeyFor("x", "", time.Now())
 		dup := gancho.Tenant{ID: TenantID(), Name: "dup", JWT: hs(iss2)}
 		k.TenantID = dup.ID
 		if err := e.St.CreateTenant(e.Ctx, dup, k, h); !errors.Is(err, gancho.ErrIssuerTaken) {
@@ -202,7 +202,7 @@ var tenantCases = []Case{
 		at := time.Now()
 		var want []string
 		for i, owner := range []string{"", "alice", "alice", "bob"} {
-			k, h := keyFor(ten.ID, owner, at.Add(time.Duration(i+1)*time.Millisecond))
+			k, h := KeyFor(ten.ID, owner, at.Add(time.Duration(i+1)*time.Millisecond))
 			if err := e.St.CreateAPIKey(e.Ctx, k, h); err != nil {
 				t.Fatal(err)
 			}
@@ -271,7 +271,7 @@ var tenantCases = []Case{
 		if _, err := e.St.LookupAPIKey(e.Ctx, "hash-"+otherKey.ID); err != nil {
 			t.Fatalf("the other tenant's key after a foreign revoke: %v", err)
 		}
-		dupKey, dupHash := keyFor(ten.ID, "", time.Now())
+		dupKey, dupHash := KeyFor(ten.ID, "", time.Now())
 		if err := e.St.CreateAPIKey(e.Ctx, dupKey, dupHash); err != nil {
 			t.Fatal(err)
 		}
@@ -291,9 +291,9 @@ var tenantCases = []Case{
 		}
 	}},
 	{"a cursor is bound to its list", func(t *testing.T, e Env) {
-		c := newClock()
+		c := NewClock()
 		for range 3 {
-			k, hash := keyFor(e.Tenant, "", c.tick())
+			k, hash := KeyFor(e.Tenant, "", c.Tick())
 			if err := e.St.CreateAPIKey(e.Ctx, k, hash); err != nil {
 				t.Fatal(err)
 			}
