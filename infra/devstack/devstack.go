@@ -169,6 +169,9 @@ func Start(ctx context.Context, o Options) (*Dev, error) {
 		AllowInsecure:  true, // local runs deliver to http:// and loopback receivers
 		LocalEndpoints: true,
 		InlineFanOut:   o.InlineFanOut,
+		// The emulators act as this account for the stack's default credentials.
+		AWSAccountID:      config.LocalAccountID,
+		DestinationPrefix: getenv("GANCHO_DESTINATION_PREFIX"),
 	}
 	d.IngestQueueURL, d.IngestDLQURL = res.Queues["IngestQueue"].URL, d.Config.IngestDLQURL
 	d.App = app.New(d.Config, d.Config.ClientsFrom(ddb, sq), o.Log, o.DeliverOptions...)

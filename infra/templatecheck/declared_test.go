@@ -47,7 +47,20 @@ type nonRoute struct {
 	access    httpapi.Access
 	extra     []policyFor // beyond the flags: a consumer's own dead-letter queue, holding ordered messages
 	forbidden []string
+	// destinations: the function sends to SQS and SNS destinations, and holds exactly
+	// destinationsPolicy for it.
+	destinations bool
 }
+
+// destinationsPolicy is the one inline policy a function may hold, and the one policy
+// scoped to resources outside the template: sending to the queues and topics of this
+// account whose names start with the DestinationPrefix parameter (never the stack's
+// own, which the code refuses as destinations too), and assuming roles, which are the
+// customers' in their own accounts (each trusts this account for one tenant, by
+// external id). Any other form, broader or not, fails the access and iam checks.
+const destinationsPolicy = `policy {Statement: [{Effect: "Allow", Action: "sqs:SendMessage", Resource: !Sub "arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:${DestinationPrefix}*"}, ` +
+	`{Effect: "Allow", Action: "sns:Publish", Resource: !Sub "arn:${AWS::Partition}:sns:*:${AWS::AccountId}:${DestinationPrefix}*"}, ` +
+	`{Effect: "Allow", Action: "sts:AssumeRole", Resource: !Sub "arn:${AWS::Partition}:iam::*:role/*"}]}`
 
 // nonRoutes are every function of the template that is not a route.
 var nonRoutes = map[string]nonRoute{
@@ -57,7 +70,8 @@ var nonRoutes = map[string]nonRoute{
 			{"SQSSendMessagePolicy", "GANCHO_DELIVERIES_DLQ_URL"}, // dead-letters deliveries that exhaust their attempts
 			{"SQSPollerPolicy", "GANCHO_ORDERED_QUEUE_URL"},       // holds an ordered message invisible until its retry
 		},
-		forbidden: []string{"shared/httpapi", "shared/auth", "shared/openapi", "shared/catalog", "shared/results", "shared/sweeper", "shared/ingest"},
+		forbidden:    []string{"shared/httpapi", "shared/auth", "shared/openapi", "shared/catalog", "shared/results", "shared/sweeper", "shared/ingest"},
+		destinations: true,
 	},
 	"sweeper": {
 		access:    httpapi.AccessWrite | httpapi.AccessQueue | httpapi.AccessOrderedQueue,
@@ -190,6 +204,9 @@ func checkAccess(c *checker, r *report) {
 		for _, p := range d.policies {
 			want = append(want, t.resolve(f, p))
 		}
+		if nonRoutes[f.folder].destinations {
+			want = append(want, heldPolicy{policy: destinationsPolicy})
+		}
 		held, nodes := heldPolicies(f)
 		for i, h := range held {
 			switch {
@@ -257,6 +274,8 @@ func TestAccessCheckFindsMismatches(t *testing.T) {
 		{"access-consumer.yaml", "a consumer with a managed policy beyond its declared access, and one missing",
 			[][]string{{"DeliverFunction", "function deliver is declared", "nonRoutes", "does not grant AmazonSQSFullAccess"},
 				{"IngestFunction", "function ingest", "needs SQSSendMessagePolicy on IngestDLQ"}}},
+		{"access-destinations-broad.yaml", "the destinations policy widened to every account's queues",
+			[][]string{{"DeliverFunction", "does not grant policy", "sqs:*:*:*"}, {"DeliverFunction", "needs policy", "${DestinationPrefix}"}}},
 		{"access-keys-secret.yaml", "a function that cannot read the keys' secret, and one that reads another secret",
 			[][]string{{"HealthFunction", "route health is declared", "needs AWSSecretsManagerGetSecretValuePolicy on EncryptionKeysSecretArn"},
 				{"GetTenantFunction", "route get-tenant is declared read", "does not grant AWSSecretsManagerGetSecretValuePolicy on OtherSecretArn"}}},

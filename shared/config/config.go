@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/gancho-dev/gancho/shared/dynamo"
+	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/queue"
 	"github.com/gancho-dev/gancho/shared/seal"
 )
@@ -53,6 +54,21 @@ type Config struct {
 	InlineFanOut int
 	// LocalEndpoints is true when AWS_ENDPOINT_URL* points at an emulator.
 	LocalEndpoints bool
+	// AWSAccountID is the deployment's own account (GANCHO_AWS_ACCOUNT_ID; the
+	// emulators' 000000000000 on a local run): an SQS or SNS destination there needs
+	// no role, but its name must start with DestinationPrefix
+	// (GANCHO_DESTINATION_PREFIX, default gancho.DefaultDestinationPrefix).
+	AWSAccountID      string
+	DestinationPrefix string
+}
+
+// LocalAccountID is the account the local emulators (and LocalStack) act as by default.
+const LocalAccountID = "000000000000"
+
+// TargetPolicy is which receivers and queue or topic destinations this deployment
+// accepts.
+func (c Config) TargetPolicy() gancho.TargetPolicy {
+	return gancho.TargetPolicy{AllowInsecure: c.AllowInsecure, AWSAccount: c.AWSAccountID, DestinationPrefix: c.DestinationPrefix}
 }
 
 // FromEnv reads the configuration; required names that are missing are an error.
@@ -105,6 +121,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.AdminKeyHash = strings.ToLower(getenv("GANCHO_ADMIN_KEY_SHA256"))
 	c.LocalEndpoints = getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_DYNAMODB") != ""
+	c.AWSAccountID = getenv("GANCHO_AWS_ACCOUNT_ID")
+	if c.AWSAccountID == "" && c.LocalEndpoints {
+		c.AWSAccountID = LocalAccountID
+	}
+	if c.AWSAccountID != "" && !gancho.IsAccountID(c.AWSAccountID) {
+		return c, fmt.Errorf("GANCHO_AWS_ACCOUNT_ID: want 12 digits, got %q", c.AWSAccountID)
+	}
+	c.DestinationPrefix = getenv("GANCHO_DESTINATION_PREFIX")
 	return c, nil
 }
 

@@ -59,6 +59,8 @@ type Handler struct {
 	ops     Operations
 	tenants *tenantCache
 	metrics Recorder
+	// forwarder sends to SQS and SNS destinations (nil: their attempts fail).
+	forwarder Forwarder
 }
 
 // Defaults of the consumer's policies.
@@ -439,7 +441,14 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b gancho.Deliver
 	if hold, limited, err := h.rateLimited(ctx, m, sub, now, ordered, log); limited || err != nil {
 		return nil, hold, err
 	}
-	a, reason := sendClassified(ctx, h.client, request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens, tenant: tenant}, now)
+	req := request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens, tenant: tenant}
+	var a gancho.Attempt
+	var reason metrics.Reason
+	if sub.Destination.IsAWS() {
+		a, reason = forward(ctx, h.forwarder, req, now)
+	} else {
+		a, reason = sendClassified(ctx, h.client, req, now)
+	}
 	h.record(ev, reason)
 	if ctx.Err() != nil && a.Outcome != gancho.OutcomeSuccess {
 		// Out of time: the message comes back and the attempt is made again.

@@ -87,7 +87,7 @@ func mergeWritable(current any, writable []string, patch map[string]any) ([]byte
 
 // subscriptionWritable are the subscription fields a client sets; PATCH merges into them.
 var subscriptionWritable = []string{"name", "description", "url", "method", "events", "ownerId", "context", "headers",
-	"auth", "mode", "format", "isActive", "timeoutSeconds", "rateLimitPerSecond", "retrySchedule", "ordered", "metadata", "signature"}
+	"auth", "mode", "format", "isActive", "timeoutSeconds", "rateLimitPerSecond", "retrySchedule", "ordered", "metadata", "signature", "destination"}
 
 // Writable is the document a PATCH of s merges into: its writable fields as a client
 // reads them.

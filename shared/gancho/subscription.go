@@ -55,6 +55,7 @@ type SubscriptionInput struct {
 	Ordered        *bool             `json:"ordered"`
 	Metadata       json.RawMessage   `json:"metadata"`
 	Signature      *SignatureInput   `json:"signature"`
+	Destination    *Target           `json:"destination"`
 }
 
 // AuthInput is the writable form of Auth; pointers tell omitted from empty.
@@ -155,6 +156,18 @@ func Origin(raw string) string {
 type TargetPolicy struct {
 	// AllowInsecure permits http:// and loopback or private literal addresses (local runs).
 	AllowInsecure bool
+	// AWSAccount is the deployment's own AWS account: a queue or topic there is a
+	// destination without a role, if its name starts with DestinationPrefix (default
+	// DefaultDestinationPrefix). Empty: every queue or topic needs a role.
+	AWSAccount        string
+	DestinationPrefix string
+}
+
+func (p TargetPolicy) destinationPrefix() string {
+	if p.DestinationPrefix == "" {
+		return DefaultDestinationPrefix
+	}
+	return p.DestinationPrefix
 }
 
 // NewSubscription validates in and returns a subscription with defaults applied.
@@ -176,12 +189,23 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 		RetrySchedule:  DefaultRetrySchedule(),
 	}
 
-	if in.URL == nil || strings.TrimSpace(*in.URL) == "" {
+	s.Destination = Target{Type: DestinationHTTP}
+	if in.Destination != nil {
+		s.Destination = checkTarget(*in.Destination, policy, bad)
+	}
+	queue := s.Destination.IsAWS()
+	switch {
+	case queue && in.URL != nil && *in.URL != "":
+		bad("url", "must be omitted (or null) for a %s destination: it goes to the %s", s.Destination.Type, queueNoun(s.Destination.Type))
+	case queue:
+	case in.URL == nil || strings.TrimSpace(*in.URL) == "":
 		bad("url", "is required")
-	} else if msg := checkURL(*in.URL, policy); msg != "" {
-		bad("url", "%s", msg)
-	} else {
-		s.URL = *in.URL
+	default:
+		if msg := checkURL(*in.URL, policy); msg != "" {
+			bad("url", "%s", msg)
+		} else {
+			s.URL = *in.URL
+		}
 	}
 
 	if in.Name != nil {
@@ -193,6 +217,8 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 	} else if s.URL != "" {
 		u, _ := url.Parse(s.URL)
 		s.Name = u.Hostname()
+	} else if queue {
+		s.Name = s.Destination.Resource().Name
 	}
 	if in.Description != nil {
 		if utf8.RuneCountInString(*in.Description) > MaxDescriptionLength {
@@ -312,10 +338,38 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 			bad("signature.scheme", "must be %s or %s", SchemeHMAC, SchemeEd25519)
 		}
 	}
+	if queue {
+		checkQueueDestination(s, bad)
+	}
 	if len(errs) > 0 {
 		return Subscription{}, Invalid(errs...)
 	}
 	return s, nil
+}
+
+func queueNoun(destType string) string {
+	if destType == DestinationSNS {
+		return "topic in destination.topicArn"
+	}
+	return "queue in destination.queueUrl"
+}
+
+// checkQueueDestination refuses the HTTP-only fields on a subscription whose
+// deliveries go to a queue or topic: they would be silently unused.
+func checkQueueDestination(s Subscription, bad func(field, format string, args ...any)) {
+	why := "applies only to http destinations"
+	if s.Method != "POST" {
+		bad("method", "%s", why)
+	}
+	if len(s.Headers) > 0 {
+		bad("headers", "%s: a queue or topic message carries the webhook-* values as message attributes", why)
+	}
+	if s.Auth.Type != AuthNone {
+		bad("auth", "%s: a queue or topic is reached with AWS credentials (destination.roleArn)", why)
+	}
+	if s.Mode != ModePush {
+		bad("mode", "must be push for a %s destination: notify sends an HTTP notice", s.Destination.Type)
+	}
 }
 
 // checkRetrySchedule validates a retry schedule (a subscription's or an event

@@ -28,6 +28,7 @@ type Subscription struct {
 	Ordered            bool              `json:"ordered"`
 	Metadata           json.RawMessage   `json:"metadata,omitempty"`
 	Signature          Signature         `json:"signature"`
+	Destination        Target            `json:"destination"`
 	Secret             string            `json:"secret,omitempty" doc:"on create only (hmac-sha256)"`
 	// PreviousSecret still signs, next to Secret, until PreviousSecretValidUntil.
 	PreviousSecret           string     `json:"previousSecret,omitempty"`
@@ -151,6 +152,7 @@ func mapSensitive(m map[string]string, f func(string) (string, error)) (map[stri
 // values masked.
 func (s Subscription) Redacted() Subscription {
 	s.Signature = Signature{Scheme: s.SignatureScheme(), PublicKey: PublicKeyOf(s.Secret)}
+	s.Destination.Type = s.Destination.Kind()
 	s.Secret, s.PreviousSecret, s.PreviousSecretValidUntil = "", "", nil
 	s, _ = s.MapSecrets(func(v string) (string, error) { return Mask(v), nil })
 	return s

@@ -9,7 +9,6 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/gancho-dev/gancho/shared/app/boot"
-	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
 	"github.com/gancho-dev/gancho/shared/metrics"
 	"github.com/gancho-dev/gancho/shared/publish"
@@ -22,7 +21,7 @@ func NewAPI(e boot.Env, publisher *publish.Publisher, client *http.Client) *http
 		Publisher:    publisher,
 		DeadLetters:  e.Clients.Queue,
 		Log:          e.Log,
-		Policy:       gancho.TargetPolicy{AllowInsecure: e.Config.AllowInsecure},
+		Policy:       e.Config.TargetPolicy(),
 		AdminKeyHash: e.Config.AdminKeyHash,
 		HTTPClient:   client,
 	})

@@ -4,6 +4,7 @@ package deliverfn
 
 import (
 	"net/http"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -17,6 +18,9 @@ import (
 // fan-outs too large for the publish request; opts tune it (tests shorten its delays).
 func NewHandler(e boot.Env, publisher *publish.Publisher, client *http.Client, opts ...deliver.Option) *deliver.Handler {
 	base := []deliver.Option{deliver.WithFanOut(publisher), deliver.WithOperationalEvents(publisher)}
+	if e.Clients.SQS != nil {
+		base = append(base, deliver.WithForwarder(NewForwarder(e.Clients.SQS, os.Getenv)))
+	}
 	if e.Metrics != nil {
 		base = append(base, deliver.WithMetrics(e.Metrics))
 	}

@@ -1,0 +1,264 @@
+package devstack_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/testenv"
+	"github.com/gancho-dev/gancho/shared/verify"
+)
+
+// uniqueName is a queue or topic name no other test uses.
+func uniqueName(prefix string) string {
+	return prefix + strings.ToLower(testenv.TenantID()[4:16])
+}
+
+func createQueue(t *testing.T, sq *sqs.Client, name string) string {
+	t.Helper()
+	out, err := sq.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("create queue %s: %v", name, err)
+	}
+	return aws.ToString(out.QueueUrl)
+}
+
+// queueBase is the stack's queue URLs without a name: http://HOST:PORT/ACCOUNT/.
+func queueBase(t *testing.T, sq *sqs.Client) string {
+	name := uniqueName("probe-")
+	return strings.TrimSuffix(createQueue(t, sq, name), name)
+}
+
+// snsClient talks to the SNS the stack's SQS endpoint serves (fauxqs and LocalStack
+// serve both on one endpoint).
+func snsClient(sq *sqs.Client) *sns.Client {
+	o := sq.Options()
+	return sns.New(sns.Options{Region: o.Region, Credentials: o.Credentials, BaseEndpoint: o.BaseEndpoint})
+}
+
+// receiveOne waits for one message on queueURL, with its attributes, and deletes it.
+func receiveOne(t *testing.T, sq *sqs.Client, queueURL string, within time.Duration) sqstypes.Message {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		out, err := sq.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL),
+			MaxNumberOfMessages: 1, WaitTimeSeconds: 2, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatalf("receive: %v", err)
+		}
+		if len(out.Messages) == 1 {
+			m := out.Messages[0]
+			if _, err := sq.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+	}
+	t.Fatalf("no message on %s within %s", queueURL, within)
+	return sqstypes.Message{}
+}
+
+// queueEmpty reports whether queueURL has no message to receive now.
+func queueEmpty(t *testing.T, sq *sqs.Client, queueURL string) bool {
+	t.Helper()
+	out, err := sq.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Messages) == 0
+}
+
+func attr(m sqstypes.Message, name string) string {
+	return aws.ToString(m.MessageAttributes[name].StringValue)
+}
+
+// checkSignedMessage verifies a queue message like a receiver would, with the
+// subscription's secret and package verify, and returns its envelope.
+func checkSignedMessage(t *testing.T, c client, subID string, m sqstypes.Message) gancho.Envelope {
+	t.Helper()
+	var secret struct{ Secret string }
+	if code := c.do("GET", "/v1/subscriptions/"+subID+"/secret", nil, &secret); code != 200 {
+		t.Fatalf("secret: %d", code)
+	}
+	v, err := verify.New(secret.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(aws.ToString(m.Body))
+	if err := v.VerifySignature(attr(m, "webhook-id"), attr(m, "webhook-timestamp"), attr(m, "webhook-signature"), body); err != nil {
+		t.Fatalf("signature of the message: %v (attributes %v)", err, m.MessageAttributes)
+	}
+	if err := v.VerifySignature(attr(m, "webhook-id"), attr(m, "webhook-timestamp"), attr(m, "webhook-signature"), append(body, ' ')); err == nil {
+		t.Fatal("a changed body verified")
+	}
+	var env gancho.Envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	return env
+}
+
+func publishOne(t *testing.T, c client, eventType string) string {
+	t.Helper()
+	var pub struct{ ID string }
+	if code := c.do("POST", "/v1/events", map[string]any{"type": eventType, "subject": "order-7", "payload": map[string]any{"total": 42}}, &pub); code != 202 {
+		t.Fatalf("publish: %d", code)
+	}
+	return pub.ID
+}
+
+// An SQS destination in the deployment's own account: the message is the envelope,
+// signed like a webhook, the webhook-* values as attributes; the attempt and the
+// status block are recorded as for HTTP.
+func TestSQSDestination(t *testing.T) {
+	d := startDev(t)
+	c := client{t: t, base: d.URL, key: d.APIKey}
+	sq := d.App.Clients.SQS
+	queueURL := createQueue(t, sq, uniqueName(gancho.DefaultDestinationPrefix+"orders-"))
+
+	var sub gancho.Subscription
+	if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"order.created"},
+		"destination": map[string]any{"type": "sqs", "queueUrl": queueURL}}, &sub); code != 201 {
+		t.Fatalf("create: %d %+v", code, sub)
+	}
+	if sub.Destination.Type != "sqs" || sub.URL != "" || !strings.HasPrefix(sub.Name, gancho.DefaultDestinationPrefix) {
+		t.Fatalf("created %+v url %q name %q", sub.Destination, sub.URL, sub.Name)
+	}
+	evID := publishOne(t, c, "order.created")
+	m := receiveOne(t, sq, queueURL, 20*time.Second)
+	env := checkSignedMessage(t, c, sub.ID, m)
+	if env.ID != evID || env.Type != "order.created" || attr(m, "gancho-event-type") != "order.created" || attr(m, "gancho-attempt") != "1" {
+		t.Errorf("envelope %+v, attributes %v", env, m.MessageAttributes)
+	}
+	dl := waitDelivery(t, c, gancho.DeliveryID(evID, sub.ID), 10*time.Second)
+	if dl.Status != gancho.StatusDelivered || len(dl.Attempts) != 1 || dl.Attempts[0].StatusCode != 200 || dl.Attempts[0].Response != aws.ToString(m.MessageId) {
+		t.Fatalf("delivery %s attempts %+v, message %s", dl.Status, dl.Attempts, aws.ToString(m.MessageId))
+	}
+	got := waitSubscription(t, c, sub.ID, func(s gancho.Subscription) bool { return s.LastStatusCode == 200 })
+	if got.ConsecutiveFailures != 0 {
+		t.Errorf("status block %+v", got.Status)
+	}
+}
+
+// An SNS destination: the topic fans the message out to its subscribers, here a
+// queue with raw delivery, which keeps the body and the attributes as sent.
+func TestSNSDestination(t *testing.T) {
+	d := startDev(t)
+	c := client{t: t, base: d.URL, key: d.APIKey}
+	sq := d.App.Clients.SQS
+	ctx := context.Background()
+	sn := snsClient(sq)
+	topic, err := sn.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(uniqueName(gancho.DefaultDestinationPrefix + "topic-"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinkURL := createQueue(t, sq, uniqueName("sink-"))
+	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(sinkURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sn.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+		Endpoint: aws.String(attrs.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var sub gancho.Subscription
+	if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"invoice.paid"}, "format": "raw",
+		"destination": map[string]any{"type": "sns", "topicArn": aws.ToString(topic.TopicArn)}}, &sub); code != 201 {
+		t.Fatalf("create: %d %+v", code, sub)
+	}
+	var pub struct{ ID string }
+	if code := c.do("POST", "/v1/events", map[string]any{"type": "invoice.paid", "payload": map[string]any{"invoice": "F-9"}}, &pub); code != 202 {
+		t.Fatalf("publish: %d", code)
+	}
+	m := receiveOne(t, sq, sinkURL, 20*time.Second)
+	checkSignedMessage(t, c, sub.ID, m)
+	if body := aws.ToString(m.Body); body != `{"invoice":"F-9"}` {
+		t.Errorf("raw body %s", body)
+	}
+	if dl := waitDelivery(t, c, gancho.DeliveryID(pub.ID, sub.ID), 10*time.Second); dl.Status != gancho.StatusDelivered {
+		t.Fatalf("delivery %s %+v", dl.Status, dl.Attempts)
+	}
+}
+
+// A queue that is not there: each attempt fails with the error SQS answered, retries
+// follow the schedule, the status block counts the failures, and recover sends the
+// failed delivery again once the queue exists.
+func TestQueueDestinationFailsRetriesAndRecovers(t *testing.T) {
+	d := startDev(t)
+	c := client{t: t, base: d.URL, key: d.APIKey}
+	sq := d.App.Clients.SQS
+	name := uniqueName(gancho.DefaultDestinationPrefix + "later-")
+	queueURL := queueBase(t, sq) + name
+
+	var sub gancho.Subscription
+	if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"order.created"}, "retrySchedule": []int{1},
+		"destination": map[string]any{"type": "sqs", "queueUrl": queueURL}}, &sub); code != 201 {
+		t.Fatalf("create: %d %+v", code, sub)
+	}
+	since := time.Now().UTC().Add(-time.Minute)
+	evID := publishOne(t, c, "order.created")
+	dl := waitDelivery(t, c, gancho.DeliveryID(evID, sub.ID), 30*time.Second)
+	if dl.Status != gancho.StatusFailed || len(dl.Attempts) != 2 {
+		t.Fatalf("delivery %s after %d attempts, want failed after 2", dl.Status, len(dl.Attempts))
+	}
+	for _, a := range dl.Attempts {
+		if a.Outcome != gancho.OutcomeFailure || a.StatusCode != 400 || a.Error == "" || !strings.Contains(a.Response, a.Error) {
+			t.Errorf("attempt %+v", a)
+		}
+	}
+	got := waitSubscription(t, c, sub.ID, func(s gancho.Subscription) bool { return s.ConsecutiveFailures >= 2 })
+	if got.LastStatusCode != 400 || got.FailingSince == nil {
+		t.Errorf("status block %+v", got.Status)
+	}
+
+	createQueue(t, sq, name)
+	var rec struct{ Requeued int }
+	if code := c.do("POST", "/v1/subscriptions/"+sub.ID+"/recover", map[string]any{"since": since.Format(time.RFC3339)}, &rec); code != 202 || rec.Requeued != 1 {
+		t.Fatalf("recover: %d %+v", code, rec)
+	}
+	m := receiveOne(t, sq, queueURL, 20*time.Second)
+	if env := checkSignedMessage(t, c, sub.ID, m); env.ID != evID {
+		t.Errorf("recovered message is event %s, want %s", env.ID, evID)
+	}
+	waitSubscription(t, c, sub.ID, func(s gancho.Subscription) bool { return s.ConsecutiveFailures == 0 && s.LastStatusCode == 200 })
+}
+
+// The AWS form of the SSRF rule, through the API: another account's queue needs a
+// role; in the deployment's own account only the destination prefix's names.
+func TestQueueDestinationRules(t *testing.T) {
+	d := startDev(t)
+	c := client{t: t, base: d.URL, key: d.APIKey}
+	local := queueBase(t, d.App.Clients.SQS)
+	cases := []struct {
+		dest  map[string]any
+		field string
+	}{
+		{map[string]any{"type": "sqs", "queueUrl": strings.Replace(local, "000000000000", "222222222222", 1) + "q"}, "destination.roleArn"},
+		{map[string]any{"type": "sqs", "queueUrl": local + "gancho-deliveries"}, "destination.queueUrl"},
+		{map[string]any{"type": "sns", "topicArn": "arn:aws:sns:us-east-1:000000000000:alarms"}, "destination.topicArn"},
+		{map[string]any{"type": "sqs", "queueUrl": local + "gancho-dest-q", "roleArn": "arn:aws:iam::000000000000:role/any"}, "destination.roleArn"},
+		{map[string]any{"type": "ftp"}, "destination.type"},
+	}
+	for i, tc := range cases {
+		var problem struct {
+			Errors []gancho.FieldError `json:"errors"`
+		}
+		code := c.do("POST", "/v1/subscriptions", map[string]any{"destination": tc.dest}, &problem)
+		if code != 422 || len(problem.Errors) == 0 || problem.Errors[0].Field != tc.field {
+			t.Errorf("case %d %v: %d %+v, want 422 naming %s", i, tc.dest, code, problem, tc.field)
+		}
+	}
+	var list struct{ Data []gancho.Subscription }
+	if c.do("GET", "/v1/subscriptions", nil, &list); len(list.Data) != 0 {
+		t.Errorf("%d subscriptions stored by refused requests", len(list.Data))
+	}
+}

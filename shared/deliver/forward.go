@@ -1,0 +1,92 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/metrics"
+	"github.com/gancho-dev/gancho/shared/signature"
+)
+
+// Forwarder puts a delivery on an SQS queue or SNS topic (package awsdest), assuming
+// the destination's role, with the tenant id as external id, when it has one. A nil
+// error means the queue or topic took the message.
+type Forwarder interface {
+	Forward(ctx context.Context, tenantID string, to gancho.Target, m gancho.QueueMessage) (gancho.Forwarded, error)
+}
+
+// WithForwarder lets the consumer deliver to SQS and SNS destinations.
+func WithForwarder(f Forwarder) Option { return func(h *Handler) { h.forwarder = f } }
+
+// errNoForwarder fails the attempts of a queue or topic destination where the
+// consumer has no AWS clients for them.
+var errNoForwarder = errors.New("sqs and sns destinations are not configured in this consumer")
+
+// Message attribute names: the webhook-* values, as HTTP deliveries carry them in
+// headers, and the event's id, type and attempt (an SNS filter policy can select on
+// gancho-event-type).
+const (
+	AttrWebhookID        = "webhook-id"
+	AttrWebhookTimestamp = "webhook-timestamp"
+	AttrWebhookSignature = "webhook-signature"
+	AttrEventID          = "gancho-event-id"
+	AttrEventType        = "gancho-event-type"
+	AttrAttempt          = "gancho-attempt"
+)
+
+// queueMessage builds the message of one attempt: the same body and signature as an
+// HTTP delivery of the subscription.
+func (r request) queueMessage(now time.Time) (gancho.QueueMessage, error) {
+	body, err := Body(r.sub, r.event)
+	if err != nil {
+		return gancho.QueueMessage{}, err
+	}
+	keys, err := signingKeys(r.sub, now)
+	if err != nil {
+		return gancho.QueueMessage{}, err
+	}
+	ts := now.Unix()
+	m := gancho.QueueMessage{Body: body, Attributes: map[string]string{
+		AttrWebhookID:        r.delivery.ID,
+		AttrWebhookTimestamp: strconv.FormatInt(ts, 10),
+		AttrWebhookSignature: signature.Header(keys, r.delivery.ID, ts, body),
+		AttrEventID:          r.event.ID,
+		AttrEventType:        r.event.Type,
+		AttrAttempt:          strconv.Itoa(r.attempt),
+	}}
+	if r.sub.Destination.Resource().FIFO() {
+		m.GroupID = r.event.Subject
+		if m.GroupID == "" {
+			m.GroupID = r.sub.ID
+		}
+		m.DeduplicationID = r.delivery.ID
+	}
+	return m, nil
+}
+
+// forward is sendClassified for a queue or topic destination: one attempt, described.
+func forward(ctx context.Context, f Forwarder, r request, now time.Time) (gancho.Attempt, metrics.Reason) {
+	a := gancho.Attempt{Number: r.attempt, At: now.UTC(), Outcome: gancho.OutcomeFailure}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(r.sub.TimeoutSeconds)*time.Second)
+	defer cancel()
+	start := time.Now()
+	var out gancho.Forwarded
+	m, err := r.queueMessage(now)
+	if err == nil && f == nil {
+		err = errNoForwarder
+	}
+	if err == nil {
+		out, err = f.Forward(ctx, r.sub.TenantID, r.sub.Destination, m)
+	}
+	a.DurationMs = time.Since(start).Milliseconds()
+	a.StatusCode, a.Response = out.StatusCode, keep([]byte(out.Response))
+	if err != nil {
+		a.Error = describe(err)
+		return a, failureReason(out.StatusCode, err)
+	}
+	a.Outcome = gancho.OutcomeSuccess
+	return a, ""
+}

@@ -1,0 +1,95 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gancho-dev/gancho/shared/gancho"
+	"github.com/gancho-dev/gancho/shared/verify"
+)
+
+type forwarderFunc func(ctx context.Context, tenant string, to gancho.Target, m gancho.QueueMessage) (gancho.Forwarded, error)
+
+func (f forwarderFunc) Forward(ctx context.Context, tenant string, to gancho.Target, m gancho.QueueMessage) (gancho.Forwarded, error) {
+	return f(ctx, tenant, to, m)
+}
+
+func queueRequest(t *testing.T, queueURL, subject string) request {
+	t.Helper()
+	sub, err := gancho.NewSubscription(gancho.SubscriptionInput{Destination: &gancho.Target{Type: "sqs", QueueURL: queueURL}},
+		gancho.TargetPolicy{AWSAccount: "111111111111"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.ID, sub.TenantID, sub.Secret = "sub1", "t1", gancho.NewSecret()
+	ev := gancho.Event{ID: "evt_1", TenantID: "t1", Type: "order.created", Subject: subject, Payload: []byte(`{"n":1}`)}
+	d := gancho.PendingDelivery(ev, gancho.Destination{SubscriptionID: sub.ID})
+	return request{delivery: d, sub: sub, event: ev, attempt: 2}
+}
+
+func TestForwardBuildsSignedMessage(t *testing.T) {
+	now := time.Now()
+	cases := []struct {
+		name, queue, subject string
+		wantGroup            string
+	}{
+		{"standard queue", "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q", "order-7", ""},
+		{"FIFO queue orders by subject", "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", "order-7", "order-7"},
+		{"FIFO queue without subject orders by subscription", "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", "", "sub1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := queueRequest(t, tc.queue, tc.subject)
+			var got gancho.QueueMessage
+			var gotTenant string
+			f := forwarderFunc(func(_ context.Context, tenant string, to gancho.Target, m gancho.QueueMessage) (gancho.Forwarded, error) {
+				got, gotTenant = m, tenant
+				return gancho.Forwarded{StatusCode: 200, Response: "msg-1"}, nil
+			})
+			a, reason := forward(context.Background(), f, r, now)
+			if a.Outcome != gancho.OutcomeSuccess || a.StatusCode != 200 || a.Response != "msg-1" || a.Number != 2 || reason != "" || gotTenant != "t1" {
+				t.Fatalf("attempt %+v reason %q tenant %q", a, reason, gotTenant)
+			}
+			v, err := verify.New(r.sub.Secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := got.Attributes
+			if err := v.VerifySignature(at[AttrWebhookID], at[AttrWebhookTimestamp], at[AttrWebhookSignature], got.Body); err != nil {
+				t.Errorf("signature: %v (%v)", err, at)
+			}
+			if at[AttrWebhookID] != r.delivery.ID || at[AttrEventType] != "order.created" || at[AttrAttempt] != "2" || at[AttrEventID] != "evt_1" {
+				t.Errorf("attributes %v", at)
+			}
+			if got.GroupID != tc.wantGroup || (tc.wantGroup != "") != (got.DeduplicationID == r.delivery.ID) {
+				t.Errorf("group %q dedup %q", got.GroupID, got.DeduplicationID)
+			}
+		})
+	}
+}
+
+func TestForwardFailures(t *testing.T) {
+	r := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q", "")
+	refused := forwarderFunc(func(context.Context, string, gancho.Target, gancho.QueueMessage) (gancho.Forwarded, error) {
+		return gancho.Forwarded{StatusCode: 403, Response: "AccessDenied: not allowed"}, errors.New("AccessDenied")
+	})
+	cases := []struct {
+		name      string
+		f         Forwarder
+		wantCode  int
+		wantError string
+	}{
+		{"no forwarder configured", nil, 0, errNoForwarder.Error()},
+		{"the queue refuses", refused, 403, "AccessDenied"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, reason := forward(context.Background(), tc.f, r, time.Now())
+			if a.Outcome != gancho.OutcomeFailure || a.StatusCode != tc.wantCode || a.Error != tc.wantError || reason == "" {
+				t.Errorf("attempt %+v reason %q", a, reason)
+			}
+		})
+	}
+}
