@@ -25,6 +25,7 @@ const OWNER = env('OWNER');
 const RECEIVER = env('RECEIVER');
 const PROVIDER = env('PROVIDER');
 const SHOTS = env('SHOTS');
+const QUEUE_URL = env('QUEUE_URL');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 mkdirSync(SHOTS, { recursive: true });
@@ -148,6 +149,25 @@ async function main() {
     check(after.startsWith('whsec_') && after !== before, `rotated secret ${after}, before ${before}`);
     await card2.getByRole('button', { name: 'Send test' }).click();
     await card2.getByText('Test sent').waitFor();
+
+    step('a queue destination shows as one, and saves without a URL');
+    const made = await fetch(`${API}/v1/subscriptions`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'Invoice queue', ownerId: OWNER, events: ['invoice.paid'], destination: { type: 'sqs', queueUrl: QUEUE_URL } }),
+    });
+    check(made.status === 201, `creating a queue subscription answered ${made.status}: ${await made.text()}`);
+    await page.getByRole('button', { name: 'Event catalog' }).click();
+    await page.getByRole('button', { name: 'Subscriptions' }).click();
+    const qcard = page.locator('article.card', { has: page.getByRole('heading', { name: 'Invoice queue' }) });
+    await qcard.waitFor();
+    check((await qcard.textContent()).includes(`SQS ${QUEUE_URL}`), `the queue card shows ${await qcard.textContent()}`);
+    await qcard.getByRole('button', { name: 'Edit' }).click();
+    const dest = page.getByLabel('Destination');
+    check((await dest.getAttribute('readonly')) !== null && (await dest.inputValue()) === `SQS ${QUEUE_URL}`, 'the destination is not shown read-only');
+    await page.getByLabel('Description').fill('to the invoice queue');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
 
     step('keyboard: the tabs are reachable and work with Enter');
     await page.getByRole('button', { name: 'Event catalog' }).focus();

@@ -19,6 +19,8 @@ import (
 	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/testenv"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // chromium is Debian's chromium; PORTAL_E2E_CHROMIUM names another binary (the test
@@ -128,6 +130,14 @@ func TestPortalInBrowser(t *testing.T) {
 	}
 	expired := d.URL + "/portal#token=" + url.QueryEscape(raw) + "&provider=" + url.QueryEscape(ten.Name)
 
+	// A queue in the stack's account, with the destination prefix: a subscription may
+	// deliver there.
+	queueName := gancho.DefaultDestinationPrefix + "portal-" + strings.ToLower(testenv.TenantID()[4:16])
+	q, err := d.App.Clients.SQS.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: &queueName})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	shots := os.Getenv("PORTAL_SCREENSHOTS")
 	if shots == "" {
 		shots = filepath.Join("testdata", "screenshots")
@@ -141,7 +151,7 @@ func TestPortalInBrowser(t *testing.T) {
 	cmd := exec.CommandContext(run, node, "portal.e2e.mjs")
 	cmd.Env = append(os.Environ(),
 		"PORTAL_URL="+link.URL, "EXPIRED_URL="+expired, "API="+d.URL, "API_KEY="+d.APIKey, "OWNER="+owner,
-		"RECEIVER="+receiver.URL+"/hooks", "PROVIDER="+ten.Name, "SHOTS="+shots, "CHROMIUM="+chromium())
+		"RECEIVER="+receiver.URL+"/hooks", "PROVIDER="+ten.Name, "SHOTS="+shots, "CHROMIUM="+chromium(), "QUEUE_URL="+*q.QueueUrl)
 	out, err := cmd.CombinedOutput()
 	t.Logf("portal.e2e.mjs:\n%s", out)
 	if err != nil {

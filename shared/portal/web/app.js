@@ -140,7 +140,7 @@ function subscriptionCard(sub) {
   if (sub.disabledReason) status.push(`disabled: ${sub.disabledReason}`);
   const card = h('article', { class: 'card', 'aria-labelledby': `sub-${sub.id}`, 'data-id': sub.id },
     h('div', { class: 'row spread' }, h('h3', { id: `sub-${sub.id}` }, sub.name || sub.url), badge(sub.isActive ? 'active' : 'disabled')),
-    h('p', {}, h('code', {}, `${sub.method || 'POST'} ${sub.url}`)),
+    h('p', {}, h('code', {}, target(sub))),
     sub.description ? h('p', {}, sub.description) : null,
     h('p', {}, 'Events: ', (sub.events || []).join(', ')),
     status.length ? h('p', { class: 'muted' }, status.join(' · ')) : null,
@@ -223,8 +223,11 @@ async function showForm(sub) {
   const form = h('form', { novalidate: true, 'aria-labelledby': 'view-title' },
     formError,
     field('name', 'Name', h('input', { type: 'text', value: sub ? sub.name : '', autocomplete: 'off' })),
-    field('url', 'Endpoint URL', h('input', { type: 'url', value: sub ? sub.url : '', required: true, autocomplete: 'url', inputmode: 'url' }),
-      'Where events are sent, e.g. https://example.com/webhooks'),
+    isQueue(sub)
+      ? field('url', 'Destination', h('input', { type: 'text', value: target(sub), readonly: true }),
+        'An AWS queue or topic; it is changed through the API.')
+      : field('url', 'Endpoint URL', h('input', { type: 'url', value: sub ? sub.url : '', required: true, autocomplete: 'url', inputmode: 'url' }),
+        'Where events are sent, e.g. https://example.com/webhooks'),
     field('description', 'Description', h('input', { type: 'text', value: sub ? sub.description || '' : '', autocomplete: 'off' })),
     events,
     h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, sub ? 'Save' : 'Create subscription'),
@@ -238,11 +241,23 @@ async function showForm(sub) {
   form.querySelector('#f-url').focus();
 }
 
+// isQueue: the subscription delivers to an SQS queue or SNS topic, not a URL.
+const isQueue = (sub) => Boolean(sub && sub.destination && sub.destination.type && sub.destination.type !== 'http');
+
+// target is where a subscription's deliveries go, as one line.
+function target(sub) {
+  const d = sub.destination || {};
+  if (d.type === 'sqs') return `SQS ${d.queueUrl}`;
+  if (d.type === 'sns') return `SNS ${d.topicArn}`;
+  return `${sub.method || 'POST'} ${sub.url}`;
+}
+
 async function submitForm(form, sub, formError) {
   const val = (id) => form.querySelector(`#f-${id}`).value.trim();
   const evs = [...form.querySelectorAll('input[name=event]:checked')].map((c) => c.value);
   for (const p of val('patterns').split(',')) if (p.trim()) evs.push(p.trim());
-  const body = { url: val('url'), events: evs, description: val('description') || null };
+  const body = { events: evs, description: val('description') || null };
+  if (!isQueue(sub)) body.url = val('url');
   if (val('name')) body.name = val('name');
   for (const e of form.querySelectorAll('.field-error')) { e.hidden = true; e.textContent = ''; }
   for (const e of form.querySelectorAll('[aria-invalid]')) e.removeAttribute('aria-invalid');
