@@ -449,6 +449,11 @@ var scheduledCases = []Case{
 		check("inbox unseen after reading", e.readInbox(t, tenant, notify, gancho.InboxQuery{Unseen: true, Limit: 10}), 0)
 
 		hasDelivered(true)
+		// New push results stop at the fan-out horizon, now, exclusive: a read in
+		// deliverAt's millisecond would not show them yet.
+		waitFor(t, deliverAt.Add(30*time.Second), func() bool {
+			return gancho.ResultsFloor(time.Now()) > gancho.ResultsFloor(deliverAt)
+		})
 		check("push all after deliverAt", readPush("", gancho.InboxQuery{Limit: 10}), 3, soon.ID, plain.ID, far.ID)
 		for _, want := range []string{far.ID, soon.ID} {
 			p := readPush(cursor, gancho.InboxQuery{Unseen: true, Limit: 1})
