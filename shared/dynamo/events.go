@@ -67,6 +67,9 @@ func (st *Store) eventItem(ev gancho.Event) (map[string]av, error) {
 		for k, v := range destinationAttrs(ev.Destinations) {
 			it[k] = v
 		}
+		if pk, sk, ok := scheduledResultsIndex(ev, *ev.QueuedAt, ev.Destinations); ok {
+			it["gsi3pk"], it["gsi3sk"] = s(pk), s(sk)
+		}
 	}
 	it["expiresAt"] = n(st.expiry(ev.CreatedAt))
 	return it, nil
@@ -146,7 +149,8 @@ func decodeDelivery(it map[string]av) (gancho.Delivery, error) {
 }
 
 // MarkEventQueued records that every delivery of the event was handed to the queue,
-// and where, and takes the event out of the outbox.
+// and where, and takes the event out of the outbox (a scheduled one, ev with its
+// deliverAt, into its tenant's scheduled results instead).
 func (st *Store) MarkEventQueued(ctx context.Context, ev gancho.Event, at time.Time, dests []gancho.Destination) error {
 	values := map[string]av{":t": s(at.UTC().Format(time.RFC3339Nano)), ":n": n(int64(len(dests)))}
 	set := "SET queuedAt = :t, deliveryCount = :n"
@@ -154,10 +158,15 @@ func (st *Store) MarkEventQueued(ctx context.Context, ev gancho.Event, at time.T
 		set += ", " + k + " = :" + k
 		values[":"+k] = v
 	}
+	update := set + " REMOVE gsi3pk, gsi3sk"
+	if pk, sk, ok := scheduledResultsIndex(ev, at, dests); ok {
+		update = set + ", gsi3pk = :g3pk, gsi3sk = :g3sk"
+		values[":g3pk"], values[":g3sk"] = s(pk), s(sk)
+	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
 		Key:                       eventKey(ev.TenantID, ev.ID),
-		UpdateExpression:          aws.String(set + " REMOVE gsi3pk, gsi3sk"),
+		UpdateExpression:          aws.String(update),
 		ExpressionAttributeValues: values,
 	})
 	if err != nil {

@@ -6,6 +6,9 @@ package dynamo
 //	inbox entry   T#<tenant>#S#<sub>#R  / <event id>     (expiresAt)
 //	unseen mark   T#<tenant>#S#<sub>#R  / U#<event id>   (expiresAt), deleted when read
 //
+// Both carry visibleAt (Unix milliseconds) for an event with a deliverAt: reads leave
+// them out until then.
+//
 // Event ids sort by creation time, so a date range is a key range of the entries. The
 // unseen marks, not a "last viewed id" cursor, say what is new: an event whose inbox
 // write lands late (a background fan-out, a repair by the sweeper) has an id older than
@@ -40,12 +43,7 @@ func inboxPK(tenant, subID string) string { return "T#" + tenant + "#S#" + subID
 // With onlyNew (a repair), pairs whose entry exists are left alone, so an event
 // already read does not come back as unseen.
 func (st *Store) PutInbox(ctx context.Context, ev gancho.Event, subIDs []string, onlyNew bool) error {
-	exp := n(st.expiry(ev.CreatedAt))
-	pair := func(sub string) (map[string]av, map[string]av) {
-		pk := s(inboxPK(ev.TenantID, sub))
-		return map[string]av{"pk": pk, "sk": s(ev.ID), "expiresAt": exp},
-			map[string]av{"pk": pk, "sk": s(unseenPrefix + ev.ID), "expiresAt": exp}
-	}
+	pair := func(sub string) (map[string]av, map[string]av) { return st.inboxItems(ev, sub) }
 	if !onlyNew {
 		items := make([]map[string]av, 0, 2*len(subIDs))
 		for _, sub := range subIDs {
@@ -69,6 +67,24 @@ func (st *Store) PutInbox(ctx context.Context, ev gancho.Event, subIDs []string,
 	}
 	return nil
 }
+
+// inboxItems are the inbox entry and the unseen mark of ev for sub.
+func (st *Store) inboxItems(ev gancho.Event, sub string) (entry, mark map[string]av) {
+	pk, exp := s(inboxPK(ev.TenantID, sub)), n(st.expiry(ev.CreatedAt))
+	entry = map[string]av{"pk": pk, "sk": s(ev.ID), "expiresAt": exp}
+	mark = map[string]av{"pk": pk, "sk": s(unseenPrefix + ev.ID), "expiresAt": exp}
+	if ev.DeliverAt != nil {
+		entry[visibleAtAttr], mark[visibleAtAttr] = n(ev.DeliverAt.UnixMilli()), n(ev.DeliverAt.UnixMilli())
+	}
+	return entry, mark
+}
+
+// visibleAtAttr holds, on the inbox items of a scheduled event, its deliverAt.
+const visibleAtAttr = "visibleAt"
+
+// shownFilter keeps the live inbox items that are not scheduled after :ms (:now
+// and :ms are now in Unix seconds and milliseconds).
+const shownFilter = "expiresAt > :now AND (attribute_not_exists(visibleAt) OR visibleAt <= :ms)"
 
 // ClaimNotice records new events for a notify subscription (needView, lastUpdateAt)
 // and takes its pending-notice flag for deliveryID, unless another notice holds it
@@ -137,13 +153,14 @@ type InboxPage = gancho.InboxPage
 // selection (small items) to count it.
 func (st *Store) ReadInbox(ctx context.Context, tenant, subID string, q InboxQuery) (InboxPage, error) {
 	page := InboxPage{EventIDs: []string{}}
+	now := time.Now()
 	in := &dynamodb.QueryInput{
 		TableName:                &st.table,
 		ProjectionExpression:     aws.String("#sk"),
-		FilterExpression:         aws.String("expiresAt > :now"),
+		FilterExpression:         aws.String(shownFilter),
 		ExpressionAttributeNames: map[string]string{"#sk": "sk"},
 		ExpressionAttributeValues: map[string]av{
-			":p": s(inboxPK(tenant, subID)), ":now": n(time.Now().Unix()),
+			":p": s(inboxPK(tenant, subID)), ":now": n(now.Unix()), ":ms": n(now.UnixMilli()),
 		},
 		ConsistentRead: aws.Bool(true),
 	}
@@ -209,14 +226,15 @@ func (st *Store) readPage(ctx context.Context, in *dynamodb.QueryInput, q InboxQ
 
 // HasUnseen reports whether a subscription has events not read yet.
 func (st *Store) HasUnseen(ctx context.Context, tenant, subID string) (bool, error) {
+	now := time.Now()
 	in := &dynamodb.QueryInput{
 		TableName:                &st.table,
 		KeyConditionExpression:   aws.String("pk = :p AND begins_with(#sk, :u)"),
-		FilterExpression:         aws.String("expiresAt > :now"),
+		FilterExpression:         aws.String(shownFilter),
 		ProjectionExpression:     aws.String("#sk"),
 		ExpressionAttributeNames: map[string]string{"#sk": "sk"},
 		ExpressionAttributeValues: map[string]av{
-			":p": s(inboxPK(tenant, subID)), ":u": s(unseenPrefix), ":now": n(time.Now().Unix()),
+			":p": s(inboxPK(tenant, subID)), ":u": s(unseenPrefix), ":now": n(now.Unix()), ":ms": n(now.UnixMilli()),
 		},
 		ConsistentRead: aws.Bool(true),
 		Limit:          aws.Int32(25),
@@ -356,6 +374,16 @@ func (st *Store) GetEvents(ctx context.Context, tenant string, ids []string) ([]
 // first one died before storing its event stores it then under the first one's
 // (older) id, which a cursor may have passed; it is still delivered, and listed with
 // ?all=true.
+//
+// A scheduled event shows in pull results only from its deliverAt, and it may be
+// fanned out (and so list its destinations) up to MaxDeliverAhead after its creation,
+// when a cursor has long passed its id. So once it is queued, its item also sits in
+// gsi3 under T#<tenant>#SR / its gancho.ScheduledResultsKey, which sorts at its
+// deliverAt: new results are the unscheduled events past the cursor in the table
+// and the scheduled ones past it in that index, merged, and a scheduled event read
+// last leaves its key as the cursor. The index entry is written with the event's own
+// writes (no call more per event); new results stop at the fan-out horizon, which is
+// FanOutSettle behind, more than the index lags.
 
 const FanOutSettle = gancho.FanOutSettle
 
@@ -423,8 +451,27 @@ func (st *Store) fanOutHorizon(ctx context.Context, tenant string, now time.Time
 	return h, nil
 }
 
-// cursorEvent is the event id a results cursor (a delivery id) stands for.
-func cursorEvent(cursor string) string {
+// scheduledResultsPK is the gsi3 partition of a tenant's scheduled events once they
+// are queued.
+func scheduledResultsPK(tenant string) string { return "T#" + tenant + "#SR" }
+
+// scheduledResultsIndex is the gsi3 key of ev, queued at queuedAt for dests, in its
+// tenant's scheduled results; ok is false for an event not scheduled or queued for
+// nobody.
+func scheduledResultsIndex(ev gancho.Event, queuedAt time.Time, dests []gancho.Destination) (pk, sk string, ok bool) {
+	if len(dests) == 0 {
+		return "", "", false
+	}
+	sk, ok = gancho.ScheduledResultsKey(ev, queuedAt)
+	return scheduledResultsPK(ev.TenantID), sk, ok
+}
+
+// cursorKey is the place in a push subscription's results a cursor stands for: a
+// scheduled event's results key, or the event id of a delivery id.
+func cursorKey(cursor string) string {
+	if _, ok := gancho.ScheduledResultsEvent(cursor); ok {
+		return cursor
+	}
 	if ev, _, ok := gancho.ParseDeliveryID(cursor); ok {
 		return ev
 	}
@@ -434,54 +481,124 @@ func cursorEvent(cursor string) string {
 }
 
 // matchedQuery reads the ids of tenant's events queued for subID, between lo and hi.
-func (st *Store) matchedQuery(tenant, subID, lo, hi string, now time.Time) *dynamodb.QueryInput {
-	return &dynamodb.QueryInput{
+// With unscheduled, the scheduled events in the scheduled results are left out
+// (scheduledQuery reads them); otherwise those are left out until they are due.
+func (st *Store) matchedQuery(tenant, subID, lo, hi string, now time.Time, unscheduled bool) *dynamodb.QueryInput {
+	filter := "expiresAt > :now AND #t <> :test AND contains(dests, :sub) AND NOT (gsi3pk = :sr AND gsi3sk > :due)"
+	if unscheduled {
+		filter = "expiresAt > :now AND #t <> :test AND contains(dests, :sub) AND NOT (gsi3pk = :sr)"
+	}
+	in := &dynamodb.QueryInput{
 		TableName:                &st.table,
 		KeyConditionExpression:   aws.String("pk = :p AND sk BETWEEN :lo AND :hi"),
-		FilterExpression:         aws.String("expiresAt > :now AND #t <> :test AND contains(dests, :sub)"),
+		FilterExpression:         aws.String(filter),
 		ProjectionExpression:     aws.String("sk"),
 		ExpressionAttributeNames: map[string]string{"#t": "type"},
 		ExpressionAttributeValues: map[string]av{
 			":p": s(eventsPK(tenant)), ":now": n(now.Unix()), ":test": s(gancho.TypeTest), ":sub": s(subID),
+			":lo": s(lo), ":hi": s(hi), ":sr": s(scheduledResultsPK(tenant)),
+		},
+	}
+	if !unscheduled {
+		in.ExpressionAttributeValues[":due"] = s(gancho.ResultsFloor(now) + "~")
+	}
+	return in
+}
+
+// scheduledQuery reads the results keys of tenant's scheduled events queued for
+// subID, between lo and hi.
+func (st *Store) scheduledQuery(tenant, subID, lo, hi string, now time.Time) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                &st.table,
+		IndexName:                aws.String("gsi3"),
+		KeyConditionExpression:   aws.String("gsi3pk = :p AND gsi3sk BETWEEN :lo AND :hi"),
+		FilterExpression:         aws.String("expiresAt > :now AND #t <> :test AND contains(dests, :sub)"),
+		ProjectionExpression:     aws.String("gsi3sk"),
+		ExpressionAttributeNames: map[string]string{"#t": "type"},
+		ExpressionAttributeValues: map[string]av{
+			":p": s(scheduledResultsPK(tenant)), ":now": n(now.Unix()), ":test": s(gancho.TypeTest), ":sub": s(subID),
 			":lo": s(lo), ":hi": s(hi),
 		},
 	}
 }
 
+// keysOf runs in to its end and returns the values of attr of its items, but for
+// exclude.
+func (st *Store) keysOf(ctx context.Context, in *dynamodb.QueryInput, attr, exclude, what string) ([]string, error) {
+	var out []string
+	pager := dynamodb.NewQueryPaginator(st.db, in)
+	for pager.HasMorePages() {
+		res, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		for _, it := range res.Items {
+			if v, ok := it[attr].(*types.AttributeValueMemberS); ok && v.Value != exclude {
+				out = append(out, v.Value)
+			}
+		}
+	}
+	return out, nil
+}
+
 // ReadDelivered is ReadInbox for a push subscription, from the events queued for it.
 // New results (q.Unseen) are those past cursor and before the fan-out horizon, oldest
-// first.
+// first, a scheduled event at its deliverAt; a scheduled event is left out of every
+// read before its deliverAt.
 func (st *Store) ReadDelivered(ctx context.Context, tenant, subID, cursor string, q InboxQuery) (InboxPage, error) {
 	now := time.Now()
-	lo, hi, exclude := gancho.PrefixEvent, "", ""
-	if q.Unseen {
-		h, err := st.fanOutHorizon(ctx, tenant, now)
-		if err != nil {
-			return InboxPage{EventIDs: []string{}}, err
-		}
-		if cursor != "" {
-			lo = cursorEvent(cursor)
-			exclude = lo
-		}
-		hi = gancho.IDFloor(gancho.PrefixEvent, h)
-	} else {
-		var ok bool
-		if lo, hi, ok = dateRange(q); !ok {
+	if !q.Unseen {
+		lo, hi, ok := dateRange(q)
+		if !ok {
 			return InboxPage{EventIDs: []string{}}, nil
 		}
-		exclude = hi
+		in := st.matchedQuery(tenant, subID, lo, hi, now, false)
+		in.ScanIndexForward = aws.Bool(false)
+		return st.readPage(ctx, in, q, hi, "read matched events")
+	}
+	page := InboxPage{EventIDs: []string{}, Cursors: []string{}}
+	h, err := st.fanOutHorizon(ctx, tenant, now)
+	if err != nil {
+		return page, err
+	}
+	lo, hi := gancho.PrefixEvent, gancho.ResultsFloor(h)
+	if cursor != "" {
+		lo = cursorKey(cursor)
 	}
 	if lo > hi {
-		return InboxPage{EventIDs: []string{}}, nil
+		return page, nil
 	}
-	in := st.matchedQuery(tenant, subID, lo, hi, now)
-	in.ScanIndexForward = aws.Bool(q.Unseen)
-	return st.readPage(ctx, in, q, exclude, "read matched events")
+	ids, err := st.keysOf(ctx, st.matchedQuery(tenant, subID, lo, hi, now, true), "sk", lo, "read matched events")
+	if err != nil {
+		return page, err
+	}
+	keys, err := st.keysOf(ctx, st.scheduledQuery(tenant, subID, lo, hi, now), "gsi3sk", lo, "read scheduled events")
+	if err != nil {
+		return page, err
+	}
+	// Both come in key order: merge them.
+	page.Total = len(ids) + len(keys)
+	for i, j := 0, 0; i+j < min(page.Total, q.Offset+q.Limit); {
+		var id, next string
+		if j == len(keys) || i < len(ids) && ids[i] < keys[j] {
+			id, next = ids[i], gancho.DeliveryID(ids[i], subID)
+			i++
+		} else {
+			id, _ = gancho.ScheduledResultsEvent(keys[j])
+			next = keys[j]
+			j++
+		}
+		if i+j > q.Offset {
+			page.EventIDs, page.Cursors = append(page.EventIDs, id), append(page.Cursors, next)
+		}
+	}
+	return page, nil
 }
 
 // HasDelivered is HasUnseen for a push subscription: whether an event queued for it
 // lies past its results cursor (past the fan-out horizon too: needView says something
-// new matched, even if new results show it only once it settles).
+// new matched, even if new results show it only once it settles), a scheduled one
+// only from its deliverAt.
 func (st *Store) HasDelivered(ctx context.Context, tenant, subID string) (bool, error) {
 	cursor, err := st.ResultsCursor(ctx, tenant, subID)
 	if err != nil {
@@ -489,23 +606,30 @@ func (st *Store) HasDelivered(ctx context.Context, tenant, subID string) (bool, 
 	}
 	lo := gancho.PrefixEvent
 	if cursor != "" {
-		lo = cursorEvent(cursor) + "\x00"
+		lo = cursorKey(cursor) + "\x00"
 	}
-	in := st.matchedQuery(tenant, subID, lo, gancho.PrefixEvent+"~", time.Now())
-	in.Limit = aws.Int32(25)
-	for {
-		res, err := st.db.Query(ctx, in)
-		if err != nil {
-			return false, fmt.Errorf("read matched events: %w", err)
-		}
-		if len(res.Items) > 0 {
-			return true, nil
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return false, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
+	now := time.Now()
+	ins := []*dynamodb.QueryInput{st.matchedQuery(tenant, subID, lo, gancho.PrefixEvent+"~", now, true)}
+	if due := gancho.ResultsFloor(now) + "~"; lo <= due {
+		ins = append(ins, st.scheduledQuery(tenant, subID, lo, due, now))
 	}
+	for _, in := range ins {
+		in.Limit = aws.Int32(25)
+		for {
+			res, err := st.db.Query(ctx, in)
+			if err != nil {
+				return false, fmt.Errorf("read matched events: %w", err)
+			}
+			if len(res.Items) > 0 {
+				return true, nil
+			}
+			if len(res.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = res.LastEvaluatedKey
+		}
+	}
+	return false, nil
 }
 
 // AdvanceResultsCursor moves a push subscription's results cursor from from to to,

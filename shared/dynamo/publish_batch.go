@@ -227,11 +227,9 @@ func (st *Store) PutFanOuts(ctx context.Context, ws []FanOutWrite) []error {
 	var owner []int
 	errs := make([]error, len(ws))
 	for i, w := range ws {
-		exp := n(st.expiry(w.Event.CreatedAt))
 		for _, sub := range w.Inbox {
-			pk := s(inboxPK(w.Event.TenantID, sub))
-			items = append(items, map[string]av{"pk": pk, "sk": s(w.Event.ID), "expiresAt": exp},
-				map[string]av{"pk": pk, "sk": s(unseenPrefix + w.Event.ID), "expiresAt": exp})
+			entry, mark := st.inboxItems(w.Event, sub)
+			items = append(items, entry, mark)
 			owner = append(owner, i, i)
 		}
 	}

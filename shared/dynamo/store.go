@@ -11,7 +11,8 @@
 //	delivery      T#<tenant>#S#<sub>#D        / <id>  (written at its first outcome)
 //
 // Events and delivery records have no index copy (an event in the outbox and a
-// delivery parked for a late retry have one in gsi3 while they wait). A delivery id
+// delivery parked for a late retry have one in gsi3 while they wait, and a scheduled
+// event once queued one under T#<tenant>#SR for pull results, see inbox.go). A delivery id
 // holds its event's id and its subscription's (gancho.ParseDeliveryID), so it locates
 // the record; an event lists its destinations, so its deliveries are found without an
 // index, the pending ones (no record yet) included.

@@ -58,6 +58,41 @@ func (ev Event) DeliverDelay(now time.Time) time.Duration {
 	return (d + time.Second - 1).Truncate(time.Second)
 }
 
+// ScheduledResultsKey is where ev, scheduled and fanned out at queuedAt, sorts among
+// a push subscription's new results (ok is false for an event not scheduled: its id
+// is its place). An event shows in pull results only from its deliverAt, so it
+// sorts there, or at its fan-out if that came later, rather than at its creation:
+// a reader's cursor, which passes the creation of every event it reads, may have
+// passed this one's long before it is due (up to MaxDeliverAhead), but not its
+// deliverAt. The key sorts among event ids by that time and ends with the event's.
+func ScheduledResultsKey(ev Event, queuedAt time.Time) (string, bool) {
+	if ev.DeliverAt == nil {
+		return "", false
+	}
+	at := *ev.DeliverAt
+	if queuedAt.After(at) {
+		at = queuedAt
+	}
+	return ResultsFloor(at) + resultsKeyMark + strings.TrimPrefix(ev.ID, PrefixEvent), true
+}
+
+// ResultsFloor is the smallest event id or ScheduledResultsKey at t; every key of
+// an event due at or before t sorts before ResultsFloor(t) + "~".
+func ResultsFloor(t time.Time) string { return IDFloor(PrefixEvent, t) }
+
+// resultsKeyMark separates a ScheduledResultsKey's time from its event id.
+const resultsKeyMark = "."
+
+// ScheduledResultsEvent returns the event id of a ScheduledResultsKey; ok is false
+// for anything else (an event id, a delivery id).
+func ScheduledResultsEvent(key string) (string, bool) {
+	floor := len(PrefixEvent) + idLen
+	if len(key) <= floor || !strings.HasPrefix(key, PrefixEvent) || key[floor:floor+1] != resultsKeyMark {
+		return "", false
+	}
+	return PrefixEvent + key[floor+1:], true
+}
+
 // BroadcastOwner as an event's ownerId reaches subscriptions of every owner.
 const BroadcastOwner = "*"
 

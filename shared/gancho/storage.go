@@ -94,6 +94,9 @@ type InboxQuery struct {
 type InboxPage struct {
 	EventIDs []string
 	Total    int
+	// Cursors (a push subscription's new results) holds, for each of EventIDs, the
+	// results cursor that marks it and the ones before it read.
+	Cursors []string
 }
 
 // Match is a subscription found through the match index.

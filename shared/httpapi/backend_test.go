@@ -23,6 +23,7 @@ type testStore interface {
 	ReadInbox(ctx context.Context, tenant, subID string, q gancho.InboxQuery) (gancho.InboxPage, error)
 	PutAPIKey(ctx context.Context, k gancho.APIKey, hash string) error
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]gancho.Delivery, error)
+	PendingEvents(ctx context.Context, olderThan time.Time, limit int) ([]gancho.Event, error)
 }
 
 // backend is where a test's API keeps its data and sends its messages. Under

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/httpapi"
@@ -315,5 +316,92 @@ func TestPublishBatchHeaderRepeatPublishesNothingTwice(t *testing.T) {
 	r, other := e.batch(e.keyB, body, "Idempotency-Key", "batch-repeat")
 	if r.status != 202 || len(other) != 3 || other[0].Replayed || other[0].ID == first[0].ID {
 		t.Errorf("another tenant's key: %d %s; want its own events", r.status, r.body)
+	}
+}
+
+// An event scheduled beyond the queue's delay is matched when the sweeper hands it
+// over, whichever route published it: the batch route stores and answers it as a
+// single publish does, whether it would match a subscription now or not.
+func TestPublishBatchScheduledLikeSingle(t *testing.T) {
+	e := newEnv(t)
+	e.createSub(e.keyA, `{"url":"https://example.com/p","events":["order.created"]}`)
+	deliverAt := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339Nano)
+	cases := []struct{ name, typ string }{
+		{"matching nothing now", "invoice.paid"},
+		{"matching a subscription now", "order.created"},
+	}
+	// comparable is a JSON object without what differs between two publishes.
+	comparable := func(body []byte) map[string]any {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("decode %s: %v", body, err)
+		}
+		delete(m, "id")
+		delete(m, "createdAt")
+		return m
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := `{"type":"` + tc.typ + `","payload":{"n":1},"deliverAt":"` + deliverAt + `"}`
+			single := e.json("POST", "/v1/events", e.keyA, ev)
+			if single.status != 202 {
+				t.Fatalf("single publish: %d %s", single.status, single.body)
+			}
+			r, _ := e.batch(e.keyA, eventsBody(ev))
+			if r.status != 202 {
+				t.Fatalf("batch publish: %d %s", r.status, r.body)
+			}
+			var batch struct{ Data []json.RawMessage }
+			r.json(t, &batch)
+			if len(batch.Data) != 1 {
+				t.Fatalf("batch answer %s", r.body)
+			}
+			got, want := comparable(batch.Data[0]), comparable(single.body)
+			delete(got, "replayed")
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("batch item %v, single publish answers %v", got, want)
+			}
+			var ids [2]struct{ ID string }
+			single.json(t, &ids[0])
+			if err := json.Unmarshal(batch.Data[0], &ids[1]); err != nil {
+				t.Fatal(err)
+			}
+			// Stored the same: read back through the API and from the store.
+			var stored [2]gancho.Event
+			for i, id := range ids {
+				g := e.call("GET", "/v1/events/"+id.ID, e.keyA, "", "")
+				if g.status != 200 {
+					t.Fatalf("get %s: %d %s", id.ID, g.status, g.body)
+				}
+				if i == 1 {
+					if got, want := comparable(g.body), comparable(e.call("GET", "/v1/events/"+ids[0].ID, e.keyA, "", "").body); fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Errorf("batch event reads %v, single one %v", got, want)
+					}
+				}
+				ev, err := e.b.store.GetEvent(context.Background(), e.tenantA, id.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored[i] = ev
+			}
+			for i, ev := range stored {
+				if ev.QueuedAt != nil || ev.DeliveryCount != 0 || len(ev.Destinations) != 0 {
+					t.Errorf("event %d stored queued %v, %d deliveries to %v; want it waiting for its hand-over", i, ev.QueuedAt, ev.DeliveryCount, ev.Destinations)
+				}
+			}
+			due := stored[0].OutboxDue()
+			pending, err := e.b.store.PendingEvents(context.Background(), due.Add(time.Second), 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waiting := map[string]bool{}
+			for _, ev := range pending {
+				waiting[ev.ID] = true
+			}
+			if !waiting[ids[0].ID] || !waiting[ids[1].ID] {
+				t.Errorf("in the outbox at the hand-over: single %v, batch %v; want both", waiting[ids[0].ID], waiting[ids[1].ID])
+			}
+		})
 	}
 }

@@ -474,3 +474,60 @@ func TestBatchPublishInboxOnlyForNotify(t *testing.T) {
 		t.Errorf("push subscription, all: %v total %d, want 3", p.ids(), p.Total)
 	}
 }
+
+// A scheduled event is out of pull results and of callback until its deliverAt, for
+// notify and push subscriptions, then comes as new once.
+func TestResultsWaitForDeliverAt(t *testing.T) {
+	e := newEnv(t)
+	notify := e.createSub(e.keyA, `{"url":"https://example.com/n","events":["order.created"],"mode":"notify"}`)
+	push := e.createSub(e.keyA, `{"url":"https://example.com/p","events":["order.created"]}`)
+	// Far enough ahead that the checks before it are done in time.
+	deliverAt := time.Now().Add(4 * time.Second).UTC()
+	r := e.json("POST", "/v1/events", e.keyA, `{"type":"order.created","payload":{"n":1},"deliverAt":"`+
+		deliverAt.Format(time.RFC3339Nano)+`"}`)
+	if r.status != 202 {
+		t.Fatalf("publish: %d %s", r.status, r.body)
+	}
+	var ev struct{ ID string }
+	r.json(t, &ev)
+	subs := map[string]string{"notify": notify.ID, "push": push.ID}
+	for name, sub := range subs {
+		if e.needView(e.keyA, sub) {
+			t.Errorf("%s: callback says needView before deliverAt", name)
+		}
+		if p := e.results(e.keyA, sub, "?all=true", ""); p.Total != 0 {
+			t.Errorf("%s: all results before deliverAt: %v", name, p.ids())
+		}
+		if p := e.results(e.keyA, sub, "", ""); p.Total != 0 {
+			t.Errorf("%s: new results before deliverAt: %v", name, p.ids())
+		}
+	}
+	if time.Now().After(deliverAt) {
+		t.Fatalf("the checks before deliverAt ended %s after it", time.Since(deliverAt))
+	}
+	deadline := deliverAt.Add(30 * time.Second)
+	for name, sub := range subs {
+		for !e.needView(e.keyA, sub) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: callback never said needView", name)
+			}
+			time.Sleep(50 * time.Millisecond) // polling the route until deliverAt passes
+		}
+		if time.Now().Before(deliverAt) {
+			t.Fatalf("%s: needView before deliverAt", name)
+		}
+		waitPast(t, gancho.IDFloor(gancho.PrefixEvent, deliverAt))
+		if p := e.results(e.keyA, sub, "", ""); !slices.Equal(p.ids(), []string{ev.ID}) || p.Total != 1 {
+			t.Errorf("%s: new results after deliverAt = %v total %d, want [%s]", name, p.ids(), p.Total, ev.ID)
+		}
+		if p := e.results(e.keyA, sub, "", ""); p.Total != 0 {
+			t.Errorf("%s: the event came twice: %v", name, p.ids())
+		}
+		if e.needView(e.keyA, sub) {
+			t.Errorf("%s: needView after reading everything", name)
+		}
+		if p := e.results(e.keyA, sub, "?all=true", ""); !slices.Equal(p.ids(), []string{ev.ID}) {
+			t.Errorf("%s: all results after deliverAt = %v", name, p.ids())
+		}
+	}
+}

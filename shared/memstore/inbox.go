@@ -14,7 +14,7 @@ func (st *Store) inboxOf(tenant, subID string) *inbox {
 	k := k2(tenant, subID)
 	in := st.inbox[k]
 	if in == nil {
-		in = &inbox{entries: map[string]int64{}, unseen: map[string]int64{}}
+		in = &inbox{entries: map[string]int64{}, unseen: map[string]int64{}, visibleAt: map[string]time.Time{}}
 		st.inbox[k] = in
 	}
 	return in
@@ -28,7 +28,17 @@ func (st *Store) putInbox(ev gancho.Event, subIDs []string, onlyNew bool) {
 			continue
 		}
 		in.entries[ev.ID], in.unseen[ev.ID] = exp, exp
+		if ev.DeliverAt != nil {
+			in.visibleAt[ev.ID] = *ev.DeliverAt
+		}
 	}
+}
+
+// shown reports whether the inbox items of id, expiring at exp, are read at now: live,
+// and not scheduled after now.
+func (in *inbox) shown(id string, exp int64, now time.Time) bool {
+	at, scheduled := in.visibleAt[id]
+	return exp > now.Unix() && (!scheduled || !at.After(now))
 }
 
 // PutInbox records that ev matched each of subIDs: an entry and an unseen mark each.
@@ -114,9 +124,10 @@ func (st *Store) ReadInbox(_ context.Context, tenant, subID string, q gancho.Inb
 		return page(nil, q), nil
 	}
 	var ids []string
+	now := st.now()
 	if q.Unseen {
 		for id, exp := range in.unseen {
-			if st.live(exp) {
+			if in.shown(id, exp, now) {
 				ids = append(ids, id)
 			}
 		}
@@ -128,7 +139,7 @@ func (st *Store) ReadInbox(_ context.Context, tenant, subID string, q gancho.Inb
 		return page(nil, q), nil
 	}
 	for id, exp := range in.entries {
-		if st.live(exp) && id >= lo && id < hi {
+		if in.shown(id, exp, now) && id >= lo && id < hi {
 			ids = append(ids, id)
 		}
 	}
@@ -141,8 +152,9 @@ func (st *Store) HasUnseen(_ context.Context, tenant, subID string) (bool, error
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if in := st.inbox[k2(tenant, subID)]; in != nil {
-		for _, exp := range in.unseen {
-			if st.live(exp) {
+		now := st.now()
+		for id, exp := range in.unseen {
+			if in.shown(id, exp, now) {
 				return true, nil
 			}
 		}
@@ -232,8 +244,12 @@ func (st *Store) fanOutHorizon(tenant string, now time.Time) time.Time {
 	return h
 }
 
-// cursorEvent is the event id a results cursor (a delivery id) stands for.
-func cursorEvent(cursor string) string {
+// cursorKey is the place in a push subscription's results a cursor stands for: a
+// scheduled event's results key, or the event id of a delivery id.
+func cursorKey(cursor string) string {
+	if _, ok := gancho.ScheduledResultsEvent(cursor); ok {
+		return cursor
+	}
 	if ev, _, ok := gancho.ParseDeliveryID(cursor); ok {
 		return ev
 	}
@@ -241,71 +257,96 @@ func cursorEvent(cursor string) string {
 	return gancho.PrefixEvent + rest[:min(len(rest), 10)]
 }
 
-// matched is the ids of tenant's live events queued for subID in [lo, hi], ascending.
-func (st *Store) matched(tenant, subID, lo, hi string, now time.Time) []string {
-	var ids []string
+// result is an event queued for a push subscription, at its place in the
+// subscription's new results (key): its id, or for a scheduled one its
+// gancho.ScheduledResultsKey, which the cursor is then set to.
+type result struct {
+	id, key, cursor string
+	scheduled       bool
+}
+
+// matched is tenant's live events queued for subID, ascending by key.
+func (st *Store) matched(tenant, subID string, now time.Time) []result {
+	var out []result
 	for _, e := range st.events {
 		ev := e.ev
-		if ev.TenantID != tenant || e.expiresAt <= now.Unix() || ev.Type == gancho.TypeTest || ev.ID < lo || ev.ID > hi {
+		if ev.TenantID != tenant || e.expiresAt <= now.Unix() || ev.Type == gancho.TypeTest {
 			continue
 		}
 		for _, d := range ev.Destinations {
-			if d.SubscriptionID == subID {
-				ids = append(ids, ev.ID)
-				break
+			if d.SubscriptionID != subID {
+				continue
 			}
+			r := result{id: ev.ID, key: ev.ID, cursor: gancho.DeliveryID(ev.ID, subID)}
+			if ev.QueuedAt != nil {
+				if k, ok := gancho.ScheduledResultsKey(ev, *ev.QueuedAt); ok {
+					r.key, r.cursor, r.scheduled = k, k, true
+				}
+			}
+			out = append(out, r)
+			break
 		}
 	}
-	sort.Strings(ids)
-	return ids
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
 }
 
 // ReadDelivered is ReadInbox for a push subscription, from the events queued for it.
 // New results (q.Unseen) are those past cursor and before the fan-out horizon, oldest
-// first.
+// first, a scheduled event at its deliverAt; a scheduled event is left out of every
+// read before its deliverAt.
 func (st *Store) ReadDelivered(_ context.Context, tenant, subID, cursor string, q gancho.InboxQuery) (gancho.InboxPage, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.now()
-	lo, hi, exclude := gancho.PrefixEvent, "", ""
+	due := gancho.ResultsFloor(now) + "~"
 	if q.Unseen {
+		lo, hi := gancho.PrefixEvent, gancho.ResultsFloor(st.fanOutHorizon(tenant, now))
 		if cursor != "" {
-			lo = cursorEvent(cursor)
-			exclude = lo
+			lo = cursorKey(cursor)
 		}
-		hi = gancho.IDFloor(gancho.PrefixEvent, st.fanOutHorizon(tenant, now))
-	} else {
-		var ok bool
-		if lo, hi, ok = dateRange(q); !ok {
-			return page(nil, q), nil
+		var ids, cursors []string
+		for _, r := range st.matched(tenant, subID, now) {
+			if r.key > lo && r.key <= hi {
+				ids, cursors = append(ids, r.id), append(cursors, r.cursor)
+			}
 		}
-		exclude = hi
+		p := page(ids, q)
+		p.Cursors = page(cursors, q).EventIDs
+		return p, nil
 	}
-	if lo > hi {
+	lo, hi, ok := dateRange(q)
+	if !ok {
 		return page(nil, q), nil
 	}
 	var ids []string
-	for _, id := range st.matched(tenant, subID, lo, hi, now) {
-		if id != exclude {
-			ids = append(ids, id)
+	for _, r := range st.matched(tenant, subID, now) {
+		if r.id >= lo && r.id < hi && (!r.scheduled || r.key <= due) {
+			ids = append(ids, r.id)
 		}
 	}
-	if !q.Unseen {
-		sort.Sort(sort.Reverse(sort.StringSlice(ids)))
-	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
 	return page(ids, q), nil
 }
 
 // HasDelivered reports whether an event queued for a push subscription lies past its
-// results cursor (past the fan-out horizon too).
+// results cursor (past the fan-out horizon too), a scheduled one only from its
+// deliverAt.
 func (st *Store) HasDelivered(_ context.Context, tenant, subID string) (bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	lo := gancho.PrefixEvent
 	if s, ok := st.subs[k2(tenant, subID)]; ok && s.resultsCursor != "" {
-		lo = cursorEvent(s.resultsCursor) + "\x00"
+		lo = cursorKey(s.resultsCursor)
 	}
-	return len(st.matched(tenant, subID, lo, gancho.PrefixEvent+"~", st.now())) > 0, nil
+	now := st.now()
+	due := gancho.ResultsFloor(now) + "~"
+	for _, r := range st.matched(tenant, subID, now) {
+		if r.key > lo && (!r.scheduled || r.key <= due) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // AdvanceResultsCursor moves a push subscription's results cursor from from to to,

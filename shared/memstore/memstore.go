@@ -83,6 +83,9 @@ type claim struct {
 type inbox struct {
 	entries map[string]int64 // event id -> expiresAt
 	unseen  map[string]int64
+	// visibleAt holds the deliverAt of scheduled events: their entries and marks are
+	// left out of every read until then.
+	visibleAt map[string]time.Time
 }
 
 // New returns an empty store on the wall clock.

@@ -182,16 +182,21 @@ type pending struct {
 	ev         gancho.Event
 	matches    []gancho.Match
 	background bool
-	first      bool // stored before its deliveries are queued
-	err        error
+	// later: scheduled beyond the queue's delay, it waits in the outbox and is
+	// matched when the sweeper hands it over, as in a single publish.
+	later bool
+	first bool // stored before its deliveries are queued
+	err   error
 }
 
 // publishNew stores the batch's new events and queues their deliveries.
 func (b *batch) publishNew(ctx context.Context) {
 	var ps []*pending
+	start := b.p.now()
 	for i, st := range b.state {
 		if !st.done {
-			ps = append(ps, &pending{i: i, ev: b.items[i].Event})
+			ev := b.items[i].Event
+			ps = append(ps, &pending{i: i, ev: ev, later: scheduledAfterLead(ev, start)})
 		}
 	}
 	if len(ps) == 0 {
@@ -214,6 +219,9 @@ func (b *batch) publishNew(ctx context.Context) {
 			continue
 		}
 		switch n := len(pd.matches); {
+		case pd.later:
+			// Not matched yet (see match): it waits in the outbox.
+			pd.background = true
 		case n > 0 && pd.ev.DeliverAt != nil:
 			// A scheduled event is fanned out by the consumer, which delays its
 			// messages until its deliverAt (or, further ahead, by the sweeper's
@@ -331,13 +339,17 @@ func (b *batch) abandon(ctx context.Context, pd *pending) {
 }
 
 // match finds each event's destinations, querying once per tenant, type, owner and
-// context (what matching depends on).
+// context (what matching depends on). Events scheduled beyond the queue's delay are
+// left unmatched: the consumer matches them when their fan-out is due, as after a
+// single publish (a match now would be a read for nothing, and one that found
+// nothing would store the event as queued for nobody).
 func (b *batch) match(ctx context.Context, ps []*pending) {
 	groups := map[string][]*pending{}
 	var order []string
 	for _, pd := range ps {
 		ev := pd.ev
 		switch {
+		case pd.later:
 		case ev.TargetSubscriptionID != "":
 			pd.matches = []gancho.Match{{SubscriptionID: ev.TargetSubscriptionID, OwnerID: ev.OwnerID}}
 		case ev.CallbackURL != "":
@@ -478,7 +490,7 @@ func (b *batch) send(ctx context.Context, ps []*pending) {
 	var groups []string
 	for _, pd := range ps {
 		switch {
-		case pd.err != nil || pd.ev.QueuedAt != nil || pd.background && scheduledAfterLead(pd.ev, b.p.now()):
+		case pd.err != nil || pd.ev.QueuedAt != nil || pd.later:
 		case pd.background:
 			msgs = append(msgs, queue.Message{Kind: queue.KindFanOut, TenantID: pd.ev.TenantID, EventID: pd.ev.ID})
 			owners = append(owners, pd)

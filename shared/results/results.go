@@ -6,7 +6,9 @@
 // subscription's events come from its inbox (dynamo/inbox.go), written at fan-out; a
 // push subscription has no inbox (its events are not written twice): its events come
 // from its deliveries, and what is new from a cursor past the last one read, new
-// results stopping at the fan-out horizon (gancho.FanOutSettle).
+// results stopping at the fan-out horizon (gancho.FanOutSettle). An event with a
+// deliverAt is left out of both until then, and then comes as new, once: it sorts
+// among new results at its deliverAt (gancho.ScheduledResultsKey).
 //
 // Decisions where the API contract is silent:
 //   - Without ?all=true the page is the oldest unseen events first, at most size
@@ -163,7 +165,7 @@ func (s *Service) unseen(ctx context.Context, sub gancho.Subscription, q Query) 
 			return Page{}, err
 		}
 		data, seen := envelopes(evs, page.EventIDs)
-		err = s.markSeen(ctx, sub, cursor, seen)
+		err = s.markSeen(ctx, sub, cursor, page, seen)
 		if errors.Is(err, gancho.ErrConflict) && try < tries {
 			// Another reader took some of them: read the subscription and its inbox
 			// again (the subscription first, for MarkViewed's check).
@@ -208,18 +210,24 @@ func (s *Service) readUnseen(ctx context.Context, sub gancho.Subscription, size 
 	return page, cursor, err
 }
 
-// markSeen marks the events of a page seen: their unseen marks deleted (notify), or
-// the results cursor moved past the last of them (push; ids come oldest first, and
-// a delivery id is derived from its event id). Either fails with gancho.ErrConflict
-// if another reader took them first.
-func (s *Service) markSeen(ctx context.Context, sub gancho.Subscription, cursor string, seen []string) error {
+// markSeen marks the events of a page seen (seen, the first of page's ids): their
+// unseen marks deleted (notify), or the results cursor moved past the last of them
+// (push; ids come oldest first, each with the cursor that passes it, or else the
+// delivery id derived from its event id). Either fails with gancho.ErrConflict if
+// another reader took them first.
+func (s *Service) markSeen(ctx context.Context, sub gancho.Subscription, cursor string, page gancho.InboxPage, seen []string) error {
 	if pullsFromInbox(sub) {
 		return s.store.MarkSeen(ctx, sub.TenantID, sub.ID, seen)
 	}
 	if len(seen) == 0 {
 		return nil
 	}
-	return s.store.AdvanceResultsCursor(ctx, sub.TenantID, sub.ID, cursor, gancho.DeliveryID(seen[len(seen)-1], sub.ID))
+	last := len(seen) - 1
+	to := gancho.DeliveryID(seen[last], sub.ID)
+	if last < len(page.Cursors) {
+		to = page.Cursors[last]
+	}
+	return s.store.AdvanceResultsCursor(ctx, sub.TenantID, sub.ID, cursor, to)
 }
 
 // envelopes turns evs (read for ids, in that order, missing ones left out) into the

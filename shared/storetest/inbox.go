@@ -341,3 +341,149 @@ var inboxCases = []Case{
 		}
 	}},
 }
+
+// scheduledCases: an event with deliverAt stays out of pull results until then, for
+// notify (inbox) and push (deliveries) subscriptions, and then shows as new once,
+// even to a reader whose cursor passed its creation meanwhile.
+var scheduledCases = []Case{
+	{"scheduled events: out of pull results until deliverAt, then new once", func(t *testing.T, e Env) {
+		tenant := e.Tenant
+		clock := NewClock()
+		push := NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*")})
+		e.create(t, push)
+		notify := gancho.NewID(gancho.PrefixSubscription, time.Now())
+		now := time.Now().UTC()
+		// Far enough ahead that every check before it is done in time.
+		deliverAt := now.Add(6 * time.Second).Truncate(time.Millisecond)
+		event := func(created time.Time, at *time.Time) gancho.Event {
+			return gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, created), TenantID: tenant, Type: "crm.lead.created",
+				CreatedAt: created.UTC(), DeliverAt: at, Payload: json.RawMessage(`{}`)}
+		}
+		// far was published an hour ago for deliverAt: it waits in the outbox; soon was
+		// published now, fanned out at once; plain is not scheduled.
+		far := event(now.Add(-time.Hour), &deliverAt)
+		plain := asQueued(event(now.Add(-30*time.Minute), nil), gancho.Delivery{SubscriptionID: push.ID})
+		soon := asQueued(event(now, &deliverAt), gancho.Delivery{SubscriptionID: push.ID})
+		for _, ev := range []gancho.Event{far, plain, soon} {
+			if err := e.St.CreateEvent(e.Ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, ev := range []gancho.Event{plain, soon} {
+			if err := e.St.PutInbox(e.Ctx, ev, []string{notify}, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		readPush := func(cursor string, q gancho.InboxQuery) gancho.InboxPage {
+			t.Helper()
+			p, err := e.St.ReadDelivered(e.Ctx, tenant, push.ID, cursor, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		check := func(what string, got gancho.InboxPage, total int, want ...string) {
+			t.Helper()
+			if !slices.Equal(got.EventIDs, want) || got.Total != total {
+				t.Fatalf("%s = %v total %d, want %v total %d", what, got.EventIDs, got.Total, want, total)
+			}
+		}
+		hasUnseen := func(want bool) {
+			t.Helper()
+			if got, err := e.St.HasUnseen(e.Ctx, tenant, notify); err != nil || got != want {
+				t.Fatalf("HasUnseen = %v, %v; want %v", got, err, want)
+			}
+		}
+		hasDelivered := func(want bool) {
+			t.Helper()
+			if got, err := e.St.HasDelivered(e.Ctx, tenant, push.ID); err != nil || got != want {
+				t.Fatalf("HasDelivered = %v, %v; want %v", got, err, want)
+			}
+		}
+
+		// Before deliverAt the readers see the plain event only; the push reader's
+		// cursor passes far's creation.
+		check("push unseen", readPush("", gancho.InboxQuery{Unseen: true, Limit: 10}), 1, plain.ID)
+		if err := e.St.AdvanceResultsCursor(e.Ctx, tenant, push.ID, "", gancho.DeliveryID(plain.ID, push.ID)); err != nil {
+			t.Fatal(err)
+		}
+		check("inbox unseen", e.readInbox(t, tenant, notify, gancho.InboxQuery{Unseen: true, Limit: 10}), 1, plain.ID)
+		if err := e.St.MarkSeen(e.Ctx, tenant, notify, []string{plain.ID}); err != nil {
+			t.Fatal(err)
+		}
+		// far is handed over (ScheduleLead before deliverAt): fanned out, still hidden.
+		if err := e.St.MarkEventQueued(e.Ctx, far, time.Now(), []gancho.Destination{{SubscriptionID: push.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.St.PutInbox(e.Ctx, far, []string{notify}, false); err != nil {
+			t.Fatal(err)
+		}
+		cursor, err := e.St.ResultsCursor(e.Ctx, tenant, push.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("push unseen before deliverAt", readPush(cursor, gancho.InboxQuery{Unseen: true, Limit: 10}), 0)
+		check("push all before deliverAt", readPush("", gancho.InboxQuery{Limit: 10}), 1, plain.ID)
+		check("inbox unseen before deliverAt", e.readInbox(t, tenant, notify, gancho.InboxQuery{Unseen: true, Limit: 10}), 0)
+		check("inbox all before deliverAt", e.readInbox(t, tenant, notify, gancho.InboxQuery{Limit: 10}), 1, plain.ID)
+		hasUnseen(false)
+		hasDelivered(false)
+		if time.Now().After(deliverAt) {
+			t.Fatalf("the checks before deliverAt ended after it (%s late): the store is too slow for this case", time.Since(deliverAt))
+		}
+
+		// From deliverAt both are new, oldest first, and read once.
+		waitFor(t, deliverAt.Add(30*time.Second), func() bool {
+			ok, err := e.St.HasUnseen(e.Ctx, tenant, notify)
+			return err == nil && ok
+		})
+		if time.Now().Before(deliverAt) {
+			t.Fatalf("shown before deliverAt")
+		}
+		check("inbox unseen after deliverAt", e.readInbox(t, tenant, notify, gancho.InboxQuery{Unseen: true, Limit: 10}), 2, far.ID, soon.ID)
+		check("inbox all after deliverAt", e.readInbox(t, tenant, notify, gancho.InboxQuery{Limit: 10}), 3, soon.ID, plain.ID, far.ID)
+		if err := e.St.MarkSeen(e.Ctx, tenant, notify, []string{far.ID, soon.ID}); err != nil {
+			t.Fatal(err)
+		}
+		hasUnseen(false)
+		check("inbox unseen after reading", e.readInbox(t, tenant, notify, gancho.InboxQuery{Unseen: true, Limit: 10}), 0)
+
+		hasDelivered(true)
+		// New push results stop at the fan-out horizon, now, exclusive: a read in
+		// deliverAt's millisecond would not show them yet.
+		waitFor(t, deliverAt.Add(30*time.Second), func() bool {
+			return gancho.ResultsFloor(time.Now()) > gancho.ResultsFloor(deliverAt)
+		})
+		check("push all after deliverAt", readPush("", gancho.InboxQuery{Limit: 10}), 3, soon.ID, plain.ID, far.ID)
+		for _, want := range []string{far.ID, soon.ID} {
+			p := readPush(cursor, gancho.InboxQuery{Unseen: true, Limit: 1})
+			left := 2
+			if want == soon.ID {
+				left = 1
+			}
+			check("push unseen after deliverAt", p, left, want)
+			if len(p.Cursors) != 1 {
+				t.Fatalf("push unseen page cursors %v, want one per event", p.Cursors)
+			}
+			if err := e.St.AdvanceResultsCursor(e.Ctx, tenant, push.ID, cursor, p.Cursors[0]); err != nil {
+				t.Fatal(err)
+			}
+			cursor = p.Cursors[0]
+		}
+		check("push unseen after reading", readPush(cursor, gancho.InboxQuery{Unseen: true, Limit: 10}), 0)
+		hasDelivered(false)
+	}},
+}
+
+// waitFor polls cond until it holds, failing the test at deadline.
+func waitFor(t *testing.T, deadline time.Time, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		<-tick.C
+	}
+}

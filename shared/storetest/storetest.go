@@ -100,6 +100,7 @@ var Areas = []struct {
 	{"EventsAndDeliveries", deliveryCases},
 	{"Publishing", publishCases},
 	{"InboxAndResults", inboxCases},
+	{"ScheduledResults", scheduledCases},
 	{"RateLimit", rateCases},
 	{"Sweeper", sweeperCases},
 }
