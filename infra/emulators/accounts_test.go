@@ -1,11 +1,13 @@
 package emulators
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +285,22 @@ func TestCrossAccountRefused(t *testing.T) {
 			t.Errorf("err = %T, want *types.AuthorizationErrorException", err)
 		}
 	})
+	t.Run("subscription of another account's queue", func(t *testing.T) {
+		// Pending, as on AWS until the queue's owner confirms it: the topic's own
+		// account's queue gets the message, the other account's does not.
+		_, ganchoARN := createQueueAs(t, gancho, "from-customer")
+		ownQueue, ownARN := createQueueAs(t, customer, "own")
+		for _, endpoint := range []string{ganchoARN, ownARN} {
+			if _, err := customer.sns.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(endpoint)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := customer.sns.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("x")}); err != nil {
+			t.Fatal(err)
+		}
+		receiveOne(t, customer.sqs, ownQueue)
+		wantEmpty(t, gancho.sqs, strings.Replace(ganchoQueue, "/deliveries", "/from-customer", 1))
+	})
 	t.Run("PublishBatch", func(t *testing.T) {
 		_, err := gancho.sns.PublishBatch(ctx, &sns.PublishBatchInput{TopicArn: topic.TopicArn,
 			PublishBatchRequestEntries: []snstypes.PublishBatchRequestEntry{{Id: aws.String("1"), Message: aws.String("x")}}})
@@ -516,4 +534,99 @@ func TestAssumeRoleCrossAccountDelivery(t *testing.T) {
 		_, err = customer.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: open.Role.RoleName})
 		wantAPIError(t, err, "NoSuchEntity", http.StatusNotFound)
 	})
+}
+
+// TestTrustPolicyEvaluation: what a trust policy allows, statement by statement,
+// and what CreateRole refuses as malformed.
+func TestTrustPolicyEvaluation(t *testing.T) {
+	endpoint := startFauxqs(t)
+	ctx := t.Context()
+	customer := clientsFor(AccountConfig(customerAccount), endpoint)
+	callers := map[string]awsClients{
+		"gancho":   clientsFor(AccountConfig(ganchoAccount), endpoint),
+		"stranger": clientsFor(AccountConfig(strangerAccount), endpoint),
+	}
+	allowGancho := `{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::` + ganchoAccount + `:root"}, "Action": "sts:AssumeRole"}`
+	type attempt struct {
+		caller, externalID string
+		ok                 bool
+	}
+	for i, tc := range []struct {
+		name       string
+		statements string
+		path       string
+		attempts   []attempt
+	}{
+		{"deny wins over allow", allowGancho + `,{"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
+			"Condition": {"StringEquals": {"sts:ExternalId": "blocked"}}}`, "",
+			[]attempt{{"gancho", "fine", true}, {"gancho", "blocked", false}}},
+		{"StringLike", `{"Effect": "Allow", "Principal": {"AWS": "` + ganchoAccount + `"}, "Action": "sts:AssumeRole",
+			"Condition": {"StringLike": {"sts:ExternalId": "tnt_*"}}}`, "",
+			[]attempt{{"gancho", "tnt_1", true}, {"gancho", "other", false}, {"gancho", "", false}}},
+		{"negated operator passes a missing key", `{"Effect": "Allow", "Principal": {"AWS": "` + ganchoAccount + `"}, "Action": "sts:AssumeRole",
+			"Condition": {"StringNotEquals": {"sts:ExternalId": "forbidden"}}}`, "",
+			[]attempt{{"gancho", "", true}, {"gancho", "forbidden", false}}},
+		{"any principal, external id required", `{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole",
+			"Condition": {"StringEquals": {"sts:ExternalId": "` + tenantID + `"}}}`, "",
+			[]attempt{{"stranger", tenantID, true}, {"stranger", "", false}}},
+		{"principal list", `{"Effect": "Allow", "Principal": {"AWS": ["` + strangerAccount + `", "arn:aws:iam::` + ganchoAccount + `:root"]}, "Action": ["sts:AssumeRole"]}`, "",
+			[]attempt{{"gancho", "", true}, {"stranger", "", true}}},
+		{"other action only", `{"Effect": "Allow", "Principal": {"AWS": "` + ganchoAccount + `"}, "Action": "sts:TagSession"}`, "",
+			[]attempt{{"gancho", "", false}}},
+		{"action wildcard", `{"Effect": "Allow", "Principal": {"AWS": "` + ganchoAccount + `"}, "Action": "sts:*"}`, "",
+			[]attempt{{"gancho", "", true}, {"stranger", "", false}}},
+		{"service principal", `{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}`, "",
+			[]attempt{{"gancho", "", false}}},
+		{"role with a path", allowGancho, "/gancho/", []attempt{{"gancho", "", true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &iam.CreateRoleInput{
+				RoleName:                 aws.String("trust-" + strconv.Itoa(i)),
+				AssumeRolePolicyDocument: aws.String(`{"Version": "2012-10-17", "Statement": [` + tc.statements + `]}`),
+			}
+			if tc.path != "" {
+				in.Path = aws.String(tc.path)
+			}
+			role, err := customer.iam.CreateRole(ctx, in)
+			if err != nil {
+				t.Fatalf("CreateRole: %v", err)
+			}
+			if want := "arn:aws:iam::" + customerAccount + ":role" + cmp.Or(tc.path, "/") + *in.RoleName; aws.ToString(role.Role.Arn) != want {
+				t.Errorf("role ARN = %q, want %q", aws.ToString(role.Role.Arn), want)
+			}
+			for _, a := range tc.attempts {
+				in := &sts.AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: aws.String("trust")}
+				if a.externalID != "" {
+					in.ExternalId = aws.String(a.externalID)
+				}
+				_, err := callers[a.caller].sts.AssumeRole(ctx, in)
+				if a.ok && err != nil {
+					t.Errorf("%s with external id %q: %v", a.caller, a.externalID, err)
+				}
+				if !a.ok {
+					wantAPIError(t, err, "AccessDenied", http.StatusForbidden)
+				}
+			}
+			if tc.path != "" {
+				pathless := "arn:aws:iam::" + customerAccount + ":role/" + *in.RoleName
+				_, err := callers["gancho"].sts.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(pathless), RoleSessionName: aws.String("trust")})
+				wantAPIError(t, err, "AccessDenied", http.StatusForbidden)
+			}
+		})
+	}
+
+	for _, tc := range []struct{ name, doc string }{
+		{"not JSON", `{"Statement": [`},
+		{"no statement", `{"Version": "2012-10-17"}`},
+		{"resource in a trust policy", `{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*"}]}`},
+		{"invalid principal", `{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "sts:AssumeRole"}]}`},
+		{"unsupported operator", `{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole",
+			"Condition": {"ForAnyValue:StringEquals": {"sts:ExternalId": ["a"]}}}]}`},
+		{"bad effect", `{"Statement": [{"Effect": "Maybe", "Principal": "*", "Action": "sts:AssumeRole"}]}`},
+	} {
+		t.Run("malformed/"+tc.name, func(t *testing.T) {
+			_, err := customer.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("malformed"), AssumeRolePolicyDocument: aws.String(tc.doc)})
+			wantAPIError(t, err, "MalformedPolicyDocument", http.StatusBadRequest)
+		})
+	}
 }

@@ -99,17 +99,27 @@ class AccountSnsStore extends SnsStore {
   }
 
   subscribe(topicArn, protocol, endpoint, attributes) {
+    const known = this.subscriptions.size;
     const sub = super.subscribe(topicArn, protocol, endpoint, attributes);
     const account = arnAccount(topicArn);
-    if (!sub || !account || arnAccount(sub.arn) === account) {
-      return sub;
+    if (!sub || !account || this.subscriptions.size === known) {
+      return sub; // none, or one that exists already
     }
-    const arn = withAccount(sub.arn, account);
-    this.subscriptions.delete(sub.arn);
-    const topic = this.topics.get(topicArn);
-    topic.subscriptionArns = topic.subscriptionArns.map((a) => (a === sub.arn ? arn : a));
-    sub.arn = arn;
-    this.subscriptions.set(arn, sub);
+    // A subscription of another account's queue stays pending: AWS delivers to
+    // it only once the queue's owner confirms it and the queue's policy lets SNS
+    // send, and neither exists here.
+    const endpointAccount = protocol === "sqs" ? arnAccount(endpoint) : undefined;
+    if (endpointAccount && endpointAccount !== account) {
+      sub.confirmed = false;
+    }
+    if (arnAccount(sub.arn) !== account) {
+      const arn = withAccount(sub.arn, account);
+      this.subscriptions.delete(sub.arn);
+      const topic = this.topics.get(topicArn);
+      topic.subscriptionArns = topic.subscriptionArns.map((a) => (a === sub.arn ? arn : a));
+      sub.arn = arn;
+      this.subscriptions.set(arn, sub);
+    }
     return sub;
   }
 }
@@ -232,7 +242,9 @@ async function runSns(reply, handler, params, snsStore, sqsStore, request) {
 async function handleSns(request, reply, caller, snsStore, sqsStore) {
   const params = request.body ?? {};
   const action = params.Action;
-  for (const name of SNS_RESOURCE_PARAMS) {
+  // ConfirmSubscription is authorised by its token, whoever sends it: that is how
+  // a queue's owner accepts another account's subscription.
+  for (const name of action === "ConfirmSubscription" ? [] : SNS_RESOURCE_PARAMS) {
     const owner = arnAccount(params[name]);
     if (owner && owner !== caller.account) {
       const verb = `SNS:${action}`;
