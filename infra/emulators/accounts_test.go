@@ -492,7 +492,7 @@ func TestAssumeRoleCrossAccountDelivery(t *testing.T) {
 	receiveOne(t, customer.sqs, envQueue)
 
 	t.Run("role trusting a role", func(t *testing.T) {
-		// A role that trusts the role above by its ARN: a session of that role may
+		// A role that trusts the role above by its ARN: credentials of that role may
 		// assume it; the root of the role's account may too (static keys stand for
 		// every principal of their account), another account may not.
 		chained, err := customer.iam.CreateRole(ctx, &iam.CreateRoleInput{
@@ -505,7 +505,7 @@ func TestAssumeRoleCrossAccountDelivery(t *testing.T) {
 			name   string
 			caller awsClients
 			ok     bool
-		}{{"session of the trusted role", asRole, true}, {"root of its account", customer, true}, {"other account", gancho, false}} {
+		}{{"the trusted role", asRole, true}, {"root of its account", customer, true}, {"other account", gancho, false}} {
 			_, err := tc.caller.sts.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: chained.Role.Arn, RoleSessionName: aws.String("chain")})
 			if tc.ok && err != nil {
 				t.Errorf("%s: %v", tc.name, err)

@@ -13,8 +13,8 @@
 // sts:AssumeRole to the caller with the request's context, else AccessDenied
 // (403), as AWS answers both. The trust policy is evaluated here:
 //   - Principal "*", {"AWS": "*"}, an account id or arn:aws:iam::<account>:root
-//     match any caller of that account; a role ARN matches that role's sessions;
-//     arn:aws:sts::<account>:assumed-role/<role>/<session> matches that session.
+//     match any caller of that account; a role ARN matches callers acting as that
+//     role; arn:aws:sts::<account>:assumed-role/<role>/<name> matches that one.
 //     A static key stands for every principal of its account (it is the
 //     account's root, and the keys of its users and roles are not modelled).
 //     Service and Federated principals match no caller.
@@ -26,15 +26,15 @@
 // Anything else in a policy is refused when the role is created
 // (MalformedPolicyDocument), so a policy never means less here than on AWS.
 // Temporary access key ids start with ASIA and encode the role's account;
-// sessions live as long as the process and expiry is not enforced.
+// issued credentials last as long as the process and expiry is not enforced.
 import { randomBytes, randomUUID } from "node:crypto";
 import { ACCOUNT_ID, newAccessKeyId } from "./identity.mjs";
 
 const IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/";
 const STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/";
-const DEFAULT_SESSION_SECONDS = 3600;
-const MIN_SESSION_SECONDS = 900;
-const MAX_SESSION_SECONDS = 43200;
+const DEFAULT_DURATION_SECONDS = 3600;
+const MIN_DURATION_SECONDS = 900;
+const MAX_DURATION_SECONDS = 43200;
 
 function escapeXml(value) {
   return String(value)
@@ -226,14 +226,14 @@ function principalMatches(principal, caller) {
       return false;
     }
     const [, service, , resource] = m;
-    if (resource === "root" || !caller.session) {
+    if (resource === "root" || !caller.assumed) {
       return true; // the account, or the account's root (a static key)
     }
-    const s = caller.session;
+    const a = caller.assumed;
     if (service === "iam" && resource.startsWith("role/")) {
-      return resource.slice(resource.lastIndexOf("/") + 1).toLowerCase() === s.roleName.toLowerCase();
+      return resource.slice(resource.lastIndexOf("/") + 1).toLowerCase() === a.roleName.toLowerCase();
     }
-    return service === "sts" && p === s.assumedRoleArn;
+    return service === "sts" && p === a.assumedRoleArn;
   });
 }
 
@@ -267,7 +267,7 @@ export function trustAllows(policy, caller, context) {
 // --- IAM and STS -------------------------------------------------------------
 
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
-const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+const ASSUMED_NAME = /^[\w+=,.@-]{2,64}$/;
 const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 const ROLE_ARN = /^arn:aws:iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;
 
@@ -281,7 +281,7 @@ function roleXml(role) {
     // IAM returns the document URL-encoded.
     AssumeRolePolicyDocument: encodeURIComponent(role.policyText),
     Description: role.description,
-    MaxSessionDuration: role.maxSessionDuration,
+    MaxSessionDuration: role.maxDuration,
   };
 }
 
@@ -346,8 +346,8 @@ const IAM_HANDLERS = {
     if (!/^\/(?:[\x21-\x7e]*\/)?$/.test(path) || path.length > 512) {
       throw validation(`1 validation error detected: Value '${path}' at 'path' failed to satisfy constraint: Member must begin and end with /`);
     }
-    const maxSessionDuration = params.MaxSessionDuration === undefined ? DEFAULT_SESSION_SECONDS : Number(params.MaxSessionDuration);
-    if (!Number.isInteger(maxSessionDuration) || maxSessionDuration < 3600 || maxSessionDuration > MAX_SESSION_SECONDS) {
+    const maxDuration = params.MaxSessionDuration === undefined ? DEFAULT_DURATION_SECONDS : Number(params.MaxSessionDuration);
+    if (!Number.isInteger(maxDuration) || maxDuration < 3600 || maxDuration > MAX_DURATION_SECONDS) {
       throw validation(`1 validation error detected: Value '${params.MaxSessionDuration}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200`);
     }
     const key = `${caller.account}/${name.toLowerCase()}`;
@@ -364,7 +364,7 @@ const IAM_HANDLERS = {
       policyText: text,
       policy,
       description: params.Description,
-      maxSessionDuration,
+      maxDuration,
     };
     this.roles.set(key, role);
     return { Role: roleXml(role) };
@@ -396,13 +396,13 @@ const STS_HANDLERS = {
 
   AssumeRole(params, caller) {
     const roleArn = params.RoleArn;
-    const sessionName = params.RoleSessionName;
+    const assumedName = params.RoleSessionName;
     const externalId = params.ExternalId;
     if (!roleArn) {
       throw validation("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null");
     }
-    if (!sessionName || !SESSION_NAME.test(sessionName)) {
-      throw validation(`1 validation error detected: Value '${sessionName ?? "null"}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length 2 to 64`);
+    if (!assumedName || !ASSUMED_NAME.test(assumedName)) {
+      throw validation(`1 validation error detected: Value '${assumedName ?? "null"}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length 2 to 64`);
     }
     if (externalId !== undefined && !EXTERNAL_ID.test(externalId)) {
       throw validation(`1 validation error detected: Value '${externalId}' at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]* and have length 2 to 1224`);
@@ -422,42 +422,42 @@ const STS_HANDLERS = {
     }
     const context = {
       "sts:externalid": externalId,
-      "sts:rolesessionname": sessionName,
+      "sts:rolesessionname": assumedName,
       "aws:principalaccount": caller.account,
       "aws:principalarn": caller.arn,
     };
     if (!trustAllows(role.policy, caller, context)) {
       throw denied;
     }
-    const seconds = params.DurationSeconds === undefined ? DEFAULT_SESSION_SECONDS : Number(params.DurationSeconds);
-    if (!Number.isInteger(seconds) || seconds < MIN_SESSION_SECONDS) {
-      throw validation(`1 validation error detected: Value '${params.DurationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to ${MIN_SESSION_SECONDS}`);
+    const seconds = params.DurationSeconds === undefined ? DEFAULT_DURATION_SECONDS : Number(params.DurationSeconds);
+    if (!Number.isInteger(seconds) || seconds < MIN_DURATION_SECONDS) {
+      throw validation(`1 validation error detected: Value '${params.DurationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to ${MIN_DURATION_SECONDS}`);
     }
-    if (seconds > role.maxSessionDuration) {
+    if (seconds > role.maxDuration) {
       throw validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.");
     }
-    const session = {
+    const assumed = {
       accessKeyId: newAccessKeyId("ASIA", role.account),
       secretAccessKey: randomBytes(30).toString("base64"),
-      sessionToken: randomBytes(192).toString("base64"),
+      token: randomBytes(192).toString("base64"),
       expiration: isoSeconds(new Date(Date.now() + seconds * 1000)),
       account: role.account,
       roleName: role.name,
       roleId: role.id,
-      sessionName,
-      assumedRoleArn: `arn:aws:sts::${role.account}:assumed-role/${role.name}/${sessionName}`,
+      assumedName,
+      assumedRoleArn: `arn:aws:sts::${role.account}:assumed-role/${role.name}/${assumedName}`,
     };
-    this.identities.addSession(session);
+    this.identities.addAssumed(assumed);
     return {
       Credentials: {
-        AccessKeyId: session.accessKeyId,
-        SecretAccessKey: session.secretAccessKey,
-        SessionToken: session.sessionToken,
-        Expiration: session.expiration,
+        AccessKeyId: assumed.accessKeyId,
+        SecretAccessKey: assumed.secretAccessKey,
+        SessionToken: assumed.token,
+        Expiration: assumed.expiration,
       },
       AssumedRoleUser: {
-        AssumedRoleId: `${role.id}:${sessionName}`,
-        Arn: session.assumedRoleArn,
+        AssumedRoleId: `${role.id}:${assumedName}`,
+        Arn: assumed.assumedRoleArn,
       },
     };
   },

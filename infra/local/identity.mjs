@@ -1,4 +1,4 @@
-// Who calls: the account (and, for keys AssumeRole issued, the role session) a
+// Who calls: the account (and, for keys AssumeRole issued, the assumed role) a
 // request acts as, read from its SigV4 credential. See accounts.mjs for the rules.
 import { randomBytes } from "node:crypto";
 import { DEFAULT_ACCOUNT_ID } from "./node_modules/fauxqs/dist/common/types.js";
@@ -92,28 +92,28 @@ function credentialOf(request) {
   return undefined;
 }
 
-// Identities resolves callers and remembers the sessions AssumeRole issued.
+// Identities resolves callers and remembers the credentials AssumeRole issued.
 export class Identities {
-  sessions = new Map(); // access key id -> session
+  issued = new Map(); // access key id -> assumed role (iam.mjs AssumeRole)
 
-  addSession(session) {
-    this.sessions.set(session.accessKeyId, session);
+  addAssumed(assumed) {
+    this.issued.set(assumed.accessKeyId, assumed);
   }
 
   // callerOf returns who sends the request: account, ARN, user id, and the
-  // session when the key is one AssumeRole issued.
+  // assumed role when the key is one AssumeRole issued.
   callerOf(request) {
     const cred = credentialOf(request);
     const key = cred?.accessKeyId ?? "";
     const base = { region: cred?.region, service: cred?.service };
-    const session = this.sessions.get(key);
-    if (session) {
+    const assumed = this.issued.get(key);
+    if (assumed) {
       return {
         ...base,
-        account: session.account,
-        arn: session.assumedRoleArn,
-        userId: `${session.roleId}:${session.sessionName}`,
-        session,
+        account: assumed.account,
+        arn: assumed.assumedRoleArn,
+        userId: `${assumed.roleId}:${assumed.assumedName}`,
+        assumed,
       };
     }
     const account = ACCOUNT_ID.test(key) ? key : (accountOfStructuredKey(key) ?? DEFAULT_ACCOUNT);
