@@ -7,7 +7,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // Credentials the emulators accept; they check none.
@@ -21,6 +24,14 @@ const (
 // instance metadata.
 func LocalConfig() aws.Config {
 	return StaticConfig(DefaultRegion, LocalAccessKeyID, LocalSecretAccessKey, "")
+}
+
+// AccountConfig returns the configuration of LocalConfig acting as the given
+// account: the local SQS endpoint (SQS, SNS, STS and IAM) takes a 12-digit
+// access key id as the caller's account id, the convention of LocalStack; any
+// other static key, LocalAccessKeyID among them, acts as DefaultAccountID.
+func AccountConfig(accountID string) aws.Config {
+	return StaticConfig(DefaultRegion, accountID, LocalSecretAccessKey, "")
 }
 
 // StaticConfig returns an AWS configuration with fixed credentials and region.
@@ -59,6 +70,33 @@ func NewDynamoDBClient(cfg aws.Config, endpoint string) *dynamodb.Client {
 // NewSQSClient returns an SQS client for the given endpoint.
 func NewSQSClient(cfg aws.Config, endpoint string) *sqs.Client {
 	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.HTTPClient = httpClient()
+	})
+}
+
+// The local SQS endpoint also serves SNS, STS and IAM, with accounts and roles
+// (see infra/local/fauxqs.mjs); these clients point at it.
+
+// NewSNSClient returns an SNS client for the given endpoint.
+func NewSNSClient(cfg aws.Config, endpoint string) *sns.Client {
+	return sns.NewFromConfig(cfg, func(o *sns.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.HTTPClient = httpClient()
+	})
+}
+
+// NewSTSClient returns an STS client for the given endpoint.
+func NewSTSClient(cfg aws.Config, endpoint string) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.HTTPClient = httpClient()
+	})
+}
+
+// NewIAMClient returns an IAM client for the given endpoint.
+func NewIAMClient(cfg aws.Config, endpoint string) *iam.Client {
+	return iam.NewFromConfig(cfg, func(o *iam.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.HTTPClient = httpClient()
 	})

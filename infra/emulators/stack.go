@@ -47,7 +47,8 @@ const AllInterfacesEnv = "GANCHO_DYNAMODB_ALL_INTERFACES"
 // Stack is a running pair of emulators: DynamoDB Local and fauxqs (SQS).
 type Stack struct {
 	DynamoEndpoint string // http://127.0.0.1:PORT
-	SQSEndpoint    string // http://127.0.0.1:PORT
+	// SQSEndpoint is fauxqs: SQS, SNS, STS and IAM, with accounts (see AccountConfig).
+	SQSEndpoint string // http://127.0.0.1:PORT
 	// DynamoAllInterfaces is true when DynamoDB Local could only be started
 	// listening on every interface (no Java compiler for its loopback launcher).
 	DynamoAllInterfaces bool

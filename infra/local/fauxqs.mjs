@@ -1,4 +1,5 @@
-// Starts the fauxqs SQS emulator on the loopback interface only.
+// Starts the fauxqs emulator (SQS, SNS and S3 on one port) on the loopback
+// interface only, with AWS accounts, IAM roles and STS AssumeRole added.
 //
 //   node fauxqs.mjs --port 9324 [--region us-east-1] [--exit-on-stdin-close]
 //
@@ -10,9 +11,17 @@
 // Queue URLs: fauxqs by default builds them as http://sqs.REGION.localhost:PORT/...,
 // a host name that does not resolve everywhere. The stores are built here with an
 // empty host so that queue URLs carry the address the client used
-// (http://127.0.0.1:PORT/000000000000/NAME).
+// (http://127.0.0.1:PORT/ACCOUNT/NAME).
+//
+// Accounts (accounts.mjs, identity.mjs, iam.mjs), following LocalStack: the access
+// key id chooses the account (12 digits: that account; a key from AssumeRole: the
+// role's account; anything else: 000000000000); queues and topics belong to the
+// account that created them and other accounts are refused (SQS AccessDenied, SNS
+// AuthorizationError); IAM CreateRole and STS AssumeRole, with the trust policy's
+// principal and sts:ExternalId checked, give access to another account.
 import { parseArgs } from "node:util";
 import { buildApp } from "fauxqs";
+import { createStores, installAccounts } from "./accounts.mjs";
 
 const HOST = "127.0.0.1";
 
@@ -31,33 +40,11 @@ function options() {
   return { port, region: values.region, exitOnStdinClose: values["exit-on-stdin-close"] };
 }
 
-// loadStores returns stores whose queue URLs use the request's Host header.
-// fauxqs exports no store classes, so they are loaded from its dist folder;
-// if that layout ever changes the default stores are used instead.
-async function loadStores(region) {
-  const dist = new URL("./node_modules/fauxqs/dist/", import.meta.url);
-  try {
-    const [{ SqsStore }, { SnsStore }, { S3Store }] = await Promise.all([
-      import(new URL("sqs/sqsStore.js", dist).href),
-      import(new URL("sns/snsStore.js", dist).href),
-      import(new URL("s3/s3Store.js", dist).href),
-    ]);
-    const sqsStore = new SqsStore();
-    sqsStore.host = "";
-    sqsStore.region = region;
-    const snsStore = new SnsStore();
-    snsStore.region = region;
-    return { sqsStore, snsStore, s3Store: new S3Store() };
-  } catch (err) {
-    console.error(`fauxqs: using default stores (${err.message})`);
-    return undefined;
-  }
-}
-
 async function main() {
   const opts = options();
-  const stores = await loadStores(opts.region);
+  const stores = createStores(opts.region);
   const app = buildApp({ logger: false, defaultRegion: opts.region, stores });
+  installAccounts(app, stores);
   await app.listen({ port: opts.port, host: HOST });
   const { port } = app.server.address();
   console.log(`fauxqs ready on http://${HOST}:${port}`);
