@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/gancho-dev/gancho/infra/emulators"
+	"github.com/gancho-dev/gancho/shared/config"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/testenv"
 	"github.com/gancho-dev/gancho/shared/verify"
@@ -260,5 +263,103 @@ func TestQueueDestinationRules(t *testing.T) {
 	var list struct{ Data []gancho.Subscription }
 	if c.do("GET", "/v1/subscriptions", nil, &list); len(list.Data) != 0 {
 		t.Errorf("%d subscriptions stored by refused requests", len(list.Data))
+	}
+}
+
+// customerRole creates, in the customer's account, a role trusting the stack's
+// account with externalID, as the README tells a customer to.
+func customerRole(t *testing.T, iamc *iam.Client, name, externalID string) string {
+	t.Helper()
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + config.LocalAccountID +
+		`:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + externalID + `"}}}]}`
+	out, err := iamc.CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)})
+	if err != nil {
+		t.Fatalf("create role %s: %v", name, err)
+	}
+	return aws.ToString(out.Role.Arn)
+}
+
+// Cross-account delivery: a customer's queue and topic in their own account, reached
+// through the role they created, assumed with the tenant id as external id. A role
+// that trusts another external id (another tenant's, say) is refused by STS, and the
+// attempt says so.
+func TestCrossAccountDestinations(t *testing.T) {
+	d := startDev(t)
+	c := client{t: t, base: d.URL, key: d.APIKey}
+	endpoint := aws.ToString(d.App.Clients.SQS.Options().BaseEndpoint)
+	const customer = "222222222222"
+	cfg := emulators.AccountConfig(customer)
+	sqB, snB, iamB := emulators.NewSQSClient(cfg, endpoint), emulators.NewSNSClient(cfg, endpoint), emulators.NewIAMClient(cfg, endpoint)
+	ctx := context.Background()
+
+	queueURL := createQueue(t, sqB, uniqueName("orders-in-"))
+	if !strings.Contains(queueURL, "/"+customer+"/") {
+		t.Fatalf("queue %s is not in the customer's account", queueURL)
+	}
+	role := customerRole(t, iamB, uniqueName("gancho-sender-"), d.TenantID)
+	otherRole := customerRole(t, iamB, uniqueName("other-tenant-"), "t_someone_else")
+
+	// The deployment's own credentials cannot reach the customer's queue.
+	if _, err := d.App.Clients.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String("x")}); err == nil {
+		t.Fatal("the deployment's own credentials sent to another account's queue")
+	}
+
+	var sub gancho.Subscription
+	if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"order.created"},
+		"destination": map[string]any{"type": "sqs", "queueUrl": queueURL, "roleArn": role}}, &sub); code != 201 {
+		t.Fatalf("create: %d %+v", code, sub)
+	}
+	evID := publishOne(t, c, "order.created")
+	m := receiveOne(t, sqB, queueURL, 20*time.Second)
+	if env := checkSignedMessage(t, c, sub.ID, m); env.ID != evID {
+		t.Errorf("message of event %s, want %s", env.ID, evID)
+	}
+	if dl := waitDelivery(t, c, gancho.DeliveryID(evID, sub.ID), 10*time.Second); dl.Status != gancho.StatusDelivered {
+		t.Fatalf("delivery %s %+v", dl.Status, dl.Attempts)
+	}
+	c.do("DELETE", "/v1/subscriptions/"+sub.ID, nil, nil)
+
+	// SNS in the customer's account, its topic feeding one of their queues.
+	topic, err := snB.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(uniqueName("invoices-"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinkURL := createQueue(t, sqB, uniqueName("invoices-sink-"))
+	qa, err := sqB.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(sinkURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snB.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+		Endpoint: aws.String(qa.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	var snsSub gancho.Subscription
+	if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"invoice.paid"},
+		"destination": map[string]any{"type": "sns", "topicArn": aws.ToString(topic.TopicArn), "roleArn": role}}, &snsSub); code != 201 {
+		t.Fatalf("create sns: %d %+v", code, snsSub)
+	}
+	var pub struct{ ID string }
+	c.do("POST", "/v1/events", map[string]any{"type": "invoice.paid", "payload": map[string]any{"n": 1}}, &pub)
+	checkSignedMessage(t, c, snsSub.ID, receiveOne(t, sqB, sinkURL, 20*time.Second))
+	c.do("DELETE", "/v1/subscriptions/"+snsSub.ID, nil, nil)
+
+	// A role that trusts another external id: STS refuses, nothing reaches the queue.
+	var bad gancho.Subscription
+	if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"order.created"}, "retrySchedule": []int{1},
+		"destination": map[string]any{"type": "sqs", "queueUrl": queueURL, "roleArn": otherRole}}, &bad); code != 201 {
+		t.Fatalf("create: %d %+v", code, bad)
+	}
+	evID = publishOne(t, c, "order.created")
+	dl := waitDelivery(t, c, gancho.DeliveryID(evID, bad.ID), 30*time.Second)
+	if dl.Status != gancho.StatusFailed || len(dl.Attempts) != 2 {
+		t.Fatalf("delivery %s after %d attempts, want failed after 2", dl.Status, len(dl.Attempts))
+	}
+	for _, a := range dl.Attempts {
+		if a.StatusCode != 403 || !strings.Contains(a.Error, "assume role") || !strings.Contains(a.Error, "AccessDenied") {
+			t.Errorf("attempt %+v, want a 403 refusal of the role", a)
+		}
+	}
+	if !queueEmpty(t, sqB, queueURL) {
+		t.Error("a message reached the queue through a role that does not trust this tenant")
 	}
 }
