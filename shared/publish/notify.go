@@ -11,7 +11,8 @@ package publish
 // that notice is queued or retried, later events only set needView. The consumer
 // clears the flag when the notice ends and extends its lease while it waits for a
 // retry, so a flag left behind by a dead process only holds notices off for
-// gancho.NoticeLease.
+// gancho.NoticeLease. A scheduled event (deliverAt) neither claims the flag nor joins
+// a pending notice: it gets its own, sent at deliverAt.
 
 import (
 	"context"
@@ -52,6 +53,14 @@ func (p *Publisher) pull(ctx context.Context, ev gancho.Event, matches []gancho.
 		return nil, err
 	}
 	at := p.now().UTC()
+	if ev.DeliverDelay(at) > 0 {
+		// A scheduled event's notice is its own, queued for its deliverAt: joined to a
+		// pending one it would tell the receiver before the event can be read (pull
+		// results show it from deliverAt) and never after; claiming the flag would hold
+		// the notices of the events published after it until its deliverAt. Its notice
+		// does not settle another's flag (SettleNotice names the delivery).
+		return matches, nil
+	}
 	claimed := make([]bool, len(matches))
 	errs := make([]error, len(matches))
 	sem := make(chan struct{}, noticeClaims)

@@ -304,6 +304,45 @@ func TestPublishNotifyCoalesces(t *testing.T) {
 	}
 }
 
+// A scheduled event's notice is its own: it neither joins a pending notice (which
+// would tell the receiver before its event can be read, and never after) nor holds
+// back the notices of the events published after it until its deliverAt.
+func TestPublishNotifyScheduledGetsItsOwnNotice(t *testing.T) {
+	t.Parallel()
+	for _, scheduledFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("scheduled first %v", scheduledFirst), func(t *testing.T) {
+			t.Parallel()
+			e := newBatchEnv(t)
+			notify := e.subscribe(t, gancho.SubscriptionInput{Events: listp("crm.*"), Mode: strp(gancho.ModeNotify)})
+			at := time.Now().Add(5 * time.Minute).UTC()
+			plain, scheduled := e.event("crm.deal.won", 1), e.event("crm.deal.lost", 2)
+			scheduled.DeliverAt = &at
+			order := []gancho.Event{plain, scheduled}
+			if scheduledFirst {
+				order = []gancho.Event{scheduled, plain}
+			}
+			var want []string
+			for _, ev := range order {
+				res, err := e.pub.Publish(e.ctx, ev, "", "")
+				if err != nil || res.Deliveries != 1 {
+					t.Fatalf("publish %s: %+v, %v; want its own notice", ev.Type, res, err)
+				}
+				want = append(want, gancho.DeliveryID(ev.ID, notify.ID))
+			}
+			sent, _ := e.queue().take()
+			var got []string
+			for _, m := range sent {
+				got = append(got, m.DeliveryID)
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("sent notices %v, want %v", got, want)
+			}
+		})
+	}
+}
+
 // An operational event goes to the subscriptions that name it or gancho.*, never to
 // the subscription it is about nor to a plain "*", and once per key: a second
 // consumer publishing the same change publishes nothing more.
