@@ -39,7 +39,7 @@ func DefaultRetrySchedule() []int { return []int{5, 300, 1800, 7200, 18000, 3600
 type SubscriptionInput struct {
 	Name           *string           `json:"name"`
 	Description    *string           `json:"description"`
-	URL            *string           `json:"url"`
+	URL            *string           `json:"url" doc:"the receiver; required unless destination is an SQS queue or SNS topic"`
 	Method         *string           `json:"method"`
 	Events         *[]string         `json:"events"`
 	OwnerID        *string           `json:"ownerId"`

@@ -53,8 +53,8 @@ var routeDocs = map[string]openapi.Doc{
 		Success:     []int{204}, Params: nameParam},
 
 	"create-subscription": {
-		Description: "The response holds the subscription's signing secret; reads never show it again. Publishing reuses the subscriptions it found for an event type for a few seconds: a new subscription (or a change, or a delete) may miss (or still get) events published within 5 s after it; a delivery to a deleted or disabled subscription ends cancelled.",
-		Request:     openapi.In[gancho.SubscriptionInput]("url"),
+		Description: "The response holds the subscription's signing secret; reads never show it again. Publishing reuses the subscriptions it found for an event type for a few seconds: a new subscription (or a change, or a delete) may miss (or still get) events published within 5 s after it; a delivery to a deleted or disabled subscription ends cancelled. url is required unless destination names an SQS queue or SNS topic (destination.type sqs or sns), which then takes no url, method, headers, auth or notify mode; a queue or topic in another AWS account needs destination.roleArn, a role there trusting this deployment with the tenant id as external id.",
+		Request:     openapi.In[gancho.SubscriptionInput](),
 		Success:     []int{201}, Location: true, Response: openapi.Out[gancho.Subscription]()},
 	"list-subscriptions": {Success: []int{200}, Response: list[gancho.Subscription](), Query: append(openapi.ListQuery(),
 		openapi.Q("event", "only subscriptions whose patterns include this one", openapi.StringSchema),
@@ -63,7 +63,7 @@ var routeDocs = map[string]openapi.Doc{
 	"get-subscription": {Success: []int{200}, Response: openapi.Out[gancho.Subscription](), Params: idParam},
 	"replace-subscription": {
 		Description: "Replaces the subscription: omitted fields take their defaults; write-only values left out or sent masked are kept, " + originRule,
-		Request:     openapi.In[gancho.SubscriptionInput]("url"), Success: []int{200}, Response: openapi.Out[gancho.Subscription](), Params: idParam},
+		Request:     openapi.In[gancho.SubscriptionInput](), Success: []int{200}, Response: openapi.Out[gancho.Subscription](), Params: idParam},
 	"update-subscription": {
 		Description: "A JSON merge patch (RFC 7396): null removes a field, so it takes its default. Write-only values left out or sent masked are kept, " + originRule,
 		Request:     openapi.In[gancho.SubscriptionInput](), MergePatch: true, Success: []int{200}, Response: openapi.Out[gancho.Subscription](), Params: idParam},
