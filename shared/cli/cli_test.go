@@ -252,6 +252,9 @@ func TestExitCodes(t *testing.T) {
 		{"403 tenant key on an operator route", nil, []string{"redrive"}, cli.ExitAuth, []string{"403 Forbidden"}},
 		{"404 unknown id", nil, []string{"subscriptions", "get", "sub_unknown"}, cli.ExitAPI, []string{"404 Not Found"}},
 		{"422 names the field", nil, []string{"subscriptions", "create", "--url", "ftp://example.com/x"}, cli.ExitAPI, []string{"422", "- url:"}},
+		{"422 another account's queue without a role", nil, []string{"subscriptions", "create", "--sqs-queue-url", "http://127.0.0.1:1/222222222222/q"}, cli.ExitAPI, []string{"422", "- destination.roleArn:"}},
+		{"a role without a queue", nil, []string{"subscriptions", "create", "--role-arn", "arn:aws:iam::222222222222:role/r"}, cli.ExitUsage, []string{"--role-arn goes with"}},
+		{"no destination", nil, []string{"subscriptions", "create", "--events", "a.b"}, cli.ExitUsage, []string{"--url, --sqs-queue-url or --sns-topic-arn is required"}},
 		{"422 unknown event type", nil, []string{"publish", "--type", "no.such.type", "--payload", "{}"}, cli.ExitAPI, []string{"422", "type"}},
 		{"unreachable", map[string]string{"GANCHO_URL": deadURL}, []string{"events", "list"}, cli.ExitServer, []string{"cannot reach the API"}},
 		{"not logged in", map[string]string{"GANCHO_URL": "", "GANCHO_API_KEY": ""}, []string{"events", "list"}, cli.ExitAuth, []string{"not logged in"}},
@@ -328,9 +331,20 @@ func TestEventTypesAndSubscriptions(t *testing.T) {
 	if r := u.ok("subscriptions", "list", "--event", "cli.sub.created"); !strings.Contains(r.stdout, sub.ID) || !strings.Contains(r.stdout, "cli test") {
 		t.Errorf("list:\n%s", r.stdout)
 	}
-	if r := u.ok("subscriptions", "get", sub.ID); !strings.Contains(r.stdout, target+"/hooks") || strings.Contains(r.stdout, sub.Secret) {
+	if r := u.ok("subscriptions", "get", sub.ID); !strings.Contains(r.stdout, "POST "+target+"/hooks") || strings.Contains(r.stdout, sub.Secret) {
 		t.Errorf("get:\n%s", r.stdout)
 	}
+	// A queue of the stack's own account, under the destination prefix.
+	queue := "http://127.0.0.1:1/000000000000/" + gancho.DefaultDestinationPrefix + "cli"
+	var qsub gancho.Subscription
+	u.okJSON(&qsub, "subscriptions", "create", "--sqs-queue-url", queue, "--events", "cli.sub.created")
+	if qsub.Destination.Type != gancho.DestinationSQS || qsub.Destination.QueueURL != queue || qsub.URL != "" {
+		t.Fatalf("create with --sqs-queue-url: %+v", qsub)
+	}
+	if r := u.ok("subscriptions", "get", qsub.ID); !strings.Contains(r.stdout, "sqs "+queue) {
+		t.Errorf("get of a queue subscription:\n%s", r.stdout)
+	}
+	u.ok("subscriptions", "delete", qsub.ID)
 
 	tests := []struct {
 		name  string

@@ -17,6 +17,7 @@ import (
 // subFlags are the fields create takes as flags; -f gives the whole body.
 type subFlags struct {
 	url, name, description, method, owner, context, format, mode, file string
+	sqsQueue, snsTopic, role                                           string
 	events, headers                                                    []string
 	timeout                                                            int
 	retry                                                              string
@@ -25,7 +26,10 @@ type subFlags struct {
 
 func (f *subFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "url", "", "where deliveries go (required unless in -f)")
+	fl.StringVar(&f.url, "url", "", "where deliveries go (required unless in -f, or a queue or topic is given)")
+	fl.StringVar(&f.sqsQueue, "sqs-queue-url", "", "deliver to this SQS queue instead of a URL")
+	fl.StringVar(&f.snsTopic, "sns-topic-arn", "", "deliver to this SNS topic instead of a URL")
+	fl.StringVar(&f.role, "role-arn", "", "with a queue or topic in another AWS account: the role there to assume")
 	fl.StringSliceVar(&f.events, "events", nil, "event types, comma-separated or repeated; 'crm.*' matches a prefix (default: every type)")
 	fl.StringVar(&f.name, "name", "", "a name (default: the URL's host)")
 	fl.StringVar(&f.description, "description", "", "why it exists")
@@ -94,8 +98,20 @@ func (f *subFlags) body(cmd *cobra.Command, stdin io.Reader) (map[string]any, er
 		}
 		body["headers"] = h
 	}
-	if _, ok := body["url"]; !ok {
-		return nil, usagef("--url is required (or a \"url\" in -f)")
+	switch {
+	case f.sqsQueue != "" && f.snsTopic != "":
+		return nil, usagef("--sqs-queue-url and --sns-topic-arn are exclusive: a subscription has one destination")
+	case f.sqsQueue != "":
+		body["destination"] = map[string]any{"type": gancho.DestinationSQS, "queueUrl": f.sqsQueue, "roleArn": f.role}
+	case f.snsTopic != "":
+		body["destination"] = map[string]any{"type": gancho.DestinationSNS, "topicArn": f.snsTopic, "roleArn": f.role}
+	case f.role != "":
+		return nil, usagef("--role-arn goes with --sqs-queue-url or --sns-topic-arn")
+	}
+	_, hasURL := body["url"]
+	_, hasDest := body["destination"]
+	if !hasURL && !hasDest {
+		return nil, usagef("--url, --sqs-queue-url or --sns-topic-arn is required (or a \"url\" or \"destination\" in -f)")
 	}
 	return body, nil
 }
@@ -116,6 +132,24 @@ func readArgFile(name string, stdin io.Reader) ([]byte, error) {
 	return raw, nil
 }
 
+// target is where a subscription's deliveries go: "POST https://...", "sqs <queue URL>"
+// or "sns <topic ARN>", and the role assumed for them.
+func target(s gancho.Subscription) string {
+	var out string
+	switch d := s.Destination; d.Type {
+	case gancho.DestinationSQS:
+		out = "sqs " + d.QueueURL
+	case gancho.DestinationSNS:
+		out = "sns " + d.TopicARN
+	default:
+		return s.Method + " " + s.URL
+	}
+	if s.Destination.RoleARN != "" {
+		out += " as " + s.Destination.RoleARN
+	}
+	return out
+}
+
 func (a *app) printSubscription(raw []byte) error {
 	if a.json {
 		return a.printJSON(raw)
@@ -125,7 +159,7 @@ func (a *app) printSubscription(raw []byte) error {
 		return fmt.Errorf("unexpected subscription: %w", err)
 	}
 	fields(a.stdout,
-		"id", s.ID, "name", s.Name, "description", s.Description, "url", s.URL, "method", s.Method,
+		"id", s.ID, "name", s.Name, "description", s.Description, "destination", target(s),
 		"events", strings.Join(s.Events, ", "), "owner", s.OwnerID, "context", s.Context,
 		"format", s.Format, "mode", s.Mode, "active", yesNo(s.IsActive),
 		"timeout", fmt.Sprintf("%ds", s.TimeoutSeconds), "retry schedule", joinInts(s.RetrySchedule),
@@ -216,8 +250,8 @@ func (a *app) subscriptionsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printList(a, pg, []string{"id", "name", "url", "events", "active", "last status", "failures"}, func(s gancho.Subscription) []string {
-				return []string{s.ID, s.Name, s.URL, strings.Join(s.Events, ","), yesNo(s.IsActive), statusCode(s.LastStatusCode), itoa(s.ConsecutiveFailures)}
+			return printList(a, pg, []string{"id", "name", "destination", "events", "active", "last status", "failures"}, func(s gancho.Subscription) []string {
+				return []string{s.ID, s.Name, target(s), strings.Join(s.Events, ","), yesNo(s.IsActive), statusCode(s.LastStatusCode), itoa(s.ConsecutiveFailures)}
 			})
 		},
 	}
