@@ -69,6 +69,29 @@ func receiveOne(t *testing.T, sq *sqs.Client, queueURL string, within time.Durat
 	return sqstypes.Message{}
 }
 
+// topicIntoQueue creates a topic and a queue subscribed to it with raw delivery, which
+// keeps a message's body and attributes as published; it returns the topic's ARN and
+// the queue's URL.
+func topicIntoQueue(t *testing.T, sn *sns.Client, sq *sqs.Client, topicName, queueName string) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	topic, err := sn.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(topicName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueURL := createQueue(t, sq, queueName)
+	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sn.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+		Endpoint: aws.String(attrs.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(topic.TopicArn), queueURL
+}
+
 // queueEmpty reports whether queueURL has no message to receive now.
 func queueEmpty(t *testing.T, sq *sqs.Client, queueURL string) bool {
 	t.Helper()
@@ -157,25 +180,11 @@ func TestSNSDestination(t *testing.T) {
 	d := startDev(t)
 	c := client{t: t, base: d.URL, key: d.APIKey}
 	sq := d.App.Clients.SQS
-	ctx := context.Background()
-	sn := snsClient(sq)
-	topic, err := sn.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(uniqueName(gancho.DefaultDestinationPrefix + "topic-"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinkURL := createQueue(t, sq, uniqueName("sink-"))
-	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(sinkURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sn.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-		Endpoint: aws.String(attrs.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
-		t.Fatal(err)
-	}
+	topic, sinkURL := topicIntoQueue(t, snsClient(sq), sq, uniqueName(gancho.DefaultDestinationPrefix+"topic-"), uniqueName("sink-"))
 
 	var sub gancho.Subscription
 	if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"invoice.paid"}, "format": "raw",
-		"destination": map[string]any{"type": "sns", "topicArn": aws.ToString(topic.TopicArn)}}, &sub); code != 201 {
+		"destination": map[string]any{"type": "sns", "topicArn": topic}}, &sub); code != 201 {
 		t.Fatalf("create: %d %+v", code, sub)
 	}
 	var pub struct{ ID string }
@@ -320,22 +329,10 @@ func TestCrossAccountDestinations(t *testing.T) {
 	c.do("DELETE", "/v1/subscriptions/"+sub.ID, nil, nil)
 
 	// SNS in the customer's account, its topic feeding one of their queues.
-	topic, err := snB.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(uniqueName("invoices-"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinkURL := createQueue(t, sqB, uniqueName("invoices-sink-"))
-	qa, err := sqB.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(sinkURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := snB.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-		Endpoint: aws.String(qa.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
-		t.Fatal(err)
-	}
+	topic, sinkURL := topicIntoQueue(t, snB, sqB, uniqueName("invoices-"), uniqueName("invoices-sink-"))
 	var snsSub gancho.Subscription
 	if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"invoice.paid"},
-		"destination": map[string]any{"type": "sns", "topicArn": aws.ToString(topic.TopicArn), "roleArn": role}}, &snsSub); code != 201 {
+		"destination": map[string]any{"type": "sns", "topicArn": topic, "roleArn": role}}, &snsSub); code != 201 {
 		t.Fatalf("create sns: %d %+v", code, snsSub)
 	}
 	var pub struct{ ID string }
