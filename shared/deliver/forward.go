@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -20,6 +21,14 @@ type Forwarder interface {
 
 // WithForwarder lets the consumer deliver to SQS and SNS destinations.
 func WithForwarder(f Forwarder) Option { return func(h *Handler) { h.forwarder = f } }
+
+// MaxSNSMessageBytes is the largest message SNS takes: body and attribute names and
+// values together. SQS takes 1 MiB, more than any event's envelope.
+const MaxSNSMessageBytes = 256 * 1024
+
+// errTooLarge fails a delivery whose message no attempt could send: it is final at
+// once rather than retried for days.
+var errTooLarge = errors.New("message_too_large")
 
 // errNoForwarder fails the attempts of a queue or topic destination where the
 // consumer has no AWS clients for them.
@@ -67,6 +76,16 @@ func (r request) queueMessage(now time.Time) (gancho.QueueMessage, error) {
 	return m, nil
 }
 
+// size is what SNS and SQS count of a message: its body and its attributes' names,
+// types and values.
+func size(m gancho.QueueMessage) int {
+	n := len(m.Body)
+	for k, v := range m.Attributes {
+		n += len(k) + len("String") + len(v)
+	}
+	return n
+}
+
 // forward is sendClassified for a queue or topic destination: one attempt, described.
 func forward(ctx context.Context, f Forwarder, r request, now time.Time) (gancho.Attempt, metrics.Reason) {
 	a := gancho.Attempt{Number: r.attempt, At: now.UTC(), Outcome: gancho.OutcomeFailure}
@@ -75,6 +94,9 @@ func forward(ctx context.Context, f Forwarder, r request, now time.Time) (gancho
 	start := time.Now()
 	var out gancho.Forwarded
 	m, err := r.queueMessage(now)
+	if size := size(m); err == nil && r.sub.Destination.Type == gancho.DestinationSNS && size > MaxSNSMessageBytes {
+		err = fmt.Errorf("%w: %d bytes with its attributes, over SNS's %d", errTooLarge, size, MaxSNSMessageBytes)
+	}
 	if err == nil && f == nil {
 		err = errNoForwarder
 	}

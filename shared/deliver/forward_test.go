@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,5 +92,29 @@ func TestForwardFailures(t *testing.T) {
 				t.Errorf("attempt %+v reason %q", a, reason)
 			}
 		})
+	}
+}
+
+// A message SNS cannot take fails at once, without a call, and is final: retrying it
+// for days could never succeed. The same payload goes to SQS, which takes 1 MiB.
+func TestForwardTooLargeForSNSIsFinal(t *testing.T) {
+	r := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q", "")
+	r.event.Payload = []byte(`"` + strings.Repeat("x", gancho.MaxPayloadBytes-2) + `"`)
+	calls := 0
+	f := forwarderFunc(func(context.Context, string, gancho.Target, gancho.QueueMessage) (gancho.Forwarded, error) {
+		calls++
+		return gancho.Forwarded{StatusCode: 200, Response: "msg"}, nil
+	})
+	if a, _ := forward(context.Background(), f, r, time.Now()); a.Outcome != gancho.OutcomeSuccess || calls != 1 {
+		t.Fatalf("to SQS: attempt %+v after %d calls", a, calls)
+	}
+	r.sub.Destination = gancho.Target{Type: gancho.DestinationSNS, TopicARN: "arn:aws:sns:us-east-1:111111111111:gancho-dest-t"}
+	a, _ := forward(context.Background(), f, r, time.Now())
+	if a.Outcome != gancho.OutcomeFailure || calls != 1 || !strings.HasPrefix(a.Error, "message_too_large") {
+		t.Fatalf("to SNS: attempt %+v after %d calls", a, calls)
+	}
+	h := &Handler{jitter: func(d time.Duration) time.Duration { return d }}
+	if status, next, _ := h.outcome(r.sub, r.event, a, time.Now()); status != gancho.StatusFailed || next != nil {
+		t.Errorf("outcome %s next %v, want failed at once", status, next)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -520,7 +521,8 @@ func pendingDelivery(m queue.Message, b gancho.DeliveryBatch) (gancho.Delivery, 
 // the retry schedule of ev's type if it has one, else the subscription's
 // (gancho.RetryPolicy).
 func (h *Handler) outcome(sub gancho.Subscription, ev gancho.Event, a gancho.Attempt, now time.Time) (string, *time.Time, time.Duration) {
-	permanent := a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone
+	permanent := a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone ||
+		strings.HasPrefix(a.Error, errTooLarge.Error())
 	schedule := sub.RetrySchedule
 	if len(ev.RetrySchedule) > 0 {
 		schedule = ev.RetrySchedule
