@@ -277,10 +277,15 @@ func TestQueueDestinationRules(t *testing.T) {
 
 // customerRole creates, in the customer's account, a role trusting the stack's
 // account with externalID, as the README tells a customer to.
-func customerRole(t *testing.T, iamc *iam.Client, name, externalID string) string {
+// With sessionName, the role trusts only that role session name (one owner's).
+func customerRole(t *testing.T, iamc *iam.Client, name, externalID string, sessionName ...string) string {
 	t.Helper()
+	cond := `"sts:ExternalId":"` + externalID + `"`
+	if len(sessionName) > 0 {
+		cond += `,"sts:RoleSessionName":"` + sessionName[0] + `"`
+	}
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + config.LocalAccountID +
-		`:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + externalID + `"}}}]}`
+		`:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{` + cond + `}}}]}`
 	out, err := iamc.CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)})
 	if err != nil {
 		t.Fatalf("create role %s: %v", name, err)
@@ -358,5 +363,49 @@ func TestCrossAccountDestinations(t *testing.T) {
 	}
 	if !queueEmpty(t, sqB, queueURL) {
 		t.Error("a message reached the queue through a role that does not trust this tenant")
+	}
+}
+
+// A role held to one owner of the tenant: its trust policy requires the role session
+// name the API shows on that owner's subscription. Another owner of the same tenant
+// naming the role is refused by STS.
+func TestCrossAccountRoleHeldToOneOwner(t *testing.T) {
+	d := startDev(t)
+	c := client{t: t, base: d.URL, key: d.APIKey}
+	endpoint := aws.ToString(d.App.Clients.SQS.Options().BaseEndpoint)
+	cfg := emulators.AccountConfig("333333333333")
+	sqC, iamC := emulators.NewSQSClient(cfg, endpoint), emulators.NewIAMClient(cfg, endpoint)
+	queueURL := createQueue(t, sqC, uniqueName("office-42-"))
+	role := customerRole(t, iamC, uniqueName("office-42-sender-"), d.TenantID, gancho.SessionName(d.TenantID, "office-42"))
+
+	subscribe := func(owner string) gancho.Subscription {
+		var sub gancho.Subscription
+		if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"order.created"}, "ownerId": owner, "retrySchedule": []int{1},
+			"destination": map[string]any{"type": "sqs", "queueUrl": queueURL, "roleArn": role}}, &sub); code != 201 {
+			t.Fatalf("create for %s: %d %+v", owner, code, sub)
+		}
+		return sub
+	}
+	mine, theirs := subscribe("office-42"), subscribe("office-43")
+	if mine.Destination.SessionName != gancho.SessionName(d.TenantID, "office-42") || theirs.Destination.SessionName == mine.Destination.SessionName {
+		t.Fatalf("session names %q and %q", mine.Destination.SessionName, theirs.Destination.SessionName)
+	}
+	publish := func(owner string) string {
+		var pub struct{ ID string }
+		if code := c.do("POST", "/v1/events", map[string]any{"type": "order.created", "ownerId": owner, "payload": map[string]any{}}, &pub); code != 202 {
+			t.Fatalf("publish: %d", code)
+		}
+		return pub.ID
+	}
+	ok := publish("office-42")
+	if env := checkSignedMessage(t, c, mine.ID, receiveOne(t, sqC, queueURL, 20*time.Second)); env.ID != ok {
+		t.Errorf("message of event %s, want %s", env.ID, ok)
+	}
+	refused := waitDelivery(t, c, gancho.DeliveryID(publish("office-43"), theirs.ID), 30*time.Second)
+	if refused.Status != gancho.StatusFailed || len(refused.Attempts) == 0 || !strings.Contains(refused.Attempts[0].Error, "AccessDenied") {
+		t.Fatalf("the other owner's delivery: %s %+v", refused.Status, refused.Attempts)
+	}
+	if !queueEmpty(t, sqC, queueURL) {
+		t.Error("the other owner's event reached the queue")
 	}
 }

@@ -35,7 +35,7 @@ type Sender struct {
 	roles map[roleKey]*aws.CredentialsCache
 }
 
-type roleKey struct{ tenant, role string }
+type roleKey struct{ tenant, role, session string }
 
 // maxRoles bounds the assumed-role credentials kept (each refreshes itself before it
 // expires); past it the cache starts again, and roles are assumed again as used.
@@ -51,12 +51,16 @@ func New(sqsClient *sqs.Client, snsClient *sns.Client, stsClient stscreds.Assume
 	return &Sender{sqs: sqsClient, sns: snsClient, sts: stsClient, roles: map[roleKey]*aws.CredentialsCache{}}
 }
 
-// credentials are the role's for tenant, or nil for the deployment's own.
-func (s *Sender) credentials(tenant, role string) *aws.CredentialsCache {
+// credentials are the role's for tenant, assumed as session, or nil for the
+// deployment's own.
+func (s *Sender) credentials(tenant, role, session string) *aws.CredentialsCache {
 	if role == "" {
 		return nil
 	}
-	k := roleKey{tenant, role}
+	if session == "" {
+		session = gancho.SessionName(tenant, "")
+	}
+	k := roleKey{tenant, role, session}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.roles[k]; ok {
@@ -67,27 +71,15 @@ func (s *Sender) credentials(tenant, role string) *aws.CredentialsCache {
 	}
 	c := aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(s.sts, role, func(o *stscreds.AssumeRoleOptions) {
 		o.ExternalID = aws.String(tenant)
-		o.RoleSessionName = sessionName(tenant)
+		o.RoleSessionName = session
 		o.Duration = SessionDuration
 	}))
 	s.roles[k] = c
 	return c
 }
 
-// sessionName names the assumed-role session after the tenant (CloudTrail in the
-// customer's account shows it): at most 64 characters of [\w+=,.@-].
-func sessionName(tenant string) string {
-	b := []byte("gancho-")
-	for i := 0; i < len(tenant) && len(b) < 64; i++ {
-		c := tenant[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '@' || c == '=' || c == ',' || c == '+' {
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
-
-// Forward sends m to the destination. A nil error means the queue or topic took it;
+// Forward sends m to the destination, assuming its role (if any) as to.SessionName
+// (gancho.SessionName). A nil error means the queue or topic took it;
 // otherwise the error is short (an AWS error code, "timeout") and the answer says
 // what AWS returned.
 func (s *Sender) Forward(ctx context.Context, tenant string, to gancho.Target, m gancho.QueueMessage) (gancho.Forwarded, error) {
@@ -95,7 +87,7 @@ func (s *Sender) Forward(ctx context.Context, tenant string, to gancho.Target, m
 	// creds stays a nil interface for the deployment's own credentials (a typed nil
 	// would replace the client's).
 	var creds aws.CredentialsProvider
-	if c := s.credentials(tenant, to.RoleARN); c != nil {
+	if c := s.credentials(tenant, to.RoleARN, to.SessionName); c != nil {
 		creds = c
 		// Retrieved here so a refused role reads as such, not as a signing failure;
 		// the call below reuses the cached credentials.

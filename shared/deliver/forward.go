@@ -101,7 +101,9 @@ func forward(ctx context.Context, f Forwarder, r request, now time.Time) (gancho
 		err = errNoForwarder
 	}
 	if err == nil {
-		out, err = f.Forward(ctx, r.sub.TenantID, r.sub.Destination, m)
+		to := r.sub.Destination
+		to.SessionName = gancho.SessionName(r.sub.TenantID, r.sub.OwnerID)
+		out, err = f.Forward(ctx, r.sub.TenantID, to, m)
 	}
 	a.DurationMs = time.Since(start).Milliseconds()
 	a.StatusCode, a.Response = out.StatusCode, keep([]byte(out.Response))

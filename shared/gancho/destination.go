@@ -1,6 +1,8 @@
 package gancho
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -23,6 +25,27 @@ type Target struct {
 	QueueURL string `json:"queueUrl,omitempty" doc:"sqs: the queue's URL, https://sqs.<region>.amazonaws.com/<account>/<name>"`
 	TopicARN string `json:"topicArn,omitempty" doc:"sns: the topic's ARN, arn:aws:sns:<region>:<account>:<name>"`
 	RoleARN  string `json:"roleArn,omitempty" doc:"sqs and sns: a role in the queue's or topic's account, assumed with the tenant id as external id; required for a destination in another AWS account"`
+	// SessionName is derived for reads (Subscription.Redacted), not stored.
+	SessionName string `json:"sessionName,omitempty" schema:"readOnly" doc:"with roleArn: the role session name the deliveries assume it with, gancho-<tenant id>, and -<16 hex of SHA-256 of ownerId> for a subscription with an owner; a trust policy may require it (sts:RoleSessionName) to trust one owner only"`
+}
+
+// SessionName is the role session name a subscription's deliveries assume its role
+// with: the tenant's, and its owner's when it has one, so a customer's trust policy
+// can hold a role to one owner (the external id, the tenant id, is shared by every
+// owner of the tenant). At most 64 characters of the set STS allows.
+func SessionName(tenantID, ownerID string) string {
+	b := []byte("gancho-")
+	for i := 0; i < len(tenantID) && len(b) < 7+40; i++ {
+		if c := tenantID[i]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_-.@=,+", c) >= 0 {
+			b = append(b, c)
+		}
+	}
+	if ownerID != "" {
+		sum := sha256.Sum256([]byte(ownerID))
+		b = append(b, '-')
+		b = append(b, hex.EncodeToString(sum[:8])...)
+	}
+	return string(b)
 }
 
 // IsAWS reports whether the target is a queue or topic rather than an HTTP endpoint.

@@ -2,6 +2,7 @@ package gancho_test
 
 import (
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -150,5 +151,35 @@ func TestDestinationReadAndPatch(t *testing.T) {
 	}
 	if _, err := gancho.NewSubscription(again, deployment); err != nil {
 		t.Errorf("PUT of what GET returned: %v", err)
+	}
+}
+
+func TestSessionName(t *testing.T) {
+	allowed := regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	long := strings.Repeat("t", 200)
+	names := map[string]string{}
+	for _, c := range []struct{ tenant, owner string }{
+		{"ten_06h2bsakcp6mtfwbg7m5sb2n6w", ""}, {"ten_06h2bsakcp6mtfwbg7m5sb2n6w", "office-42"},
+		{"ten_06h2bsakcp6mtfwbg7m5sb2n6w", "office-43"}, {long, "x/ y#z"}, {"dev", "carteira 7"},
+	} {
+		n := gancho.SessionName(c.tenant, c.owner)
+		if !allowed.MatchString(n) || !strings.HasPrefix(n, "gancho-") {
+			t.Errorf("SessionName(%q, %q) = %q: not a valid role session name", c.tenant, c.owner, n)
+		}
+		if prev, dup := names[n]; dup {
+			t.Errorf("%q and %q share the session name %q", prev, c.owner, n)
+		}
+		names[n] = c.owner
+	}
+	sub, err := gancho.NewSubscription(sqsInput("https://sqs.us-east-1.amazonaws.com/"+otherAccount+"/q", "arn:aws:iam::"+otherAccount+":role/r"), deployment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.TenantID, sub.OwnerID = "ten_1", "office-42"
+	if got := sub.Redacted().Destination.SessionName; got != gancho.SessionName("ten_1", "office-42") {
+		t.Errorf("read sessionName %q", got)
+	}
+	if sub.Destination.SessionName != "" {
+		t.Error("the session name is stored; it is derived on read")
 	}
 }

@@ -153,6 +153,9 @@ func mapSensitive(m map[string]string, f func(string) (string, error)) (map[stri
 func (s Subscription) Redacted() Subscription {
 	s.Signature = Signature{Scheme: s.SignatureScheme(), PublicKey: PublicKeyOf(s.Secret)}
 	s.Destination.Type = s.Destination.Kind()
+	if s.Destination.RoleARN != "" {
+		s.Destination.SessionName = SessionName(s.TenantID, s.OwnerID)
+	}
 	s.Secret, s.PreviousSecret, s.PreviousSecretValidUntil = "", "", nil
 	s, _ = s.MapSecrets(func(v string) (string, error) { return Mask(v), nil })
 	return s
