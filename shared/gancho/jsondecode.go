@@ -45,9 +45,11 @@ func decodeError(err error, v any) error {
 	var typ *json.UnmarshalTypeError
 	var parse *time.ParseError
 	switch {
-	case errors.As(err, &parse):
+	case errors.As(err, &parse) || strings.HasPrefix(err.Error(), "Time.UnmarshalJSON: "):
 		// encoding/json does not say which member a time came from: the body's type
-		// has one date-time member (an event's deliverAt), which is it.
+		// has one date-time member (an event's deliverAt), which is it. (Go 1.26's
+		// time.Time refuses a JSON value that is no string with a plain error; 1.27
+		// gives an UnmarshalTypeError, below.)
 		if field := timeField(v); field != "" {
 			return Invalid(FieldError{Field: field, Message: timeMessage})
 		}
