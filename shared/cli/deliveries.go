@@ -29,7 +29,8 @@ func (a *app) timeFlag(name, v string) (string, error) {
 
 func (a *app) eventsCommand() *cobra.Command {
 	var lf listFlags
-	var typ, owner, ref, since, until string
+	var typ, owner, ref string
+	var tr timeRange
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List events, newest first",
@@ -45,7 +46,7 @@ func (a *app) eventsCommand() *cobra.Command {
 					q.Set(p[0], p[1])
 				}
 			}
-			if err := a.timeRange(q, since, until); err != nil {
+			if err := tr.apply(a, q); err != nil {
 				return err
 			}
 			c, err := a.client("")
@@ -65,8 +66,7 @@ func (a *app) eventsCommand() *cobra.Command {
 	list.Flags().StringVar(&typ, "type", "", "only this event type")
 	list.Flags().StringVar(&owner, "owner", "", "only this ownerId")
 	list.Flags().StringVar(&ref, "reference-id", "", "only this reference id")
-	list.Flags().StringVar(&since, "since", "", "from this time (RFC 3339, or a duration back from now: 24h)")
-	list.Flags().StringVar(&until, "until", "", "up to this time")
+	tr.add(list, "")
 
 	get := &cobra.Command{
 		Use:     "get ID",
@@ -100,12 +100,22 @@ func (a *app) eventsCommand() *cobra.Command {
 	return group("events", "Events: list, get", []string{"event"}, list, get)
 }
 
-func (a *app) timeRange(q url.Values, since, until string) error {
-	s, err := a.timeFlag("since", since)
+// timeRange is a command's --since and --until.
+type timeRange struct{ since, until string }
+
+// add declares the flags; what says what they select ("deliveries created ").
+func (tr *timeRange) add(cmd *cobra.Command, what string) {
+	cmd.Flags().StringVar(&tr.since, "since", "", what+"from this time (RFC 3339, or a duration back from now: 24h)")
+	cmd.Flags().StringVar(&tr.until, "until", "", what+"up to this time")
+}
+
+// apply sets since and until in q, as the API takes them.
+func (tr timeRange) apply(a *app, q url.Values) error {
+	s, err := a.timeFlag("since", tr.since)
 	if err != nil {
 		return err
 	}
-	u, err := a.timeFlag("until", until)
+	u, err := a.timeFlag("until", tr.until)
 	if err != nil {
 		return err
 	}
@@ -120,7 +130,8 @@ func (a *app) timeRange(q url.Values, since, until string) error {
 
 func (a *app) deliveriesCommand() *cobra.Command {
 	var lf listFlags
-	var sub, event, status, since, until string
+	var sub, event, status string
+	var tr timeRange
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List a subscription's or an event's deliveries",
@@ -137,7 +148,7 @@ func (a *app) deliveriesCommand() *cobra.Command {
 			}
 			path := "/v1/subscriptions/" + pathID(sub) + "/deliveries"
 			if event != "" {
-				if status != "" || since != "" || until != "" {
+				if status != "" || tr.since != "" || tr.until != "" {
 					return usagef("--status, --since and --until filter a subscription's deliveries (--subscription)")
 				}
 				path = "/v1/events/" + pathID(event) + "/deliveries"
@@ -145,7 +156,7 @@ func (a *app) deliveriesCommand() *cobra.Command {
 			if status != "" {
 				q.Set("status", status)
 			}
-			if err := a.timeRange(q, since, until); err != nil {
+			if err := tr.apply(a, q); err != nil {
 				return err
 			}
 			c, err := a.client("")
@@ -169,8 +180,7 @@ func (a *app) deliveriesCommand() *cobra.Command {
 	list.Flags().StringVar(&sub, "subscription", "", "the subscription's deliveries")
 	list.Flags().StringVar(&event, "event", "", "the event's deliveries (one per destination)")
 	list.Flags().StringVar(&status, "status", "", "pending, retrying, delivered, failed or cancelled")
-	list.Flags().StringVar(&since, "since", "", "from this time (RFC 3339, or a duration back from now: 24h)")
-	list.Flags().StringVar(&until, "until", "", "up to this time")
+	tr.add(list, "")
 
 	get := &cobra.Command{
 		Use:     "get ID",
@@ -257,7 +267,7 @@ const maxRedrivePerCall = 10000
 const maxRounds = 1000
 
 func (a *app) recoverCommand() *cobra.Command {
-	var since, until string
+	var tr timeRange
 	cmd := &cobra.Command{
 		Use:   "recover SUBSCRIPTION --since TIME",
 		Short: "Re-queue a subscription's failed and cancelled deliveries",
@@ -267,11 +277,11 @@ re-queues at most 1,000), with a running count.`,
 		Example: "  gancho recover sub_... --since 24h\n  gancho recover sub_... --since 2026-11-28T00:00:00Z --until 2026-11-29T00:00:00Z",
 		Args:    exactArgs("SUBSCRIPTION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if since == "" {
+			if tr.since == "" {
 				return usagef("--since is required")
 			}
 			q := url.Values{}
-			if err := a.timeRange(q, since, until); err != nil {
+			if err := tr.apply(a, q); err != nil {
 				return err
 			}
 			body := map[string]string{"since": q.Get("since")}
@@ -306,8 +316,7 @@ re-queues at most 1,000), with a running count.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "", "deliveries created from this time (RFC 3339, or a duration back from now: 24h)")
-	cmd.Flags().StringVar(&until, "until", "", "and before this time")
+	tr.add(cmd, "deliveries created ")
 	return cmd
 }
 
