@@ -411,8 +411,12 @@ func (st *Store) ResultsCursor(ctx context.Context, tenant, subID string) (strin
 // fanOutHorizon is the time before which every event of tenant has its deliveries
 // written: the creation of the tenant's oldest event still in the outbox, or now less
 // the store's fan-out settle time. Outbox entries of expired events (left until the
-// TTL removes them) do not hold it back. The outbox holds only events in flight, so
-// reading the part of it older than the horizon is small.
+// TTL removes them) do not hold it back, nor do scheduled events: their results key
+// is at their deliverAt or their fan-out, whichever is later, so no horizon taken
+// before they are queued passes it (one far ahead would otherwise hold every push
+// reader of the tenant from when its fan-out is due until the sweeper hands it over).
+// The outbox holds only events in flight, so reading the part of it older than the
+// horizon is small.
 func (st *Store) fanOutHorizon(ctx context.Context, tenant string, now time.Time) (time.Time, error) {
 	h := now.Add(-st.settle)
 	for shard := 0; shard < dueShards; shard++ {
@@ -420,11 +424,12 @@ func (st *Store) fanOutHorizon(ctx context.Context, tenant string, now time.Time
 			TableName:              &st.table,
 			IndexName:              aws.String("gsi3"),
 			KeyConditionExpression: aws.String("gsi3pk = :p AND gsi3sk < :h"),
-			FilterExpression:       aws.String("pk = :t AND expiresAt > :now"),
-			ProjectionExpression:   aws.String("gsi3sk"),
+			// deliverAt is a string when set (an unscheduled event has none, or NULL).
+			FilterExpression:     aws.String("pk = :t AND expiresAt > :now AND NOT attribute_type(deliverAt, :str)"),
+			ProjectionExpression: aws.String("gsi3sk"),
 			ExpressionAttributeValues: map[string]av{
 				":p": s(fmt.Sprintf("OUTBOX#%d", shard)), ":h": s(dueKey(h, "")),
-				":t": s(eventsPK(tenant)), ":now": n(now.Unix()),
+				":t": s(eventsPK(tenant)), ":now": n(now.Unix()), ":str": s("S"),
 			},
 		}
 		for {
