@@ -411,8 +411,13 @@ func (st *Store) ResultsCursor(ctx context.Context, tenant, subID string) (strin
 // fanOutHorizon is the time before which every event of tenant has its deliveries
 // written: the creation of the tenant's oldest event still in the outbox, or now less
 // the store's fan-out settle time. Outbox entries of expired events (left until the
-// TTL removes them) do not hold it back. The outbox holds only events in flight, so
-// reading the part of it older than the horizon is small.
+// TTL removes them) do not hold it back. A scheduled event in the outbox holds it only
+// from its deliverAt: its results key is at its deliverAt or its fan-out, whichever is
+// later, so a cursor before its deliverAt cannot skip it (held from its due time, one
+// far ahead would stall every push reader of the tenant until the sweeper hands it
+// over). The outbox holds only events in flight, so reading the part of it older than
+// the horizon is small: up to its oldest unscheduled event, past the scheduled ones due
+// before it.
 func (st *Store) fanOutHorizon(ctx context.Context, tenant string, now time.Time) (time.Time, error) {
 	h := now.Add(-st.settle)
 	for shard := 0; shard < dueShards; shard++ {
@@ -421,25 +426,39 @@ func (st *Store) fanOutHorizon(ctx context.Context, tenant string, now time.Time
 			IndexName:              aws.String("gsi3"),
 			KeyConditionExpression: aws.String("gsi3pk = :p AND gsi3sk < :h"),
 			FilterExpression:       aws.String("pk = :t AND expiresAt > :now"),
-			ProjectionExpression:   aws.String("gsi3sk"),
+			ProjectionExpression:   aws.String("gsi3sk, deliverAt"),
 			ExpressionAttributeValues: map[string]av{
 				":p": s(fmt.Sprintf("OUTBOX#%d", shard)), ":h": s(dueKey(h, "")),
 				":t": s(eventsPK(tenant)), ":now": n(now.Unix()),
 			},
 		}
-		for {
+		for done := false; !done; {
 			res, err := st.db.Query(ctx, in)
 			if err != nil {
 				return h, fmt.Errorf("read outbox: %w", err)
 			}
-			if len(res.Items) > 0 {
-				// Ascending: the first is this shard's oldest.
-				if sk, ok := res.Items[0]["gsi3sk"].(*types.AttributeValueMemberS); ok {
-					at, _, _ := strings.Cut(sk.Value, "#")
-					if t, err := time.Parse("2006-01-02T15:04:05.000000000Z", at); err == nil && t.Before(h) {
+			// Ascending by due time: the first unscheduled one is this shard's oldest.
+			for _, it := range res.Items {
+				sk, ok := it["gsi3sk"].(*types.AttributeValueMemberS)
+				if !ok {
+					continue
+				}
+				at, _, _ := strings.Cut(sk.Value, "#")
+				due, err := time.Parse("2006-01-02T15:04:05.000000000Z", at)
+				if err != nil {
+					continue
+				}
+				if !due.Before(h) {
+					done = true
+					break
+				}
+				if v, ok := it["deliverAt"].(*types.AttributeValueMemberS); ok {
+					if t, err := time.Parse(time.RFC3339Nano, v.Value); err == nil && t.Before(h) {
 						h = t
 					}
+					continue
 				}
+				h, done = due, true
 				break
 			}
 			if len(res.LastEvaluatedKey) == 0 {

@@ -88,7 +88,7 @@ var routeDocs = map[string]openapi.Doc{
 		Description: "Whether there are matched events not yet seen through results.",
 		Success:     []int{200}, Params: idParam, Response: openapi.Out[callbackResponse]()},
 	"subscription-results": {
-		Description: "Without all=true: the events matched since the subscription was last viewed, which marks them viewed. With all=true: all of them within retention, filtered by date. Numbers may be sent as strings. For a push subscription (read from the events queued for it) an event shows among the new ones once every earlier event's fan-out has finished and at least 10 s after it was published; needView and all=true show it at once.",
+		Description: "Without all=true: the events matched since the subscription was last viewed, which marks them viewed. With all=true: all of them within retention, filtered by date. Numbers may be sent as strings. For a push subscription (read from the events queued for it) an event shows among the new ones once every earlier event's fan-out has finished and at least 10 s after it was published; needView and all=true show it at once. An event published with deliverAt shows in neither before then, and then among the new ones once (a push subscription's at least 10 s after its deliverAt).",
 		Request:     openapi.In[resultsBody](), BodyOptional: true,
 		Query:   []openapi.Param{openapi.Q("all", "all events within retention instead of the unseen ones", openapi.BoolSchema)},
 		Success: []int{200}, Params: idParam, Response: openapi.Out[resultsResponse]()},

@@ -233,12 +233,20 @@ func (st *Store) ResultsCursor(_ context.Context, tenant, subID string) (string,
 
 // fanOutHorizon is the time before which every event of tenant has its deliveries
 // written: the creation of its oldest live event still in the outbox, or now less the
-// fan-out settle time.
+// fan-out settle time. A scheduled event holds it only from its deliverAt (see the
+// DynamoDB store).
 func (st *Store) fanOutHorizon(tenant string, now time.Time) time.Time {
 	h := now.Add(-st.settle)
 	for _, e := range st.events {
-		if e.outbox && e.ev.TenantID == tenant && e.expiresAt > now.Unix() && e.ev.OutboxDue().Before(h) {
-			h = e.ev.OutboxDue() // as the DynamoDB store's outbox key
+		if !e.outbox || e.ev.TenantID != tenant || e.expiresAt <= now.Unix() {
+			continue
+		}
+		hold := e.ev.OutboxDue() // as the DynamoDB store's outbox key
+		if e.ev.DeliverAt != nil {
+			hold = *e.ev.DeliverAt
+		}
+		if hold.Before(h) {
+			h = hold
 		}
 	}
 	return h

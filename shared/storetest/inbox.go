@@ -475,6 +475,64 @@ var scheduledCases = []Case{
 	}},
 }
 
+// scheduledHorizonCases: a scheduled event waiting in the outbox does not hold back a
+// push subscription's new results. Its results key is its deliverAt, or its fan-out
+// if that comes later, so a cursor that passes the events published meanwhile cannot
+// skip it; holding the horizon at its fan-out's due time would only stall every push
+// reader of the tenant until the sweeper hands it over (a grace period later).
+var scheduledHorizonCases = []Case{
+	{"scheduled events in the outbox hold back new push results only from their deliverAt", func(t *testing.T, e Env) {
+		tenant := e.Tenant
+		clock := NewClock()
+		push := NewSub(t, tenant, clock, gancho.SubscriptionInput{Events: listp("crm.*")})
+		e.create(t, push)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		event := func(created time.Time, at *time.Time) gancho.Event {
+			return gancho.Event{ID: gancho.NewID(gancho.PrefixEvent, created), TenantID: tenant, Type: "crm.lead.created",
+				CreatedAt: created, DeliverAt: at, Payload: json.RawMessage(`{}`)}
+		}
+		create := func(evs ...gancho.Event) {
+			t.Helper()
+			for _, ev := range evs {
+				if err := e.St.CreateEvent(e.Ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		unseen := func(what string, want ...string) {
+			t.Helper()
+			p, err := e.St.ReadDelivered(e.Ctx, tenant, push.ID, "", gancho.InboxQuery{Unseen: true, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(p.EventIDs, want) || p.Total != len(want) {
+				t.Fatalf("%s: push unseen = %v total %d, want %v", what, p.EventIDs, p.Total, want)
+			}
+		}
+		// far was published an hour ago for 14 minutes from now: its fan-out was due a
+		// minute ago and the sweeper has not handed it over yet. near is scheduled
+		// within the queue's delay and waits for its background fan-out.
+		farAt, nearAt := now.Add(14*time.Minute), now.Add(5*time.Minute)
+		far := event(now.Add(-time.Hour), &farAt)
+		near := event(now.Add(-50*time.Second), &nearAt)
+		before := asQueued(event(now.Add(-30*time.Second), nil), gancho.Delivery{SubscriptionID: push.ID})
+		after := asQueued(event(now.Add(-10*time.Second), nil), gancho.Delivery{SubscriptionID: push.ID})
+		create(far, near, before, after)
+		unseen("scheduled ahead in the outbox", before.ID, after.ID)
+
+		// late was due 20 s ago and is still in the outbox: its results key will be
+		// its fan-out, so a cursor may not pass its deliverAt until then.
+		lateAt := now.Add(-20 * time.Second)
+		late := event(now.Add(-2*time.Hour), &lateAt)
+		create(late)
+		unseen("scheduled and late in the outbox", before.ID)
+		if err := e.St.MarkEventQueued(e.Ctx, late, now.Add(-time.Millisecond), []gancho.Destination{{SubscriptionID: push.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		unseen("late handed over", before.ID, after.ID, late.ID)
+	}},
+}
+
 // waitFor polls cond until it holds, failing the test at deadline.
 func waitFor(t *testing.T, deadline time.Time, cond func() bool) {
 	t.Helper()

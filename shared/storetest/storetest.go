@@ -101,6 +101,7 @@ var Areas = []struct {
 	{"Publishing", publishCases},
 	{"InboxAndResults", inboxCases},
 	{"ScheduledResults", scheduledCases},
+	{"ScheduledResultsHorizon", scheduledHorizonCases},
 	{"RateLimit", rateCases},
 	{"Sweeper", sweeperCases},
 }
