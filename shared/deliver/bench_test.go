@@ -88,6 +88,10 @@ func (s *benchStore) SettleNotice(context.Context, string, string, string, *time
 	return nil
 }
 
+func (s *benchStore) ClaimNotice(context.Context, string, string, string, time.Time) (bool, error) {
+	return false, nil
+}
+
 // sentMessage is one message a memQueue was given.
 type sentMessage struct {
 	msg   queue.Message

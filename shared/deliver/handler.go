@@ -442,6 +442,7 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b gancho.Deliver
 	if hold, limited, err := h.rateLimited(ctx, m, sub, now, ordered, log); limited || err != nil {
 		return nil, hold, err
 	}
+	sub = h.noticeDue(ctx, sub, ev, d, log)
 	req := request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens, tenant: tenant}
 	var a gancho.Attempt
 	var reason metrics.Reason

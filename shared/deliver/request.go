@@ -345,6 +345,28 @@ func NoticeBody(sub gancho.Subscription, baseURL string) ([]byte, error) {
 // attempt of its notice (see publish/notify.go).
 type NoticeSettler interface {
 	SettleNotice(ctx context.Context, tenant, subID, deliveryID string, until *time.Time) error
+	// ClaimNotice records an update (needView, lastUpdateAt) and takes the flag if it
+	// is free (publish/notify.go); the consumer calls it for a scheduled event's notice
+	// when it is due.
+	ClaimNotice(ctx context.Context, tenant, subID, deliveryID string, at time.Time) (bool, error)
+}
+
+// noticeDue records, when a scheduled event's notice is first sent, the update that
+// publishing left unrecorded so as not to tell of the event early: needView and
+// lastUpdateAt (at deliverAt), taking the pending-notice flag if it is free, so the
+// events published after it wait for this notice as they would for any. It returns
+// sub as the notice must show it.
+func (h *Handler) noticeDue(ctx context.Context, sub gancho.Subscription, ev gancho.Event, d gancho.Delivery, log *slog.Logger) gancho.Subscription {
+	if sub.Mode != gancho.ModeNotify || ev.DeliverAt == nil || len(d.Attempts) > 0 {
+		return sub
+	}
+	at := ev.DeliverAt.UTC()
+	if _, err := h.store.ClaimNotice(ctx, d.TenantID, sub.ID, d.ID, at); err != nil {
+		log.Warn("scheduled notice: update not recorded", "subscriptionId", sub.ID, "err", err)
+		return sub
+	}
+	sub.NeedView, sub.LastUpdateAt = true, &at
+	return sub
 }
 
 // settleNotice runs after an attempt of a delivery to a notify subscription was

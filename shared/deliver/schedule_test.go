@@ -1,8 +1,12 @@
 package deliver_test
 
 import (
+	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,4 +105,50 @@ func TestScheduledDeliveryWaitsForDeliverAt(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A scheduled event's notice (a notify subscription's) tells of the event when it is
+// due: sent at deliverAt, it records the update then (needView, lastUpdateAt at
+// deliverAt) and carries it, which publishing could not do without telling early.
+func TestScheduledNoticeRecordsTheUpdateWhenDue(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bodies [][]byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, b)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	sub := newBenchSub("ten_notice", srv.URL+"/notice")
+	sub.Mode = gancho.ModeNotify
+	e := &rlEnv{t: t, st: newTestStore(), q: &memQueue{}, f: newBenchFixture(sub, 1), rcv: &hookLog{},
+		now: time.Unix(time.Now().Unix()+10, 0).UTC()}
+	at := e.now.Add(time.Minute)
+	e.f.events[0].DeliverAt = &at
+	e.st.seed(t, e.f)
+	e.h = deliver.NewHandler(e.st, e.q, outbound.NewClient(outbound.Options{AllowPrivate: true}), testenv.Logger(t), deliver.WithClock(e.clock))
+
+	e.handle(e.first()...)
+	again := e.q.take()
+	if got, _ := e.st.GetSubscription(context.Background(), sub.TenantID, sub.ID); got.NeedView || got.LastUpdateAt != nil || len(again) != 1 {
+		t.Fatalf("before deliverAt: needView %v lastUpdateAt %v, %d re-sent", got.NeedView, got.LastUpdateAt, len(again))
+	}
+	e.advance(time.Minute)
+	if failed := e.handle(again[0].msg); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	got, _ := e.st.GetSubscription(context.Background(), sub.TenantID, sub.ID)
+	if !got.NeedView || got.LastUpdateAt == nil || !got.LastUpdateAt.Equal(at) {
+		t.Errorf("after the notice: needView %v lastUpdateAt %v, want true and %v", got.NeedView, got.LastUpdateAt, at)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var n struct {
+		LastUpdateAt *time.Time `json:"lastUpdateAt"`
+	}
+	if len(bodies) != 1 || json.Unmarshal(bodies[0], &n) != nil || n.LastUpdateAt == nil || !n.LastUpdateAt.Equal(at) {
+		t.Errorf("notices %q, want one with lastUpdateAt %v", bodies, at)
+	}
 }

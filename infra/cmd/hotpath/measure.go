@@ -362,6 +362,10 @@ func (s *memStore) SettleNotice(context.Context, string, string, string, *time.T
 	return nil
 }
 
+func (s *memStore) ClaimNotice(context.Context, string, string, string, time.Time) (bool, error) {
+	return false, nil
+}
+
 // discardQueue is the consumer's queue when nothing is retried.
 type discardQueue struct{}
 
