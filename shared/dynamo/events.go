@@ -60,6 +60,10 @@ func (st *Store) eventItem(ev gancho.Event) (map[string]av, error) {
 	for k, v := range eventKey(ev.TenantID, ev.ID) {
 		it[k] = v
 	}
+	// The id is the sort key already (decodeEvent reads it there): written twice it
+	// put an event with ten destinations and a 512-byte payload just over 1 KiB, two
+	// write units instead of one.
+	delete(it, "id")
 	if ev.QueuedAt == nil {
 		it["gsi3pk"], it["gsi3sk"] = s(outboxShard(ev.ID)), s(dueKey(ev.OutboxDue(), ev.TenantID+"#"+ev.ID))
 	} else {
@@ -101,6 +105,9 @@ func decodeEvent(it map[string]av) (gancho.Event, error) {
 		return ev, err
 	}
 	ev.TenantID = tenantOf(it)
+	if sk, ok := it["sk"].(*types.AttributeValueMemberS); ok {
+		ev.ID = sk.Value // items written before the id was left out carry it twice
+	}
 	ids, _ := it["dests"].(*types.AttributeValueMemberL)
 	owners, _ := it["downers"].(*types.AttributeValueMemberM)
 	if ids != nil {
