@@ -42,7 +42,8 @@ type roleKey struct{ tenant, role, session string }
 const maxRoles = 1000
 
 // SessionDuration is how long assumed-role credentials last (the STS minimum); they
-// are refreshed shortly before they expire.
+// are renewed when less than a minute is left, so a call never signs with ones about
+// to expire.
 const SessionDuration = 15 * time.Minute
 
 // New returns a Sender using the deployment's clients; stsClient assumes customers'
@@ -73,7 +74,7 @@ func (s *Sender) credentials(tenant, role, session string) *aws.CredentialsCache
 		o.ExternalID = aws.String(tenant)
 		o.RoleSessionName = session
 		o.Duration = SessionDuration
-	}))
+	}), func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = time.Minute })
 	s.roles[k] = c
 	return c
 }
