@@ -91,10 +91,11 @@ func (t Target) Resource() AWSResource {
 const DefaultDestinationPrefix = "gancho-dest-"
 
 var (
-	accountRe   = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRe    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-	queueNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,75}(\.fifo)?$`)
-	topicNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,251}(\.fifo)?$`)
+	accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+	// SQS and SNS count a FIFO name's .fifo suffix in their 80 and 256 characters.
+	queueNameRe = regexp.MustCompile(`^(?:[A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\.fifo)$`)
+	topicNameRe = regexp.MustCompile(`^(?:[A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\.fifo)$`)
 	// sqsHostRe is an SQS endpoint's host: sqs.<region>.amazonaws.com(.cn), or the
 	// legacy <region>.queue.amazonaws.com.
 	sqsHostRe = regexp.MustCompile(`^(?:sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|([a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?)$`)
