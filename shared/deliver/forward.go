@@ -22,6 +22,10 @@ type Forwarder interface {
 // WithForwarder lets the consumer deliver to SQS and SNS destinations.
 func WithForwarder(f Forwarder) Option { return func(h *Handler) { h.forwarder = f } }
 
+// WithTargetPolicy is the deployment's destination policy, which a queue or topic
+// destination must still pass when its delivery is sent.
+func WithTargetPolicy(p gancho.TargetPolicy) Option { return func(h *Handler) { h.targets = &p } }
+
 // MaxSNSMessageBytes is the largest message SNS takes: body and attribute names and
 // values together. SQS takes 1 MiB, more than any event's envelope.
 const MaxSNSMessageBytes = 256 * 1024

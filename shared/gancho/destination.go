@@ -159,6 +159,21 @@ func RoleAccount(roleARN string) string {
 	return ""
 }
 
+// Check validates a stored destination against the deployment's policy as it is now:
+// the consumer checks again before each send, so a queue, topic or role that a
+// subscription stored under another policy (another DestinationPrefix, no known
+// account) names is never reached.
+func (t Target) Check(policy TargetPolicy) error {
+	var errs []FieldError
+	checkTarget(t, policy, func(field, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	})
+	if len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	return nil
+}
+
 // checkTarget validates a destination against the deployment's policy and returns it
 // with its type defaulted. The rule that stands for SSRF among AWS accounts: a queue
 // or topic in another account only through a role the customer created in that
