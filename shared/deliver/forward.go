@@ -34,6 +34,11 @@ const MaxSNSMessageBytes = 256 * 1024
 // once rather than retried for days.
 var errTooLarge = errors.New("message_too_large")
 
+// errRefusedDestination fails, at once and for good, a delivery whose destination
+// the deployment's policy refuses now (it was stored under another one): nothing is
+// sent, and an update of the subscription must name one the policy accepts.
+var errRefusedDestination = errors.New("destination_refused")
+
 // errNoForwarder fails the attempts of a queue or topic destination where the
 // consumer has no AWS clients for them.
 var errNoForwarder = errors.New("sqs and sns destinations are not configured in this consumer")
@@ -100,6 +105,11 @@ func forward(ctx context.Context, f Forwarder, r request, now time.Time) (gancho
 	m, err := r.queueMessage(now)
 	if size := size(m); err == nil && r.sub.Destination.Type == gancho.DestinationSNS && size > MaxSNSMessageBytes {
 		err = fmt.Errorf("%w: %d bytes with its attributes, over SNS's %d", errTooLarge, size, MaxSNSMessageBytes)
+	}
+	if err == nil && r.targets != nil {
+		if refused := r.sub.Destination.Check(*r.targets); refused != nil {
+			err = fmt.Errorf("%w: %v", errRefusedDestination, refused)
+		}
 	}
 	if err == nil && f == nil {
 		err = errNoForwarder

@@ -525,7 +525,7 @@ func pendingDelivery(m queue.Message, b gancho.DeliveryBatch) (gancho.Delivery, 
 // (gancho.RetryPolicy).
 func (h *Handler) outcome(sub gancho.Subscription, ev gancho.Event, a gancho.Attempt, now time.Time) (string, *time.Time, time.Duration) {
 	permanent := a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone ||
-		strings.HasPrefix(a.Error, errTooLarge.Error())
+		strings.HasPrefix(a.Error, errTooLarge.Error()) || strings.HasPrefix(a.Error, errRefusedDestination.Error())
 	schedule := sub.RetrySchedule
 	if len(ev.RetrySchedule) > 0 {
 		schedule = ev.RetrySchedule
