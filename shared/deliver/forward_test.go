@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,34 @@ func TestForwardRefusesWhatThePolicyNowRefuses(t *testing.T) {
 				t.Errorf("status %s, want failed at once", status)
 			}
 		})
+	}
+}
+
+// A FIFO message's group id takes 1-128 letters, digits and ASCII punctuation; an
+// event's subject may be longer or hold other characters. Such a subject still orders
+// its events (one group per subject) with a group id SQS and SNS take.
+func TestForwardFIFOGroupOfAnySubject(t *testing.T) {
+	groupRe := regexp.MustCompile("^[A-Za-z0-9!-/:-@\\[-`{-~]{1,128}$")
+	for _, subject := range []string{"order-7", "pedido 7", "pedido 8", "café", strings.Repeat("s", 512), strings.Repeat("s", 511) + "t"} {
+		r := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", subject)
+		m, err := r.queueMessage(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !groupRe.MatchString(m.GroupID) {
+			t.Errorf("subject %.20q: group id %q", subject, m.GroupID)
+		}
+		again, _ := r.queueMessage(time.Now())
+		if again.GroupID != m.GroupID {
+			t.Errorf("subject %.20q: group id %q then %q", subject, m.GroupID, again.GroupID)
+		}
+	}
+	a, _ := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", "pedido 7").queueMessage(time.Now())
+	b, _ := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", "pedido 8").queueMessage(time.Now())
+	if a.GroupID == b.GroupID {
+		t.Errorf("two subjects share group %q", a.GroupID)
+	}
+	if m, _ := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", "order-7").queueMessage(time.Now()); m.GroupID != "order-7" {
+		t.Errorf("a subject that is a valid group id is kept: %q", m.GroupID)
 	}
 }
