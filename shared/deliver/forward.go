@@ -2,6 +2,8 @@ package deliver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -76,13 +78,29 @@ func (r request) queueMessage(now time.Time) (gancho.QueueMessage, error) {
 		AttrAttempt:          strconv.Itoa(r.attempt),
 	}}
 	if r.sub.Destination.Resource().FIFO() {
-		m.GroupID = r.event.Subject
+		m.GroupID = groupID(r.event.Subject)
 		if m.GroupID == "" {
 			m.GroupID = r.sub.ID
 		}
 		m.DeduplicationID = r.delivery.ID
 	}
 	return m, nil
+}
+
+// groupID is the FIFO message group of an event's subject: the subject itself when
+// SQS and SNS take it as one (1-128 letters, digits and ASCII punctuation), else a
+// digest of it, so every subject still orders its own events and no message is
+// refused for its subject.
+func groupID(subject string) string {
+	valid := len(subject) <= 128
+	for i := 0; valid && i < len(subject); i++ {
+		valid = subject[i] > ' ' && subject[i] < 0x7f
+	}
+	if valid {
+		return subject
+	}
+	sum := sha256.Sum256([]byte(subject))
+	return "sha256-" + hex.EncodeToString(sum[:])
 }
 
 // size is what SNS and SQS count of a message: its body and its attributes' names,
