@@ -2,6 +2,8 @@ package deliver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -22,6 +24,10 @@ type Forwarder interface {
 // WithForwarder lets the consumer deliver to SQS and SNS destinations.
 func WithForwarder(f Forwarder) Option { return func(h *Handler) { h.forwarder = f } }
 
+// WithTargetPolicy is the deployment's destination policy, which a queue or topic
+// destination must still pass when its delivery is sent.
+func WithTargetPolicy(p gancho.TargetPolicy) Option { return func(h *Handler) { h.targets = &p } }
+
 // MaxSNSMessageBytes is the largest message SNS takes: body and attribute names and
 // values together. SQS takes 1 MiB, more than any event's envelope.
 const MaxSNSMessageBytes = 256 * 1024
@@ -29,6 +35,11 @@ const MaxSNSMessageBytes = 256 * 1024
 // errTooLarge fails a delivery whose message no attempt could send: it is final at
 // once rather than retried for days.
 var errTooLarge = errors.New("message_too_large")
+
+// errRefusedDestination fails, at once and for good, a delivery whose destination
+// the deployment's policy refuses now (it was stored under another one): nothing is
+// sent, and an update of the subscription must name one the policy accepts.
+var errRefusedDestination = errors.New("destination_refused")
 
 // errNoForwarder fails the attempts of a queue or topic destination where the
 // consumer has no AWS clients for them.
@@ -67,13 +78,29 @@ func (r request) queueMessage(now time.Time) (gancho.QueueMessage, error) {
 		AttrAttempt:          strconv.Itoa(r.attempt),
 	}}
 	if r.sub.Destination.Resource().FIFO() {
-		m.GroupID = r.event.Subject
+		m.GroupID = groupID(r.event.Subject)
 		if m.GroupID == "" {
 			m.GroupID = r.sub.ID
 		}
 		m.DeduplicationID = r.delivery.ID
 	}
 	return m, nil
+}
+
+// groupID is the FIFO message group of an event's subject: the subject itself when
+// SQS and SNS take it as one (1-128 letters, digits and ASCII punctuation), else a
+// digest of it, so every subject still orders its own events and no message is
+// refused for its subject.
+func groupID(subject string) string {
+	valid := len(subject) <= 128
+	for i := 0; valid && i < len(subject); i++ {
+		valid = subject[i] > ' ' && subject[i] < 0x7f
+	}
+	if valid {
+		return subject
+	}
+	sum := sha256.Sum256([]byte(subject))
+	return "sha256-" + hex.EncodeToString(sum[:])
 }
 
 // size is what SNS and SQS count of a message: its body and its attributes' names,
@@ -96,6 +123,11 @@ func forward(ctx context.Context, f Forwarder, r request, now time.Time) (gancho
 	m, err := r.queueMessage(now)
 	if size := size(m); err == nil && r.sub.Destination.Type == gancho.DestinationSNS && size > MaxSNSMessageBytes {
 		err = fmt.Errorf("%w: %d bytes with its attributes, over SNS's %d", errTooLarge, size, MaxSNSMessageBytes)
+	}
+	if err == nil && r.targets != nil {
+		if refused := r.sub.Destination.Check(*r.targets); refused != nil {
+			err = fmt.Errorf("%w: %v", errRefusedDestination, refused)
+		}
 	}
 	if err == nil && f == nil {
 		err = errNoForwarder

@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +117,75 @@ func TestForwardTooLargeForSNSIsFinal(t *testing.T) {
 	h := &Handler{jitter: func(d time.Duration) time.Duration { return d }}
 	if status, next, _ := h.outcome(r.sub, r.event, a, time.Now()); status != gancho.StatusFailed || next != nil {
 		t.Errorf("outcome %s next %v, want failed at once", status, next)
+	}
+}
+
+// A destination stored under another policy (before the deployment's account was
+// known, or its DestinationPrefix changed) is checked again before each send: what
+// the policy now refuses is never sent to AWS, and the delivery fails at once.
+func TestForwardRefusesWhatThePolicyNowRefuses(t *testing.T) {
+	policy := gancho.TargetPolicy{AWSAccount: "111111111111", DestinationPrefix: "acme-"}
+	cases := []struct {
+		name      string
+		to        gancho.Target
+		wantSent  bool
+		wantError string
+	}{
+		{"own queue under the current prefix", gancho.Target{Type: "sqs", QueueURL: "https://sqs.us-east-1.amazonaws.com/111111111111/acme-q"}, true, ""},
+		{"own queue under an old prefix", gancho.Target{Type: "sqs", QueueURL: "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q"}, false, "destination_refused"},
+		{"own topic under an old prefix", gancho.Target{Type: "sns", TopicARN: "arn:aws:sns:us-east-1:111111111111:gancho-dest-t"}, false, "destination_refused"},
+		{"a role of the deployment's account", gancho.Target{Type: "sqs", QueueURL: "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-deliveries",
+			RoleARN: "arn:aws:iam::111111111111:role/admin"}, false, "destination_refused"},
+		{"another account without a role", gancho.Target{Type: "sqs", QueueURL: "https://sqs.us-east-1.amazonaws.com/222222222222/q"}, false, "destination_refused"},
+		{"another account through its role", gancho.Target{Type: "sqs", QueueURL: "https://sqs.us-east-1.amazonaws.com/222222222222/q",
+			RoleARN: "arn:aws:iam::222222222222:role/r"}, true, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q", "")
+			r.sub.Destination, r.targets = tc.to, &policy
+			sent := false
+			f := forwarderFunc(func(context.Context, string, gancho.Target, gancho.QueueMessage) (gancho.Forwarded, error) {
+				sent = true
+				return gancho.Forwarded{StatusCode: 200, Response: "msg"}, nil
+			})
+			a, _ := forward(context.Background(), f, r, time.Now())
+			if sent != tc.wantSent || (tc.wantError == "") != (a.Outcome == gancho.OutcomeSuccess) || !strings.HasPrefix(a.Error, tc.wantError) {
+				t.Fatalf("sent %v, attempt %+v", sent, a)
+			}
+			h := &Handler{jitter: func(d time.Duration) time.Duration { return d }}
+			if status, _, _ := h.outcome(r.sub, r.event, a, time.Now()); tc.wantError != "" && status != gancho.StatusFailed {
+				t.Errorf("status %s, want failed at once", status)
+			}
+		})
+	}
+}
+
+// A FIFO message's group id takes 1-128 letters, digits and ASCII punctuation; an
+// event's subject may be longer or hold other characters. Such a subject still orders
+// its events (one group per subject) with a group id SQS and SNS take.
+func TestForwardFIFOGroupOfAnySubject(t *testing.T) {
+	groupRe := regexp.MustCompile("^[A-Za-z0-9!-/:-@\\[-`{-~]{1,128}$")
+	for _, subject := range []string{"order-7", "pedido 7", "pedido 8", "café", strings.Repeat("s", 512), strings.Repeat("s", 511) + "t"} {
+		r := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", subject)
+		m, err := r.queueMessage(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !groupRe.MatchString(m.GroupID) {
+			t.Errorf("subject %.20q: group id %q", subject, m.GroupID)
+		}
+		again, _ := r.queueMessage(time.Now())
+		if again.GroupID != m.GroupID {
+			t.Errorf("subject %.20q: group id %q then %q", subject, m.GroupID, again.GroupID)
+		}
+	}
+	a, _ := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", "pedido 7").queueMessage(time.Now())
+	b, _ := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", "pedido 8").queueMessage(time.Now())
+	if a.GroupID == b.GroupID {
+		t.Errorf("two subjects share group %q", a.GroupID)
+	}
+	if m, _ := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q.fifo", "order-7").queueMessage(time.Now()); m.GroupID != "order-7" {
+		t.Errorf("a subject that is a valid group id is kept: %q", m.GroupID)
 	}
 }

@@ -62,6 +62,8 @@ type Handler struct {
 	metrics Recorder
 	// forwarder sends to SQS and SNS destinations (nil: their attempts fail).
 	forwarder Forwarder
+	// targets is the deployment's destination policy (WithTargetPolicy).
+	targets *gancho.TargetPolicy
 }
 
 // Defaults of the consumer's policies.
@@ -443,7 +445,7 @@ func (h *Handler) process(ctx context.Context, m queue.Message, b gancho.Deliver
 		return nil, hold, err
 	}
 	sub = h.noticeDue(ctx, sub, ev, d, log)
-	req := request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens, tenant: tenant}
+	req := request{delivery: d, sub: sub, event: ev, attempt: m.Attempt, tokens: h.tokens, tenant: tenant, targets: h.targets}
 	var a gancho.Attempt
 	var reason metrics.Reason
 	if sub.Destination.IsAWS() {
@@ -523,7 +525,7 @@ func pendingDelivery(m queue.Message, b gancho.DeliveryBatch) (gancho.Delivery, 
 // (gancho.RetryPolicy).
 func (h *Handler) outcome(sub gancho.Subscription, ev gancho.Event, a gancho.Attempt, now time.Time) (string, *time.Time, time.Duration) {
 	permanent := a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone ||
-		strings.HasPrefix(a.Error, errTooLarge.Error())
+		strings.HasPrefix(a.Error, errTooLarge.Error()) || strings.HasPrefix(a.Error, errRefusedDestination.Error())
 	schedule := sub.RetrySchedule
 	if len(ev.RetrySchedule) > 0 {
 		schedule = ev.RetrySchedule

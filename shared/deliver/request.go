@@ -117,6 +117,9 @@ type request struct {
 	attempt  int
 	tokens   *Tokens       // for token auth
 	tenant   gancho.Tenant // for its signature header
+	// targets is the deployment's policy a queue or topic destination is checked
+	// against again before each send (nil: not checked).
+	targets *gancho.TargetPolicy
 }
 
 // build returns the HTTP request for one attempt.

@@ -91,10 +91,11 @@ func (t Target) Resource() AWSResource {
 const DefaultDestinationPrefix = "gancho-dest-"
 
 var (
-	accountRe   = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRe    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-	queueNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,75}(\.fifo)?$`)
-	topicNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,251}(\.fifo)?$`)
+	accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+	// SQS and SNS count a FIFO name's .fifo suffix in their 80 and 256 characters.
+	queueNameRe = regexp.MustCompile(`^(?:[A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\.fifo)$`)
+	topicNameRe = regexp.MustCompile(`^(?:[A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\.fifo)$`)
 	// sqsHostRe is an SQS endpoint's host: sqs.<region>.amazonaws.com(.cn), or the
 	// legacy <region>.queue.amazonaws.com.
 	sqsHostRe = regexp.MustCompile(`^(?:sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|([a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?)$`)
@@ -156,6 +157,21 @@ func RoleAccount(roleARN string) string {
 		return m[1]
 	}
 	return ""
+}
+
+// Check validates a stored destination against the deployment's policy as it is now:
+// the consumer checks again before each send, so a queue, topic or role that a
+// subscription stored under another policy (another DestinationPrefix, no known
+// account) names is never reached.
+func (t Target) Check(policy TargetPolicy) error {
+	var errs []FieldError
+	checkTarget(t, policy, func(field, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	})
+	if len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	return nil
 }
 
 // checkTarget validates a destination against the deployment's policy and returns it

@@ -43,6 +43,10 @@ func TestDestinationAccepts(t *testing.T) {
 			deployment, "pedidos", gancho.AWSResource{Region: "sa-east-1", Account: otherAccount, Name: "pedidos"}},
 		{"own topic, own prefix", snsInput("arn:aws:sns:us-east-1:"+ownAccount+":acme-topic", ""),
 			gancho.TargetPolicy{AWSAccount: ownAccount, DestinationPrefix: "acme-"}, "acme-topic", gancho.AWSResource{Region: "us-east-1", Account: ownAccount, Name: "acme-topic"}},
+		{"standard queue name of 80 characters", sqsInput("https://sqs.us-east-1.amazonaws.com/"+otherAccount+"/"+strings.Repeat("q", 80), "arn:aws:iam::"+otherAccount+":role/r"),
+			deployment, strings.Repeat("q", 80), gancho.AWSResource{Region: "us-east-1", Account: otherAccount, Name: strings.Repeat("q", 80)}},
+		{"standard topic name of 256 characters", snsInput("arn:aws:sns:us-east-1:"+otherAccount+":"+strings.Repeat("t", 256), "arn:aws:iam::"+otherAccount+":role/r"),
+			deployment, strings.Repeat("t", 100), gancho.AWSResource{Region: "us-east-1", Account: otherAccount, Name: strings.Repeat("t", 256)}},
 		{"emulator queue URL on a local run", sqsInput("http://127.0.0.1:9324/000000000000/gancho-dest-q", ""),
 			gancho.TargetPolicy{AllowInsecure: true, AWSAccount: "000000000000"}, "gancho-dest-q", gancho.AWSResource{Account: "000000000000", Name: "gancho-dest-q"}},
 	}
@@ -89,6 +93,8 @@ func TestDestinationRejects(t *testing.T) {
 		{"queue URL with a query", sqsInput(other+"?x=1", otherRole), deployment, "destination.queueUrl", "SQS queue URL"},
 		{"local queue URL when not local", sqsInput("http://127.0.0.1:9324/"+ownAccount+"/gancho-dest-q", ""), deployment, "destination.queueUrl", "SQS queue URL"},
 		{"queue name too long", sqsInput("https://sqs.us-east-1.amazonaws.com/"+otherAccount+"/"+strings.Repeat("q", 81), otherRole), deployment, "destination.queueUrl", "queue name"},
+		{"FIFO queue name over 80 characters", sqsInput("https://sqs.us-east-1.amazonaws.com/"+otherAccount+"/"+strings.Repeat("q", 76)+".fifo", otherRole), deployment, "destination.queueUrl", "queue name"},
+		{"topic name over 256 characters", snsInput("arn:aws:sns:us-east-1:"+otherAccount+":"+strings.Repeat("t", 257), otherRole), deployment, "destination.topicArn", "topic name"},
 		{"missing queue URL", sqsInput("", ""), deployment, "destination.queueUrl", "is required"},
 		{"topic ARN of a queue", snsInput("arn:aws:sqs:us-east-1:"+otherAccount+":q", otherRole), deployment, "destination.topicArn", "SNS topic ARN"},
 		{"topic field on a queue", with(sqsInput(other, otherRole), func(in *gancho.SubscriptionInput) {

@@ -216,9 +216,9 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 		s.Name = strings.TrimSpace(*in.Name)
 	} else if s.URL != "" {
 		u, _ := url.Parse(s.URL)
-		s.Name = u.Hostname()
+		s.Name = defaultName(u.Hostname())
 	} else if queue {
-		s.Name = s.Destination.Resource().Name
+		s.Name = defaultName(s.Destination.Resource().Name)
 	}
 	if in.Description != nil {
 		if utf8.RuneCountInString(*in.Description) > MaxDescriptionLength {
@@ -345,6 +345,16 @@ func NewSubscription(in SubscriptionInput, policy TargetPolicy) (Subscription, e
 		return Subscription{}, Invalid(errs...)
 	}
 	return s, nil
+}
+
+// defaultName is the name of a subscription created without one, cut to
+// MaxNameLength (a host or topic name can be longer), so an update that sends it back
+// is valid.
+func defaultName(n string) string {
+	if r := []rune(n); len(r) > MaxNameLength {
+		return string(r[:MaxNameLength])
+	}
+	return n
 }
 
 func queueNoun(destType string) string {

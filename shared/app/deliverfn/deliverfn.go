@@ -20,6 +20,7 @@ func NewHandler(e boot.Env, publisher *publish.Publisher, client *http.Client, o
 	base := []deliver.Option{deliver.WithFanOut(publisher), deliver.WithOperationalEvents(publisher)}
 	if e.Clients.SQS != nil {
 		base = append(base, deliver.WithForwarder(NewForwarder(e.Clients.SQS, os.Getenv)))
+		base = append(base, deliver.WithTargetPolicy(e.Config.TargetPolicy()))
 	}
 	if e.Metrics != nil {
 		base = append(base, deliver.WithMetrics(e.Metrics))
