@@ -68,7 +68,13 @@ const LocalAccountID = "000000000000"
 // TargetPolicy is which receivers and queue or topic destinations this deployment
 // accepts.
 func (c Config) TargetPolicy() gancho.TargetPolicy {
-	return gancho.TargetPolicy{AllowInsecure: c.AllowInsecure, AWSAccount: c.AWSAccountID, DestinationPrefix: c.DestinationPrefix}
+	var own []string
+	for _, u := range []string{c.QueueURL, c.DLQURL, c.OrderedURL, c.IngestDLQURL} {
+		if u != "" {
+			own = append(own, u)
+		}
+	}
+	return gancho.TargetPolicy{AllowInsecure: c.AllowInsecure, AWSAccount: c.AWSAccountID, DestinationPrefix: c.DestinationPrefix, OwnQueues: own}
 }
 
 // FromEnv reads the configuration; required names that are missing are an error.

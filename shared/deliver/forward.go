@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gancho-dev/gancho/shared/gancho"
@@ -103,6 +105,20 @@ func groupID(subject string) string {
 	return "sha256-" + hex.EncodeToString(sum[:])
 }
 
+// ownRoleARN matches an IAM or STS ARN (a role, an assumed-role session) of account
+// %s: AWS names the caller in an AccessDenied, and the caller is the deployment.
+const ownRoleARN = `arn:aws[a-z-]*:(?:sts|iam)::%s:[^\s,;"']+`
+
+// withoutOwnRoles is what AWS answered, with the deployment's own role ARNs left out:
+// the attempt log is the tenant's to read.
+func (r request) withoutOwnRoles(answer string) string {
+	if r.targets == nil || !gancho.IsAccountID(r.targets.AWSAccount) || !strings.Contains(answer, r.targets.AWSAccount) {
+		return answer
+	}
+	re := regexp.MustCompile(fmt.Sprintf(ownRoleARN, r.targets.AWSAccount))
+	return re.ReplaceAllString(answer, "(this deployment's role)")
+}
+
 // size is what SNS and SQS count of a message: its body and its attributes' names,
 // types and values.
 func size(m gancho.QueueMessage) int {
@@ -138,7 +154,7 @@ func forward(ctx context.Context, f Forwarder, r request, now time.Time) (gancho
 		out, err = f.Forward(ctx, r.sub.TenantID, to, m)
 	}
 	a.DurationMs = time.Since(start).Milliseconds()
-	a.StatusCode, a.Response = out.StatusCode, keep([]byte(out.Response))
+	a.StatusCode, a.Response = out.StatusCode, keep([]byte(r.withoutOwnRoles(out.Response)))
 	if err != nil {
 		a.Error = describe(err)
 		return a, failureReason(out.StatusCode, err)

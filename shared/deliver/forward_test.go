@@ -189,3 +189,20 @@ func TestForwardFIFOGroupOfAnySubject(t *testing.T) {
 		t.Errorf("a subject that is a valid group id is kept: %q", m.GroupID)
 	}
 }
+
+// What AWS answers may name the deployment's own role (an AccessDenied names the
+// caller): the attempt log, which tenants read, keeps the answer without it.
+func TestForwardKeepsTheDeploymentsRoleOutOfTheLog(t *testing.T) {
+	r := queueRequest(t, "https://sqs.us-east-1.amazonaws.com/111111111111/gancho-dest-q", "")
+	policy := gancho.TargetPolicy{AWSAccount: "111111111111"}
+	r.targets = &policy
+	f := forwarderFunc(func(context.Context, string, gancho.Target, gancho.QueueMessage) (gancho.Forwarded, error) {
+		return gancho.Forwarded{StatusCode: 403, Response: "AccessDenied: User: arn:aws:sts::111111111111:assumed-role/gancho-DeliverFunctionRole-AB12/gancho-deliver " +
+			"is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:111111111111:gancho-dest-q"}, errors.New("AccessDenied")
+	})
+	a, _ := forward(context.Background(), f, r, time.Now())
+	if strings.Contains(a.Response, "DeliverFunctionRole") || strings.Contains(a.Response, "assumed-role") ||
+		!strings.Contains(a.Response, "is not authorized to perform: sqs:SendMessage") {
+		t.Errorf("response kept as %q", a.Response)
+	}
+}

@@ -148,6 +148,16 @@ func parseTopicARN(raw string) (AWSResource, string) {
 	return AWSResource{Region: m[1], Account: m[2], Name: m[3]}, ""
 }
 
+// ownQueue reports whether name is one of the deployment's own queues.
+func (p TargetPolicy) ownQueue(name string) bool {
+	for _, u := range p.OwnQueues {
+		if r, _ := parseQueueURL(u, true); r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // IsAccountID reports whether s is an AWS account id (12 digits).
 func IsAccountID(s string) bool { return accountRe.MatchString(s) }
 
@@ -224,6 +234,16 @@ func checkTarget(in Target, policy TargetPolicy, bad func(field, format string, 
 		bad("destination.type", "must be http, sqs or sns")
 		return t
 	}
+	if policy.AWSAccount == "" {
+		// Without its own account the deployment cannot tell its own roles and queues
+		// from a customer's.
+		bad("destination.type", "this deployment takes no sqs or sns destinations: its AWS account is not configured (GANCHO_AWS_ACCOUNT_ID)")
+		return t
+	}
+	if t.Type == DestinationSQS && res.Account == policy.AWSAccount && policy.ownQueue(res.Name) {
+		bad(field, "is one of this deployment's own queues")
+		return t
+	}
 	if t.RoleARN != "" {
 		switch acct := RoleAccount(t.RoleARN); {
 		case acct == "":
@@ -236,7 +256,7 @@ func checkTarget(in Target, policy TargetPolicy, bad func(field, format string, 
 		return t
 	}
 	switch prefix := policy.destinationPrefix(); {
-	case policy.AWSAccount == "" || res.Account != policy.AWSAccount:
+	case res.Account != policy.AWSAccount:
 		bad("destination.roleArn", "is required: the destination is in another AWS account, reached only through a role you create there that trusts this deployment with your tenant id as external id")
 	case !strings.HasPrefix(res.Name, prefix):
 		bad(field, "%s", fmt.Sprintf("names a destination in this deployment's own AWS account: its name must start with %q (or give a roleArn in your own account)", prefix))

@@ -82,7 +82,11 @@ func TestDestinationRejects(t *testing.T) {
 		says   string
 	}{
 		{"another account without a role", sqsInput(other, ""), deployment, "destination.roleArn", "another AWS account"},
-		{"no deployment account known", sqsInput(own, ""), gancho.TargetPolicy{}, "destination.roleArn", "is required"},
+		{"no deployment account known", sqsInput(own, ""), gancho.TargetPolicy{}, "destination.type", "GANCHO_AWS_ACCOUNT_ID"},
+		{"no deployment account known, with a role", sqsInput(other, otherRole), gancho.TargetPolicy{}, "destination.type", "GANCHO_AWS_ACCOUNT_ID"},
+		{"one of the deployment's own queues, under the prefix", sqsInput("https://sqs.us-east-1.amazonaws.com/"+ownAccount+"/gancho-dest-deliveries", ""),
+			gancho.TargetPolicy{AWSAccount: ownAccount, OwnQueues: []string{"https://sqs.us-east-1.amazonaws.com/" + ownAccount + "/gancho-dest-deliveries"}},
+			"destination.queueUrl", "this deployment's own queues"},
 		{"own account without the prefix", sqsInput("https://sqs.us-east-1.amazonaws.com/"+ownAccount+"/gancho-deliveries", ""), deployment, "destination.queueUrl", `"gancho-dest-"`},
 		{"own topic without the prefix", snsInput("arn:aws:sns:us-east-1:"+ownAccount+":alarms", ""), deployment, "destination.topicArn", "must start with"},
 		{"a role of the deployment's account", sqsInput(own, "arn:aws:iam::"+ownAccount+":role/gancho-deliver"), deployment, "destination.roleArn", "your own AWS account"},

@@ -161,6 +161,9 @@ type TargetPolicy struct {
 	// DefaultDestinationPrefix). Empty: every queue or topic needs a role.
 	AWSAccount        string
 	DestinationPrefix string
+	// OwnQueues are the URLs of the deployment's own queues, never a destination
+	// (even when a stack's name starts with the destination prefix).
+	OwnQueues []string
 }
 
 func (p TargetPolicy) destinationPrefix() string {
