@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -37,8 +38,24 @@ type rlEnv struct {
 
 // hookLog records the webhooks a receiver got.
 type hookLog struct {
-	mu  sync.Mutex
-	got []http.Header
+	mu     sync.Mutex
+	got    []http.Header
+	bodies [][]byte
+}
+
+// newHookLog starts a receiver answering 200 that records what it got, and returns
+// its URL.
+func newHookLog(t *testing.T) (*hookLog, string) {
+	rcv := &hookLog{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rcv.mu.Lock()
+		rcv.got = append(rcv.got, r.Header.Clone())
+		rcv.bodies = append(rcv.bodies, body)
+		rcv.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	return rcv, srv.URL
 }
 
 func (l *hookLog) headers() []http.Header {
@@ -47,16 +64,16 @@ func (l *hookLog) headers() []http.Header {
 	return slices.Clone(l.got)
 }
 
+func (l *hookLog) received() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.bodies)
+}
+
 func newRLEnv(t *testing.T, limit *int, n int) *rlEnv {
 	t.Helper()
-	rcv := &hookLog{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rcv.mu.Lock()
-		rcv.got = append(rcv.got, r.Header.Clone())
-		rcv.mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	sub := newBenchSub("ten_rl", srv.URL+"/hooks")
+	rcv, url := newHookLog(t)
+	sub := newBenchSub("ten_rl", url+"/hooks")
 	sub.RateLimitPerSecond = limit
 	e := &rlEnv{t: t, st: newTestStore(), q: &memQueue{}, f: newBenchFixture(sub, n), rcv: rcv,
 		// Half-way through a second, so a test's steps stay inside their windows.

@@ -3,10 +3,6 @@ package deliver_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,17 +14,15 @@ import (
 )
 
 // newScheduledEnv is an rlEnv (no rate limit) whose n events are scheduled ahead of
-// its clock.
-func newScheduledEnv(t *testing.T, n int, ahead time.Duration) *rlEnv {
+// its clock; tune adjusts its subscription.
+func newScheduledEnv(t *testing.T, n int, ahead time.Duration, tune ...func(*gancho.Subscription)) *rlEnv {
 	t.Helper()
-	rcv := &hookLog{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rcv.mu.Lock()
-		rcv.got = append(rcv.got, r.Header.Clone())
-		rcv.mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	e := &rlEnv{t: t, st: newTestStore(), q: &memQueue{}, f: newBenchFixture(newBenchSub("ten_sched", srv.URL+"/hooks"), n), rcv: rcv,
+	rcv, url := newHookLog(t)
+	sub := newBenchSub("ten_sched", url+"/hooks")
+	for _, f := range tune {
+		f(&sub)
+	}
+	e := &rlEnv{t: t, st: newTestStore(), q: &memQueue{}, f: newBenchFixture(sub, n), rcv: rcv,
 		now: time.Unix(time.Now().Unix()+10, 0).UTC()}
 	at := e.now.Add(ahead)
 	for i := range e.f.events {
@@ -112,23 +106,8 @@ func TestScheduledDeliveryWaitsForDeliverAt(t *testing.T) {
 // deliverAt) and carries it, which publishing could not do without telling early.
 func TestScheduledNoticeRecordsTheUpdateWhenDue(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	var bodies [][]byte
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, b)
-		mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	sub := newBenchSub("ten_notice", srv.URL+"/notice")
-	sub.Mode = gancho.ModeNotify
-	e := &rlEnv{t: t, st: newTestStore(), q: &memQueue{}, f: newBenchFixture(sub, 1), rcv: &hookLog{},
-		now: time.Unix(time.Now().Unix()+10, 0).UTC()}
-	at := e.now.Add(time.Minute)
-	e.f.events[0].DeliverAt = &at
-	e.st.seed(t, e.f)
-	e.h = deliver.NewHandler(e.st, e.q, outbound.NewClient(outbound.Options{AllowPrivate: true}), testenv.Logger(t), deliver.WithClock(e.clock))
+	e := newScheduledEnv(t, 1, time.Minute, func(s *gancho.Subscription) { s.Mode = gancho.ModeNotify })
+	sub, at := e.f.sub, *e.f.events[0].DeliverAt
 
 	e.handle(e.first()...)
 	again := e.q.take()
@@ -143,8 +122,7 @@ func TestScheduledNoticeRecordsTheUpdateWhenDue(t *testing.T) {
 	if !got.NeedView || got.LastUpdateAt == nil || !got.LastUpdateAt.Equal(at) {
 		t.Errorf("after the notice: needView %v lastUpdateAt %v, want true and %v", got.NeedView, got.LastUpdateAt, at)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	bodies := e.rcv.received()
 	var n struct {
 		LastUpdateAt *time.Time `json:"lastUpdateAt"`
 	}
