@@ -409,3 +409,33 @@ func TestCrossAccountRoleHeldToOneOwner(t *testing.T) {
 		t.Error("the other owner's event reached the queue")
 	}
 }
+
+// A FIFO queue: the message carries the event's subject as its group and the delivery
+// id as its deduplication id, so a resend the queue already took is not stored twice.
+func TestFIFOQueueDestination(t *testing.T) {
+	d := startDev(t)
+	c := client{t: t, base: d.URL, key: d.APIKey}
+	sq := d.App.Clients.SQS
+	out, err := sq.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(uniqueName(gancho.DefaultDestinationPrefix+"ordered-") + ".fifo"),
+		Attributes: map[string]string{"FifoQueue": "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueURL := aws.ToString(out.QueueUrl)
+	var sub gancho.Subscription
+	if code := c.do("POST", "/v1/subscriptions", map[string]any{"events": []string{"order.created"},
+		"destination": map[string]any{"type": "sqs", "queueUrl": queueURL}}, &sub); code != 201 {
+		t.Fatalf("create: %d %+v", code, sub)
+	}
+	evID := publishOne(t, c, "order.created")
+	res, err := sq.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), WaitTimeSeconds: 20,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameMessageGroupId,
+			sqstypes.MessageSystemAttributeNameMessageDeduplicationId}})
+	if err != nil || len(res.Messages) != 1 {
+		t.Fatalf("receive: %v, %d messages", err, len(res.Messages))
+	}
+	m := res.Messages[0]
+	if g, dd := m.Attributes["MessageGroupId"], m.Attributes["MessageDeduplicationId"]; g != "order-7" || dd != gancho.DeliveryID(evID, sub.ID) {
+		t.Errorf("group %q deduplication %q", g, dd)
+	}
+}

@@ -103,9 +103,9 @@ func (s *Sender) Forward(ctx context.Context, tenant string, to gancho.Target, m
 	)
 	switch to.Type {
 	case gancho.DestinationSQS:
-		id, err = s.sendSQS(ctx, to.QueueURL, res.Region, creds, m)
+		id, err = s.sendSQS(ctx, to.QueueURL, call{res.Region, creds}, m)
 	case gancho.DestinationSNS:
-		id, err = s.publishSNS(ctx, to.TopicARN, res.Region, creds, m)
+		id, err = s.publishSNS(ctx, to.TopicARN, call{res.Region, creds}, m)
 	default:
 		return gancho.Forwarded{}, fmt.Errorf("destination type %q is not a queue or topic", to.Type)
 	}
@@ -116,46 +116,68 @@ func (s *Sender) Forward(ctx context.Context, tenant string, to gancho.Target, m
 	return gancho.Forwarded{StatusCode: http.StatusOK, Response: aws.ToString(id)}, nil
 }
 
-func (s *Sender) sendSQS(ctx context.Context, queueURL, region string, creds aws.CredentialsProvider, m gancho.QueueMessage) (*string, error) {
-	attrs := make(map[string]sqstypes.MessageAttributeValue, len(m.Attributes))
+// call is where and as whom one message is sent: the destination's region (empty:
+// the client's, an emulator's) and the role's credentials (nil: the deployment's).
+type call struct {
+	region string
+	creds  aws.CredentialsProvider
+}
+
+func (c call) sqs(o *sqs.Options) {
+	if c.region != "" {
+		o.Region = c.region
+	}
+	if c.creds != nil {
+		o.Credentials = c.creds
+	}
+}
+
+func (c call) sns(o *sns.Options) {
+	if c.region != "" {
+		o.Region = c.region
+	}
+	if c.creds != nil {
+		o.Credentials = c.creds
+	}
+}
+
+// attributes are m's attributes as SQS or SNS message attributes of type String.
+func attributes[V any](m gancho.QueueMessage, value func(dataType, v *string) V) map[string]V {
+	out := make(map[string]V, len(m.Attributes))
 	for k, v := range m.Attributes {
-		attrs[k] = sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+		out[k] = value(aws.String("String"), aws.String(v))
 	}
-	in := &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(string(m.Body)), MessageAttributes: attrs}
-	if m.GroupID != "" {
-		in.MessageGroupId, in.MessageDeduplicationId = aws.String(m.GroupID), aws.String(m.DeduplicationID)
+	return out
+}
+
+// fifo returns the group and deduplication ids of a FIFO message (nil for others).
+func fifo(m gancho.QueueMessage) (group, dedup *string) {
+	if m.GroupID == "" {
+		return nil, nil
 	}
-	out, err := s.sqs.SendMessage(ctx, in, func(o *sqs.Options) {
-		if region != "" {
-			o.Region = region
-		}
-		if creds != nil {
-			o.Credentials = creds
-		}
-	})
+	return aws.String(m.GroupID), aws.String(m.DeduplicationID)
+}
+
+func (s *Sender) sendSQS(ctx context.Context, queueURL string, c call, m gancho.QueueMessage) (*string, error) {
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(string(m.Body)),
+		MessageAttributes: attributes(m, func(t, v *string) sqstypes.MessageAttributeValue {
+			return sqstypes.MessageAttributeValue{DataType: t, StringValue: v}
+		})}
+	in.MessageGroupId, in.MessageDeduplicationId = fifo(m)
+	out, err := s.sqs.SendMessage(ctx, in, c.sqs)
 	if err != nil {
 		return nil, err
 	}
 	return out.MessageId, nil
 }
 
-func (s *Sender) publishSNS(ctx context.Context, topicARN, region string, creds aws.CredentialsProvider, m gancho.QueueMessage) (*string, error) {
-	attrs := make(map[string]snstypes.MessageAttributeValue, len(m.Attributes))
-	for k, v := range m.Attributes {
-		attrs[k] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
-	}
-	in := &sns.PublishInput{TopicArn: aws.String(topicARN), Message: aws.String(string(m.Body)), MessageAttributes: attrs}
-	if m.GroupID != "" {
-		in.MessageGroupId, in.MessageDeduplicationId = aws.String(m.GroupID), aws.String(m.DeduplicationID)
-	}
-	out, err := s.sns.Publish(ctx, in, func(o *sns.Options) {
-		if region != "" {
-			o.Region = region
-		}
-		if creds != nil {
-			o.Credentials = creds
-		}
-	})
+func (s *Sender) publishSNS(ctx context.Context, topicARN string, c call, m gancho.QueueMessage) (*string, error) {
+	in := &sns.PublishInput{TopicArn: aws.String(topicARN), Message: aws.String(string(m.Body)),
+		MessageAttributes: attributes(m, func(t, v *string) snstypes.MessageAttributeValue {
+			return snstypes.MessageAttributeValue{DataType: t, StringValue: v}
+		})}
+	in.MessageGroupId, in.MessageDeduplicationId = fifo(m)
+	out, err := s.sns.Publish(ctx, in, c.sns)
 	if err != nil {
 		return nil, err
 	}
