@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -520,12 +521,18 @@ func pendingDelivery(m queue.Message, b gancho.DeliveryBatch) (gancho.Delivery, 
 	return d, true
 }
 
+// finalErrors are the failures no later attempt can mend: the delivery fails at once
+// instead of following its retry schedule. An attempt's error is one of them, or one
+// of them followed by ": " and its detail (describe).
+var finalErrors = []error{errMissingSubject, errInvalidSubject, errTooLarge, errRefusedDestination}
+
 // outcome decides the delivery's status after attempt a, and when to try again, by
 // the retry schedule of ev's type if it has one, else the subscription's
 // (gancho.RetryPolicy).
 func (h *Handler) outcome(sub gancho.Subscription, ev gancho.Event, a gancho.Attempt, now time.Time) (string, *time.Time, time.Duration) {
-	permanent := a.Error == errMissingSubject.Error() || a.Error == errInvalidSubject.Error() || a.StatusCode == http.StatusGone ||
-		strings.HasPrefix(a.Error, errTooLarge.Error()) || strings.HasPrefix(a.Error, errRefusedDestination.Error())
+	permanent := a.StatusCode == http.StatusGone || slices.ContainsFunc(finalErrors, func(e error) bool {
+		return a.Error == e.Error() || strings.HasPrefix(a.Error, e.Error()+": ")
+	})
 	schedule := sub.RetrySchedule
 	if len(ev.RetrySchedule) > 0 {
 		schedule = ev.RetrySchedule
