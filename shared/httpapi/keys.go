@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gancho-dev/gancho/shared/auth"
@@ -125,19 +126,28 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	now := a.now().UTC()
+	k, raw, err := a.storeNewKey(r.Context(), p, k, a.now().UTC())
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/api-keys/"+k.ID)
+	writeJSON(w, http.StatusCreated, createdKey{APIKey: k, Key: raw})
+}
+
+// storeNewKey mints k's secret, made by p at now, and stores the key (only the
+// secret's hash); it returns the key and the secret, shown once.
+func (a *API) storeNewKey(ctx context.Context, p gancho.Principal, k gancho.APIKey, now time.Time) (gancho.APIKey, string, error) {
 	raw := auth.NewAPIKey()
 	k.ID = gancho.NewID(gancho.PrefixKey, now)
 	k.TenantID = p.TenantID
 	k.MaskedKey = gancho.Mask(raw)
 	k.CreatedBy = p.KeyID
 	k.CreatedAt = now
-	if err := a.store.CreateAPIKey(r.Context(), k, auth.HashKey(raw)); err != nil {
-		writeError(w, r, a.log, err)
-		return
+	if err := a.store.CreateAPIKey(ctx, k, auth.HashKey(raw)); err != nil {
+		return k, "", err
 	}
-	w.Header().Set("Location", "/v1/api-keys/"+k.ID)
-	writeJSON(w, http.StatusCreated, createdKey{APIKey: k, Key: raw})
+	return k, raw, nil
 }
 
 // loadKey reads the {id} key, hiding other tenants' and other owners' keys behind

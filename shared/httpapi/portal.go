@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gancho-dev/gancho/shared/auth"
 	"github.com/gancho-dev/gancho/shared/gancho"
 	"github.com/gancho-dev/gancho/shared/portal"
 )
@@ -86,14 +85,9 @@ func (a *API) createPortalLink(w http.ResponseWriter, r *http.Request) {
 	}
 	now := a.now().UTC()
 	expires := now.Add(ttl).Truncate(time.Second)
-	raw := auth.NewAPIKey()
-	k.ID = gancho.NewID(gancho.PrefixKey, now)
-	k.TenantID = p.TenantID
-	k.MaskedKey = gancho.Mask(raw)
-	k.CreatedBy = p.KeyID
-	k.CreatedAt = now
 	k.ExpiresAt = &expires
-	if err := a.store.CreateAPIKey(r.Context(), k, auth.HashKey(raw)); err != nil {
+	k, raw, err := a.storeNewKey(r.Context(), p, k, now)
+	if err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
